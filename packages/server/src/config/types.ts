@@ -1,0 +1,143 @@
+/**
+ * The validated, frozen configuration every part of the server reads. Produced once at start by
+ * `loadConfig()` (config/load.ts) from environment variables and the optional YAML file; never mutated.
+ * Durations are in seconds unless the name says otherwise.
+ */
+
+export type Environment = 'development' | 'production';
+
+export type ConnectionConfig =
+  | { type: 'local' }
+  | {
+      type: 'google';
+      clientId: string;
+      clientSecret: string;
+      /** Overridable so tests and the demo can use a stand-in; defaults to https://accounts.google.com. */
+      issuer: string;
+    }
+  | {
+      type: 'oidc';
+      issuer: string;
+      clientId: string;
+      clientSecret?: string | undefined;
+      scopes: string[];
+      prompt?: string | undefined;
+      extraParams: Record<string, string>;
+      /** Claim names to read; defaults sub/email/name/groups. */
+      claims: { subject: string; email: string; name: string; groups: string };
+      /** Microsoft Entra ID: pin the tenant (`tid`) and key accounts by `tid`+`oid`. */
+      entraTenantId?: string | undefined;
+    }
+  | {
+      type: 'saml';
+      /** IdP metadata XML, or a URL it is fetched (and refreshed) from. */
+      idpMetadataXml?: string | undefined;
+      idpMetadataUrl?: string | undefined;
+      /** Attribute names to read; NameID is the subject unless `subject` names an attribute. */
+      attributes: { subject?: string | undefined; email: string; name: string; groups: string };
+    };
+
+export interface OrganizationPolicy {
+  /** Local accounts must use 2-step verification. */
+  require2sv: boolean;
+  /** Client ids allowed to sign this organization's people in; empty = every client. */
+  allowedClients: string[];
+  /** Create users on their first upstream sign-in. */
+  jitProvisioning: boolean;
+  refreshIdleTtl: number;
+  refreshAbsoluteTtl: number;
+  /** After this many seconds since the last upstream sign-in the user must pass the upstream again. */
+  maxUpstreamAge: number;
+  /** How often a refresh re-validates the account with the upstream. */
+  upstreamRevalidateInterval: number;
+}
+
+export interface OrganizationConfig {
+  id: string;
+  name: string;
+  domains: string[];
+  connection: ConnectionConfig;
+  policy: OrganizationPolicy;
+}
+
+export interface ClientConfig {
+  id: string;
+  name: string;
+  /** `native`: public desktop app (token_endpoint_auth_method none). `web`: confidential. */
+  kind: 'native' | 'web';
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  deviceFlow: boolean;
+  /** For `web` clients: `client_secret_basic`/`client_secret_post` with `secret`, or `private_key_jwt` with `jwksUri`/`jwks`. */
+  tokenEndpointAuthMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  secret?: string | undefined;
+  jwks?: { keys: Record<string, unknown>[] } | undefined;
+  /** Shown on the handoff page for private-use-scheme clients ("Don't have the app? Download it"). */
+  downloadUrl?: string | undefined;
+  /** `ES256` unless the client asks for `RS256`. */
+  idTokenSignedResponseAlg: 'ES256' | 'RS256';
+}
+
+export interface ResourceConfig {
+  id: string;
+  name: string;
+  scopes: string[];
+  accessTokenTtl?: number | undefined;
+}
+
+export interface DevUserConfig {
+  email: string;
+  password?: string | undefined;
+  totpSecret?: string | undefined;
+  name?: string | undefined;
+}
+
+export interface LifetimesConfig {
+  accessToken: number;
+  idToken: number;
+  authorizationCode: number;
+  deviceCode: number;
+  interaction: number;
+  browserSession: number;
+  /** Defaults for organizations that do not set their own. */
+  refreshIdle: number;
+  refreshAbsolute: number;
+  /** Re-presenting a rotated refresh token within this window is forgiven once; 0 disables. */
+  refreshReuseGrace: number;
+}
+
+export interface Argon2Config {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+export interface LatchkeyConfig {
+  env: Environment;
+  /** Public issuer URL, no trailing slash. */
+  issuer: string;
+  /** Address and port the HTTP server binds. */
+  host: string;
+  port: number;
+  /** `sqlite:<path>` or `postgres://…`. */
+  databaseUrl: string;
+  /** The operator secret (resolved), used to derive encryption keys. Never logged. */
+  secret: string;
+  /** Where the secret came from, for messages: 'env', 'file:<path>' or 'generated:<path>'. */
+  secretSource: string;
+  redisUrl?: string | undefined;
+  /** CIDRs / addresses whose X-Forwarded-* headers are trusted. */
+  trustedProxies: string[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  lifetimes: LifetimesConfig;
+  argon2: Argon2Config;
+  /** An organization for emails whose domain no organization claims; none by default. */
+  defaultOrganization?: string | undefined;
+  clients: ClientConfig[];
+  resources: ResourceConfig[];
+  organizations: OrganizationConfig[];
+  /** Development only: local accounts created at start. Refused in production. */
+  users: DevUserConfig[];
+  /** Absolute path of the YAML file, if one was used. */
+  configFile?: string | undefined;
+}

@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const desktopSource = fileURLToPath(new URL('./packages/desktop/src/index.ts', import.meta.url));
+
+// One runner for every suite. Projects let CI narrow a run (`--project server`) and let the
+// Node 22 job run only the server's suites.
+export default defineConfig({
+  resolve: { alias: { '@latchkey/desktop': desktopSource } },
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'server', include: ['packages/server/src/**/*.test.ts'] } },
+      { extends: true, test: { name: 'desktop', include: ['packages/desktop/src/**/*.test.ts', 'packages/cli/src/**/*.test.ts'] } },
+      { extends: true, test: { name: 'standin', include: ['packages/standin-idp/src/**/*.test.ts'] } },
+      { extends: true, test: { name: 'e2e', include: ['e2e/**/*.test.ts'], fileParallelism: false, testTimeout: 90_000 } },
+    ],
+  },
+});
