@@ -1,0 +1,98 @@
+/**
+ * The seam for upstream identity providers, in the spirit of Dex's connector interfaces: a connector
+ * declares what it can do through small capability interfaces, and per-connector state travels as
+ * opaque data (`pending`) that Latchkey stores server-side (table `upstream_requests`) and never
+ * shows to the user.
+ */
+
+/** What an upstream vouched for. Account linking uses `(connectionId, subject)`, never `email`. */
+export interface VerifiedIdentity {
+  connectionId: string;
+  /** The upstream's stable subject (Entra: `tid`+`oid`; SAML: persistent NameID or mapped attribute). */
+  subject: string;
+  /** Present only when the upstream vouches for it (`emailVerified`). */
+  email?: string | undefined;
+  emailVerified: boolean;
+  name?: string | undefined;
+  groups: string[];
+  /** When the upstream authenticated the user (epoch ms). */
+  authenticatedAt: number;
+  /** Kept encrypted on the identity for refresh re-validation, when the upstream issued one. */
+  upstreamRefreshToken?: string | undefined;
+  /** Claims or attributes as received, for audit and debugging; never rendered to the user. */
+  raw: Record<string, unknown>;
+}
+
+export interface StartSignInInput {
+  /** Latchkey's callback URL for this connection (e.g. https://sso.example.com/upstream/callback). */
+  callbackUrl: string;
+  /** The opaque value Latchkey correlates the callback by (OIDC `state`, SAML `RelayState`). */
+  state: string;
+  /** The email typed on Latchkey's page, forwarded so the user does not type it twice. */
+  loginHint?: string | undefined;
+  /** The organization's domain the email belongs to (Google's `hd`). */
+  domain?: string | undefined;
+  /** Ask the upstream to authenticate again (`prompt=login` / `ForceAuthn`). */
+  forceAuthn?: boolean | undefined;
+}
+
+export interface StartSignInResult {
+  /** Where to send the browser. */
+  url: string;
+  /** Connector state to keep server-side until the callback (PKCE verifier, nonce, request id…). */
+  pending: Record<string, unknown>;
+}
+
+export interface FinishSignInInput {
+  callbackUrl: string;
+  /** The full callback URL as received (query parameters), for redirect-binding responses. */
+  currentUrl: URL;
+  /** Form fields of a POST callback (SAML HTTP-POST binding). */
+  body?: Record<string, string> | undefined;
+  pending: Record<string, unknown>;
+}
+
+/** A connector that sends the browser upstream and verifies what comes back. */
+export interface RedirectConnector {
+  readonly kind: 'redirect';
+  readonly type: 'google' | 'oidc' | 'saml';
+  readonly id: string;
+  startSignIn(input: StartSignInInput): Promise<StartSignInResult>;
+  finishSignIn(input: FinishSignInInput): Promise<VerifiedIdentity>;
+  /**
+   * Optional: re-checks the account upstream when a desktop app refreshes (upstream refresh token
+   * where the IdP gave one). Resolves `valid` (optionally with a rotated upstream refresh token) or
+   * `revoked` when the upstream refuses the account; throws UpstreamError when it cannot tell.
+   */
+  revalidate?(identity: {
+    subject: string;
+    upstreamRefreshToken?: string | undefined;
+  }): Promise<{ status: 'valid'; upstreamRefreshToken?: string | undefined } | { status: 'revoked' }>;
+}
+
+/** Stable codes for upstream failures; each maps to a readable page and an audit event. */
+export type UpstreamErrorCode =
+  | 'upstream_unreachable'
+  | 'upstream_timeout'
+  | 'access_denied'
+  | 'invalid_response'
+  | 'invalid_signature'
+  | 'state_mismatch'
+  | 'wrong_hosted_domain'
+  | 'wrong_tenant'
+  | 'email_unverified'
+  | 'replayed'
+  | 'expired'
+  | 'wrong_audience';
+
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+  constructor(
+    readonly code: UpstreamErrorCode,
+    /** Safe to show to the user: no secrets, tokens or stack traces. */
+    readonly publicMessage: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${publicMessage}`, options);
+  }
+}
