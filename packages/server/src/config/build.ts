@@ -1,0 +1,286 @@
+/**
+ * Maps the validated file (snake_case) to the typed configuration (camelCase), applying defaults
+ * that depend on other keys and the checks that span several keys. Issue paths use the YAML names.
+ */
+
+import type { ConfigIssue } from './errors.js';
+import { checkRedirectUri } from './redirect-uris.js';
+import type { FileClient, FileConfig, FileOrganization } from './schema.js';
+import type {
+  Argon2Config,
+  ClientConfig,
+  ConnectionConfig,
+  DevUserConfig,
+  Environment,
+  LifetimesConfig,
+  OrganizationConfig,
+  ResourceConfig,
+} from './types.js';
+
+const MINUTE = 60;
+const HOUR = 3600;
+const DAY = 86_400;
+
+export const DEFAULT_LIFETIMES: Readonly<LifetimesConfig> = Object.freeze({
+  accessToken: 10 * MINUTE,
+  idToken: 10 * MINUTE,
+  authorizationCode: 60,
+  deviceCode: 10 * MINUTE,
+  interaction: HOUR,
+  browserSession: 14 * DAY,
+  refreshIdle: 14 * DAY,
+  refreshAbsolute: 90 * DAY,
+  refreshReuseGrace: 30,
+});
+
+/** OWASP Password Storage Cheat Sheet, Argon2id: m=19 MiB, t=2, p=1. */
+export const DEFAULT_ARGON2: Readonly<Argon2Config> = Object.freeze({
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+});
+
+export const DEFAULT_MAX_UPSTREAM_AGE = 90 * DAY;
+export const DEFAULT_UPSTREAM_REVALIDATE_INTERVAL = HOUR;
+
+type Issues = ConfigIssue[];
+
+export function buildLifetimes(file: FileConfig['lifetimes'], issues: Issues): LifetimesConfig {
+  const d = DEFAULT_LIFETIMES;
+  const lifetimes: LifetimesConfig = {
+    accessToken: file.access_token ?? d.accessToken,
+    idToken: file.id_token ?? d.idToken,
+    authorizationCode: file.authorization_code ?? d.authorizationCode,
+    deviceCode: file.device_code ?? d.deviceCode,
+    interaction: file.interaction ?? d.interaction,
+    browserSession: file.browser_session ?? d.browserSession,
+    refreshIdle: file.refresh_idle ?? d.refreshIdle,
+    refreshAbsolute: file.refresh_absolute ?? d.refreshAbsolute,
+    refreshReuseGrace: file.refresh_reuse_grace ?? d.refreshReuseGrace,
+  };
+  if (lifetimes.refreshIdle > lifetimes.refreshAbsolute) {
+    issues.push({
+      path: 'lifetimes.refresh_idle',
+      message: 'must not be longer than lifetimes.refresh_absolute',
+    });
+  }
+  return lifetimes;
+}
+
+export function buildArgon2(file: FileConfig['argon2'], issues: Issues): Argon2Config {
+  const argon2: Argon2Config = {
+    memoryCost: file.memory_cost ?? DEFAULT_ARGON2.memoryCost,
+    timeCost: file.time_cost ?? DEFAULT_ARGON2.timeCost,
+    parallelism: file.parallelism ?? DEFAULT_ARGON2.parallelism,
+  };
+  // Argon2 requires at least 8 KiB of memory per lane.
+  if (argon2.memoryCost < 8 * argon2.parallelism) {
+    issues.push({ path: 'argon2.memory_cost', message: 'must be at least 8 × argon2.parallelism (KiB)' });
+  }
+  return argon2;
+}
+
+/** JWK members that only a private key has: a client registers its public keys only. */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
+
+export function buildClients(file: FileClient[], env: Environment, issues: Issues): ClientConfig[] {
+  const seen = new Map<string, number>();
+  return file.map((c, i) => {
+    const at = (key: string) => `clients[${i}].${key}`;
+    const issue = (key: string, message: string) => issues.push({ path: at(key), message });
+
+    const first = seen.get(c.id);
+    if (first !== undefined) issue('id', `duplicate client id "${c.id}" (also clients[${first}])`);
+    else seen.set(c.id, i);
+
+    const method =
+      c.token_endpoint_auth_method ??
+      (c.kind === 'native' ? 'none' : c.jwks !== undefined ? 'private_key_jwt' : 'client_secret_basic');
+
+    if (c.kind === 'native') {
+      // RFC 8252 §8.4: a secret shipped in a desktop app is not secret; native clients are public.
+      if (method !== 'none') {
+        issue('token_endpoint_auth_method', 'native clients are public and must use none (RFC 8252 §8.4)');
+      }
+      if (c.secret !== undefined) {
+        issue('secret', 'native clients are public and must not have a secret (RFC 8252 §8.4); remove it');
+      }
+      if (c.jwks !== undefined) issue('jwks', 'native clients are public and must not have jwks; remove it');
+      if (c.redirect_uris.length === 0 && !c.device_flow) {
+        issue('redirect_uris', 'must have at least one entry (or set device_flow: true)');
+      }
+    } else {
+      if (method === 'none') {
+        issue(
+          'token_endpoint_auth_method',
+          'web clients are confidential: use client_secret_basic, client_secret_post or private_key_jwt',
+        );
+      } else if (method === 'private_key_jwt') {
+        if (c.jwks === undefined) issue('jwks', 'is required for token_endpoint_auth_method private_key_jwt');
+        if (c.secret !== undefined) issue('secret', 'is not used with private_key_jwt; remove it');
+      } else {
+        if (c.secret === undefined) {
+          issue('secret', `is required for token_endpoint_auth_method ${method} (or give secret_file)`);
+        }
+        if (c.jwks !== undefined) issue('jwks', 'is only used with private_key_jwt; remove it');
+      }
+      if (c.redirect_uris.length === 0) issue('redirect_uris', 'must have at least one entry');
+    }
+
+    c.jwks?.keys.forEach((key, k) => {
+      if (PRIVATE_JWK_MEMBERS.some((member) => member in key)) {
+        issue(`jwks.keys[${k}]`, 'must be a public key: remove the private members (d, p, q, dp, dq, qi, k)');
+      }
+    });
+
+    const checkUris = (key: string, uris: string[]) => {
+      const unique = new Set<string>();
+      uris.forEach((uri, j) => {
+        const problem = checkRedirectUri(uri, c.kind, env);
+        if (problem !== undefined) issue(`${key}[${j}]`, problem);
+        else if (unique.has(uri)) issue(`${key}[${j}]`, 'is listed twice');
+        unique.add(uri);
+      });
+    };
+    checkUris('redirect_uris', c.redirect_uris);
+    checkUris('post_logout_redirect_uris', c.post_logout_redirect_uris);
+
+    return {
+      id: c.id,
+      name: c.name ?? c.id,
+      kind: c.kind,
+      redirectUris: c.redirect_uris,
+      postLogoutRedirectUris: c.post_logout_redirect_uris,
+      deviceFlow: c.device_flow,
+      tokenEndpointAuthMethod: method,
+      secret: c.secret,
+      jwks: c.jwks,
+      downloadUrl: c.download_url,
+      idTokenSignedResponseAlg: c.id_token_signed_response_alg,
+    };
+  });
+}
+
+export function buildResources(file: FileConfig['resources'], issues: Issues): ResourceConfig[] {
+  const seen = new Map<string, number>();
+  return file.map((r, i) => {
+    const first = seen.get(r.id);
+    if (first !== undefined) {
+      issues.push({
+        path: `resources[${i}].id`,
+        message: `duplicate resource id "${r.id}" (also resources[${first}])`,
+      });
+    } else seen.set(r.id, i);
+    return { id: r.id, name: r.name ?? r.id, scopes: r.scopes, accessTokenTtl: r.access_token_ttl };
+  });
+}
+
+function buildConnection(c: FileOrganization['connection']): ConnectionConfig {
+  switch (c.type) {
+    case 'local':
+      return { type: 'local' };
+    case 'google':
+      return { type: 'google', clientId: c.client_id, clientSecret: c.client_secret, issuer: c.issuer };
+    case 'oidc':
+      return {
+        type: 'oidc',
+        issuer: c.issuer,
+        clientId: c.client_id,
+        clientSecret: c.client_secret,
+        scopes: c.scopes,
+        prompt: c.prompt,
+        extraParams: c.extra_params,
+        claims: c.claims,
+        entraTenantId: c.entra_tenant_id,
+      };
+    case 'saml':
+      return {
+        type: 'saml',
+        idpMetadataXml: c.idp_metadata_xml,
+        idpMetadataUrl: c.idp_metadata_url,
+        attributes: c.attributes,
+      };
+  }
+}
+
+export function buildOrganizations(
+  file: FileOrganization[],
+  clientIds: ReadonlySet<string>,
+  lifetimes: LifetimesConfig,
+  issues: Issues,
+): OrganizationConfig[] {
+  const seen = new Map<string, number>();
+  const domainOwner = new Map<string, string>();
+  return file.map((o, i) => {
+    const at = (key: string) => `organizations[${i}].${key}`;
+    const issue = (key: string, message: string) => issues.push({ path: at(key), message });
+
+    const first = seen.get(o.id);
+    if (first !== undefined)
+      issue('id', `duplicate organization id "${o.id}" (also organizations[${first}])`);
+    else seen.set(o.id, i);
+
+    // A domain routes an email to exactly one organization; two claims would make sign-in ambiguous.
+    o.domains.forEach((domain, d) => {
+      const owner = domainOwner.get(domain);
+      if (owner === undefined) domainOwner.set(domain, o.id);
+      else if (owner === o.id) issue(`domains[${d}]`, `domain "${domain}" is listed twice`);
+      else issue(`domains[${d}]`, `domain "${domain}" is already claimed by organization "${owner}"`);
+    });
+
+    o.policy.allowed_clients.forEach((clientId, c) => {
+      if (!clientIds.has(clientId)) issue(`policy.allowed_clients[${c}]`, `unknown client "${clientId}"`);
+    });
+
+    const p = o.policy;
+    const policy = {
+      require2sv: p.require_2sv,
+      allowedClients: p.allowed_clients,
+      jitProvisioning: p.jit_provisioning,
+      refreshIdleTtl: p.refresh_idle_ttl ?? lifetimes.refreshIdle,
+      refreshAbsoluteTtl: p.refresh_absolute_ttl ?? lifetimes.refreshAbsolute,
+      maxUpstreamAge: p.max_upstream_age ?? DEFAULT_MAX_UPSTREAM_AGE,
+      upstreamRevalidateInterval: p.upstream_revalidate_interval ?? DEFAULT_UPSTREAM_REVALIDATE_INTERVAL,
+    };
+    if (policy.refreshIdleTtl > policy.refreshAbsoluteTtl) {
+      issue('policy.refresh_idle_ttl', 'must not be longer than the refresh absolute lifetime');
+    }
+
+    return { id: o.id, name: o.name, domains: o.domains, connection: buildConnection(o.connection), policy };
+  });
+}
+
+export function buildUsers(
+  file: NonNullable<FileConfig['users']>,
+  organizations: OrganizationConfig[],
+  defaultOrganization: string | undefined,
+  issues: Issues,
+): DevUserConfig[] {
+  const byDomain = new Map<string, OrganizationConfig>();
+  for (const org of organizations)
+    for (const domain of org.domains) if (!byDomain.has(domain)) byDomain.set(domain, org);
+  const fallback = organizations.find((o) => o.id === defaultOrganization);
+  const seen = new Map<string, number>();
+  return file.map((u, i) => {
+    const path = `users[${i}].email`;
+    const first = seen.get(u.email);
+    if (first !== undefined)
+      issues.push({ path, message: `duplicate user "${u.email}" (also users[${first}])` });
+    else seen.set(u.email, i);
+
+    const domain = u.email.slice(u.email.lastIndexOf('@') + 1);
+    const org = byDomain.get(domain) ?? fallback;
+    if (org === undefined) {
+      issues.push({
+        path,
+        message: `the domain ${domain} belongs to no organization; local accounts need an organization with connection { type: local } claiming it`,
+      });
+    } else if (org.connection.type !== 'local') {
+      issues.push({
+        path,
+        message: `the domain ${domain} belongs to organization "${org.id}", whose connection is ${org.connection.type}; local accounts need connection { type: local }`,
+      });
+    }
+    return { email: u.email, password: u.password, totpSecret: u.totp_secret, name: u.name };
+  });
+}

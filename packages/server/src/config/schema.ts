@@ -1,0 +1,307 @@
+/**
+ * The zod schema of the YAML configuration file (snake_case keys, exactly as written by operators).
+ * Every object is strict: an unknown key is an error, so a typo never silently loses a setting.
+ * Durations are parsed here; defaults that depend on other keys are applied by `load.ts`.
+ */
+
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { DURATION_HINT, parseDuration } from './durations.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const text = z.string().trim().min(1);
+
+/** Ids appear in URLs, tokens and logs: visible ASCII, no spaces. */
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z0-9][\x21-\x7e]*$/, 'must start with a letter or digit and contain no spaces');
+
+/** A duration in seconds; `undefined` when absent (the default is applied later). */
+function duration(min = 0) {
+  return z
+    .unknown()
+    .optional()
+    .transform((value, ctx): number | undefined => {
+      if (value === undefined) return undefined;
+      const seconds = parseDuration(value);
+      if (seconds === undefined) {
+        ctx.addIssue({ code: 'custom', message: DURATION_HINT });
+        return z.NEVER;
+      }
+      if (seconds < min) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${min} second${min === 1 ? '' : 's'}` });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+}
+
+function isUrl(value: string, protocols: readonly string[]): boolean {
+  try {
+    const url = new URL(value);
+    return protocols.includes(url.protocol) && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+const httpUrl = z.string().refine((v) => isUrl(v, ['http:', 'https:']), 'must be an http(s) URL');
+
+/** Upstream IdP URLs: https, or http on a loopback host (stand-in IdPs in tests and demos). */
+const upstreamUrl = z.string().refine((v) => {
+  if (!isUrl(v, ['http:', 'https:'])) return false;
+  const url = new URL(v);
+  return url.protocol === 'https:' || ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+}, 'must be an https URL (http only for 127.0.0.1, [::1] or localhost)');
+
+/** An OAuth scope token (RFC 6749 §3.3): printable ASCII without spaces, quotes or backslashes. */
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope name without spaces');
+
+const domain = z
+  .string()
+  .transform((v) => v.trim().toLowerCase().replace(/\.$/, ''))
+  .refine(
+    (v) => /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v),
+    'must be a domain name such as example.com',
+  );
+
+const email = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .refine((v) => /^[^@\s]+@[a-z0-9.-]+\.[a-z0-9-]+$/.test(v), 'must be an email address');
+
+/** RFC 4648 base32, as authenticator apps use; spaces are ignored. Never echoed: it is a secret. */
+const base32Secret = z
+  .string()
+  .transform((v) => v.replace(/\s+/g, '').toUpperCase())
+  .refine(
+    (v) => /^[A-Z2-7]{16,}=*$/.test(v),
+    'must be base32 (letters A-Z, digits 2-7), at least 16 characters',
+  );
+
+/** Trusted proxy entries as proxy-addr (Fastify's trustProxy) understands them. */
+export function isProxyEntry(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address, prefix, ...rest] = value.split('/');
+  if (rest.length > 0 || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const proxyEntry = z
+  .string()
+  .trim()
+  .refine(isProxyEntry, 'must be an IP address, a CIDR range (10.0.0.0/8) or loopback/linklocal/uniquelocal');
+
+const claimNames = z
+  .strictObject({
+    subject: text.default('sub'),
+    email: text.default('email'),
+    name: text.default('name'),
+    groups: text.default('groups'),
+  })
+  .prefault({});
+
+const localConnection = z.strictObject({ type: z.literal('local') });
+
+const googleConnection = z.strictObject({
+  type: z.literal('google'),
+  client_id: text,
+  client_secret: text,
+  issuer: upstreamUrl.default('https://accounts.google.com'),
+});
+
+const oidcConnection = z.strictObject({
+  type: z.literal('oidc'),
+  issuer: upstreamUrl,
+  client_id: text,
+  client_secret: text.optional(),
+  scopes: z
+    .array(scopeToken)
+    .default(['openid', 'email', 'profile'])
+    .refine((scopes) => scopes.includes('openid'), 'must include openid'),
+  prompt: text.optional(),
+  extra_params: z.record(z.string(), z.string()).default({}),
+  claims: claimNames,
+  entra_tenant_id: text.optional(),
+});
+
+const samlConnection = z
+  .strictObject({
+    type: z.literal('saml'),
+    idp_metadata_xml: text.optional(),
+    idp_metadata_url: upstreamUrl.optional(),
+    attributes: z
+      .strictObject({
+        subject: text.optional(),
+        email: text.default('email'),
+        name: text.default('name'),
+        groups: text.default('groups'),
+      })
+      .prefault({}),
+  })
+  .superRefine((value, ctx) => {
+    const given = Number(value.idp_metadata_xml !== undefined) + Number(value.idp_metadata_url !== undefined);
+    if (given !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['idp_metadata_xml'],
+        message: 'give exactly one of idp_metadata_xml (or idp_metadata_xml_file) and idp_metadata_url',
+      });
+    }
+  });
+
+const connection = z.discriminatedUnion('type', [
+  localConnection,
+  googleConnection,
+  oidcConnection,
+  samlConnection,
+]);
+
+const policy = z
+  .strictObject({
+    require_2sv: z.boolean().default(false),
+    allowed_clients: z.array(z.string()).default([]),
+    jit_provisioning: z.boolean().default(true),
+    refresh_idle_ttl: duration(1),
+    refresh_absolute_ttl: duration(1),
+    max_upstream_age: duration(1),
+    upstream_revalidate_interval: duration(1),
+  })
+  .prefault({});
+
+const organization = z.strictObject({
+  id: identifier,
+  name: text,
+  domains: z.array(domain).default([]),
+  connection,
+  policy,
+});
+
+const jwk = z.record(z.string(), z.unknown());
+
+const client = z.strictObject({
+  id: identifier,
+  name: text.optional(),
+  kind: z.enum(['native', 'web']).default('native'),
+  redirect_uris: z.array(z.string()).default([]),
+  post_logout_redirect_uris: z.array(z.string()).default([]),
+  device_flow: z.boolean().default(false),
+  token_endpoint_auth_method: z
+    .enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+    .optional(),
+  secret: text.optional(),
+  jwks: z.strictObject({ keys: z.array(jwk).min(1) }).optional(),
+  download_url: httpUrl.optional(),
+  id_token_signed_response_alg: z.enum(['ES256', 'RS256']).default('ES256'),
+});
+
+const resource = z.strictObject({
+  id: z.string().refine((v) => {
+    try {
+      return new URL(v).hash === '' && !v.includes('#');
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute URI without a fragment, e.g. https://api.example.com (RFC 8707)'),
+  name: text.optional(),
+  scopes: z.array(scopeToken).default([]),
+  access_token_ttl: duration(1),
+});
+
+const user = z.strictObject({
+  email,
+  password: text.optional(),
+  totp_secret: base32Secret.optional(),
+  name: text.optional(),
+});
+
+const lifetimes = z
+  .strictObject({
+    access_token: duration(1),
+    id_token: duration(1),
+    authorization_code: duration(1),
+    device_code: duration(1),
+    interaction: duration(1),
+    browser_session: duration(1),
+    refresh_idle: duration(1),
+    refresh_absolute: duration(1),
+    refresh_reuse_grace: duration(0),
+  })
+  .prefault({});
+
+const argon2 = z
+  .strictObject({
+    memory_cost: z.number().int().min(8).max(4_194_304).optional(),
+    time_cost: z.number().int().min(1).max(100).optional(),
+    parallelism: z.number().int().min(1).max(64).optional(),
+  })
+  .prefault({});
+
+export const fileSchema = z.strictObject({
+  issuer: z.string().optional(),
+  database: z.string().optional(),
+  secret_file: text.optional(),
+  redis_url: z.string().optional(),
+  trusted_proxies: z.array(proxyEntry).optional(),
+  log_level: z.enum(LOG_LEVELS).optional(),
+  default_organization: z.string().optional(),
+  lifetimes,
+  argon2,
+  clients: z.array(client).default([]),
+  resources: z.array(resource).default([]),
+  organizations: z.array(organization).default([]),
+  users: z.array(user).optional(),
+});
+
+export type FileConfig = z.output<typeof fileSchema>;
+export type FileClient = z.output<typeof client>;
+export type FileOrganization = z.output<typeof organization>;
+
+/**
+ * Messages for zod issues that never include the input value (it may be a secret).
+ * Schema-level messages (refinements above) take precedence over this map.
+ */
+export function issueMessage(issue: z.core.$ZodRawIssue): string {
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (issue.input === undefined) return 'is required';
+      const expected = String(issue.expected);
+      const names: Record<string, string> = {
+        string: 'must be a string',
+        number: 'must be a number',
+        int: 'must be an integer',
+        boolean: 'must be true or false',
+        array: 'must be a list',
+        object: 'must be a mapping (key: value)',
+        record: 'must be a mapping (key: value)',
+      };
+      return names[expected] ?? `must be of type ${expected}`;
+    }
+    case 'too_small':
+      if (issue.origin === 'string') return 'must not be empty';
+      if (issue.origin === 'array')
+        return `must have at least ${issue.minimum} entr${issue.minimum === 1 ? 'y' : 'ies'}`;
+      return `must be at least ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin === 'array') return `must have at most ${issue.maximum} entries`;
+      return `must be at most ${issue.maximum}`;
+    case 'invalid_value':
+      return `must be one of: ${issue.values.map((v) => String(v)).join(', ')}`;
+    case 'invalid_union':
+      if ('options' in issue && Array.isArray(issue.options)) {
+        return `must be one of: ${issue.options.map((v) => String(v)).join(', ')}`;
+      }
+      return 'has an invalid value';
+    case 'unrecognized_keys':
+      return 'unknown key';
+    case 'invalid_format':
+      return `must be a valid ${issue.format}`;
+    default:
+      return 'is invalid';
+  }
+}
