@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as oauth from 'oauth4webapi';
+import { NetworkError, toLatchkeyError } from './errors.js';
+import { shortHash } from './paths.js';
+import { writeFileAtomic } from './stores/atomic-write.js';
+import type { TokenStore } from './stores/token-store.js';
+
+/** What every step of a flow needs; built once per client. */
+export interface Context {
+  readonly issuer: URL;
+  readonly clientId: string;
+  readonly store: TokenStore;
+  readonly cacheDir: string;
+  readonly scopes: string[];
+  readonly client: oauth.Client;
+  readonly clientAuth: oauth.ClientAuth;
+  /** Options passed to every oauth4webapi request: injected fetch, http for loopback issuers. */
+  readonly http: HttpOptions;
+  /** Key of this issuer+client in the token store. */
+  readonly storeKey: string;
+  /** Prefix of this issuer+client's files in the cache directory. */
+  readonly cachePrefix: string;
+  metadata(): Promise<oauth.AuthorizationServer>;
+  /** JWKS cache shared with oauth4webapi (it updates the object in place) and persisted on disk. */
+  readonly jwks: oauth.JWKSCacheInput;
+  saveJwks(): Promise<void>;
+}
+
+/** The oauth4webapi options every request gets. */
+export interface HttpOptions {
+  [oauth.customFetch]?: (url: string, init: RequestInit) => Promise<Response>;
+  [oauth.allowInsecureRequests]?: boolean;
+}
+
+interface DiscoveryCacheFile {
+  fetchedAt: number;
+  metadata: oauth.AuthorizationServer;
+  jwks?: oauth.ExportedJWKSCache;
+}
+
+export interface ContextOptions {
+  issuer: string;
+  clientId: string;
+  store: TokenStore;
+  cacheDir: string;
+  scopes: string[];
+  fetch?: typeof fetch;
+  discoveryMaxAgeSeconds: number;
+}
+
+function isLoopbackHost(url: URL): boolean {
+  return ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+}
+
+/** Per-request timeout: a hung connection must not hang a desktop app forever. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export function requestOptions(ctx: Context): HttpOptions & { signal: () => AbortSignal } {
+  return { ...ctx.http, signal: () => AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+}
+
+export async function createContext(options: ContextOptions): Promise<Context> {
+  const issuer = new URL(options.issuer);
+  const cachePrefix = join(options.cacheDir, shortHash(issuer.href, options.clientId));
+  const discoveryFile = `${cachePrefix}.discovery.json`;
+  const userFetch = options.fetch;
+  const http: Context['http'] = {
+    // Plain http is allowed only for a loopback issuer (development and tests); anything else is https.
+    ...(issuer.protocol === 'http:' && isLoopbackHost(issuer) ? { [oauth.allowInsecureRequests]: true } : {}),
+    ...(userFetch ? { [oauth.customFetch]: (url: string, init: RequestInit) => userFetch(url, init) } : {}),
+  };
+  let cached: DiscoveryCacheFile | undefined;
+  try {
+    cached = JSON.parse(await readFile(discoveryFile, 'utf8')) as DiscoveryCacheFile;
+    if (cached.metadata.issuer !== issuer.href && cached.metadata.issuer !== options.issuer) cached = undefined;
+  } catch {
+    cached = undefined;
+  }
+  const jwks: oauth.JWKSCacheInput = cached?.jwks ? { ...cached.jwks } : {};
+  let metadata: Promise<oauth.AuthorizationServer> | undefined;
+  let fetchedAt = cached?.fetchedAt ?? 0;
+
+  const persist = async (value: oauth.AuthorizationServer) => {
+    const file: DiscoveryCacheFile = { fetchedAt, metadata: value };
+    if ('jwks' in jwks && jwks.jwks) file.jwks = { jwks: jwks.jwks, uat: jwks.uat };
+    await writeFileAtomic(discoveryFile, JSON.stringify(file), 0o600).catch(() => {});
+  };
+
+  /**
+   * OpenID Connect Discovery 1.0 §4 / RFC 8414 §3, cached on disk so that a later start needs no
+   * request before the refresh, and an offline start can still tell "offline" from "signed out".
+   */
+  const discover = async (): Promise<oauth.AuthorizationServer> => {
+    const fresh = cached && Date.now() - cached.fetchedAt < options.discoveryMaxAgeSeconds * 1000;
+    if (cached && fresh) return cached.metadata;
+    try {
+      const response = await oauth.discoveryRequest(issuer, { ...http, algorithm: 'oidc', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      const value = await oauth.processDiscoveryResponse(issuer, response);
+      fetchedAt = Date.now();
+      cached = { fetchedAt, metadata: value };
+      await persist(value);
+      return value;
+    } catch (error) {
+      const failure = toLatchkeyError(error, 'Discovery');
+      // A stale copy beats no copy when the network is down: the refresh will tell whether we are offline.
+      if (failure instanceof NetworkError && cached) return cached.metadata;
+      throw failure;
+    }
+  };
+
+  return {
+    issuer,
+    clientId: options.clientId,
+    store: options.store,
+    cacheDir: options.cacheDir,
+    scopes: options.scopes,
+    client: { client_id: options.clientId, token_endpoint_auth_method: 'none' },
+    clientAuth: oauth.None(),
+    http,
+    storeKey: `latchkey:${options.clientId}@${issuer.href}`,
+    cachePrefix,
+    metadata() {
+      metadata ??= discover().catch((error) => {
+        metadata = undefined;
+        throw error;
+      });
+      return metadata;
+    },
+    jwks,
+    async saveJwks() {
+      if (cached) await persist(cached.metadata);
+    },
+  };
+}

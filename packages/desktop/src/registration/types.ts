@@ -1,0 +1,9 @@
+/** What to register: the scheme, and the command the OS runs with the URL appended. */
+export interface SchemeRegistration {
+  /** A reverse-domain scheme, e.g. `com.example.app` (RFC 8252 §7.1). */
+  scheme: string;
+  /** Human-readable name of the handler. */
+  name: string;
+  /** The program and its arguments; the OS appends the URL (after `--` on Windows). */
+  command: string[];
+}
