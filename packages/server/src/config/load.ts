@@ -152,19 +152,21 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
   }
 
   // 8. Operator secret last: a development key file is generated only for a configuration that works.
-  const operatorSecret = await resolveOperatorSecret(
-    {
-      envSecret: fromEnv.secret,
-      envSecretFile: fromEnv.secretFile,
-      fileSecretFile: file.secret_file,
-      databaseUrl,
-      env: mode,
-      cwd,
-      mayGenerate: issues.length === 0,
-    },
-    issues,
-    secrets,
-  );
+  const operatorSecret = fromEnv.secretInvalid
+    ? undefined
+    : await resolveOperatorSecret(
+        {
+          envSecret: fromEnv.secret,
+          envSecretFile: fromEnv.secretFile,
+          fileSecretFile: file.secret_file,
+          databaseUrl,
+          env: mode,
+          cwd,
+          mayGenerate: issues.length === 0,
+        },
+        issues,
+        secrets,
+      );
 
   if (issues.length > 0 || operatorSecret === undefined || databaseUrl === undefined) throw fail(configFile);
 

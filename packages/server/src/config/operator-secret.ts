@@ -13,7 +13,7 @@ import { errorCode } from './references.js';
 import type { Environment } from './types.js';
 
 export const MIN_SECRET_LENGTH = 32;
-const TOO_SHORT = `must be at least ${MIN_SECRET_LENGTH} characters (generate one with: openssl rand -base64 32)`;
+export const SECRET_TOO_SHORT = `must be at least ${MIN_SECRET_LENGTH} characters (generate one with: openssl rand -base64 32)`;
 
 export interface OperatorSecretInput {
   envSecret?: string | undefined;
@@ -53,7 +53,7 @@ export async function resolveOperatorSecret(
       return undefined;
     }
     if (input.envSecret.length < MIN_SECRET_LENGTH) {
-      issues.push({ path: 'LATCHKEY_SECRET', message: TOO_SHORT });
+      issues.push({ path: 'LATCHKEY_SECRET', message: SECRET_TOO_SHORT });
       return undefined;
     }
     return { secret: input.envSecret, source: 'env' };
@@ -76,7 +76,7 @@ export async function resolveOperatorSecret(
     }
     secrets.add(secret);
     if (secret.length < MIN_SECRET_LENGTH) {
-      issues.push({ path: fileRef.key, message: `the secret in ${path} ${TOO_SHORT}` });
+      issues.push({ path: fileRef.key, message: `the secret in ${path} ${SECRET_TOO_SHORT}` });
       return undefined;
     }
     return { secret, source: `file:${path}` };

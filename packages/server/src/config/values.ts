@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path';
 import type { ConfigIssue } from './errors.js';
+import { MIN_SECRET_LENGTH, SECRET_TOO_SHORT } from './operator-secret.js';
 import { isLoopbackHost } from './redirect-uris.js';
 import { addUrlPassword } from './references.js';
 import { isProxyEntry, LOG_LEVELS } from './schema.js';
@@ -71,6 +72,8 @@ export interface EnvSettings {
   databaseUrl?: string;
   secret?: string;
   secretFile?: string;
+  /** LATCHKEY_SECRET was given but is unusable (already reported). */
+  secretInvalid?: boolean;
   configPath?: string;
   env?: Environment;
   redisUrl?: string;
@@ -124,11 +127,18 @@ export function readEnv(
 
   // Surrounding whitespace (a newline from `$(cat file)`) is not part of the secret.
   const secret = envValue(env, 'LATCHKEY_SECRET');
+  const secretFile = envValue(env, 'LATCHKEY_SECRET_FILE');
   if (secret !== undefined) {
     secrets.add(secret);
     out.secret = secret;
+    if (secretFile !== undefined) {
+      issue('LATCHKEY_SECRET', 'set only one of LATCHKEY_SECRET and LATCHKEY_SECRET_FILE');
+      out.secretInvalid = true;
+    } else if (secret.length < MIN_SECRET_LENGTH) {
+      issue('LATCHKEY_SECRET', SECRET_TOO_SHORT);
+      out.secretInvalid = true;
+    }
   }
-  const secretFile = envValue(env, 'LATCHKEY_SECRET_FILE');
   if (secretFile !== undefined) out.secretFile = secretFile;
   const configPath = envValue(env, 'LATCHKEY_CONFIG');
   if (configPath !== undefined) out.configPath = configPath;
