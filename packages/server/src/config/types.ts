@@ -1,6 +1,6 @@
 /**
  * The validated, frozen configuration every part of the server reads. Produced once at start by
- * `loadConfig()` (config/load.ts) from environment variables and the optional YAML file; never mutated.
+ * `loadConfig()` (config/load.ts; import from config/index.ts) from environment variables and the optional YAML file; never mutated.
  * Durations are in seconds unless the name says otherwise.
  */
 
@@ -68,7 +68,7 @@ export interface ClientConfig {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   deviceFlow: boolean;
-  /** For `web` clients: `client_secret_basic`/`client_secret_post` with `secret`, or `private_key_jwt` with `jwksUri`/`jwks`. */
+  /** For `web` clients: `client_secret_basic`/`client_secret_post` with `secret`, or `private_key_jwt` with `jwks`. */
   tokenEndpointAuthMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
   secret?: string | undefined;
   jwks?: { keys: Record<string, unknown>[] } | undefined;
