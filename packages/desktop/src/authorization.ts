@@ -17,7 +17,8 @@ export interface AuthorizationParameters {
   loginHint?: string | undefined;
   prompt?: string | undefined;
   scopes?: string[] | undefined;
-  resource?: string | undefined;
+  /** APIs the sign-in asks access to (RFC 8707 §2.1); later access tokens can be requested for each. */
+  resources?: string[] | undefined;
   /** Extra parameters for the authorization request (e.g. `ui_locales`). */
   extraParameters?: Record<string, string> | undefined;
 }
@@ -34,7 +35,8 @@ export async function prepareAuthorization(
   parameters: AuthorizationParameters,
   lifetimeMs: number,
 ): Promise<{ pending: PendingAuthorization; url: URL }> {
-  if (!as.authorization_endpoint) throw toLatchkeyError(new oauth.UnsupportedOperationError('no authorization_endpoint'), 'Sign-in');
+  if (!as.authorization_endpoint)
+    throw toLatchkeyError(new oauth.UnsupportedOperationError('no authorization_endpoint'), 'Sign-in');
   const pending: PendingAuthorization = {
     state: oauth.generateRandomState(),
     nonce: oauth.generateRandomNonce(),
@@ -54,7 +56,7 @@ export async function prepareAuthorization(
   query.set('code_challenge_method', 'S256');
   if (parameters.loginHint) query.set('login_hint', parameters.loginHint);
   if (parameters.prompt) query.set('prompt', parameters.prompt);
-  if (parameters.resource) query.set('resource', parameters.resource);
+  for (const resource of parameters.resources ?? []) query.append('resource', resource);
   for (const [key, value] of Object.entries(parameters.extraParameters ?? {})) query.set(key, value);
   return { pending, url };
 }

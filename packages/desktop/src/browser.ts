@@ -16,7 +16,11 @@ export function openSystemBrowser(url: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command as string, args as string[], { stdio: 'ignore', detached: true });
     child.once('error', (error) =>
-      reject(new UnsupportedError(`Cannot open a browser (${command}: ${error.message}); open the URL yourself`, { cause: error })),
+      reject(
+        new UnsupportedError(`Cannot open a browser (${command}: ${error.message}); open the URL yourself`, {
+          cause: error,
+        }),
+      ),
     );
     child.once('spawn', () => {
       child.unref();

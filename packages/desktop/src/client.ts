@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import * as oauth from 'oauth4webapi';
-import { type AuthorizationParameters, type PendingAuthorization, exchangeCode, prepareAuthorization, validateRedirect } from './authorization.js';
+import {
+  type AuthorizationParameters,
+  exchangeCode,
+  type PendingAuthorization,
+  prepareAuthorization,
+  validateRedirect,
+} from './authorization.js';
 import { openSystemBrowser } from './browser.js';
 import { type Context, createContext, requestOptions } from './context.js';
 import { type DeviceCodeInfo, type DeviceCodeOptions, deviceCodeFlow } from './device.js';
@@ -13,16 +19,23 @@ import {
   NoPendingSignInError,
   OAuthError,
   TimeoutError,
+  toLatchkeyError,
   UnsupportedError,
   UserCancelledError,
-  toLatchkeyError,
 } from './errors.js';
 import { acquireFileLock } from './lock.js';
 import { defaultCacheDir, defaultSocketPath } from './paths.js';
 import { forwardRedirect, listenForRedirects } from './receivers/local-socket.js';
 import { startLoopbackReceiver } from './receivers/loopback.js';
 import { PendingStore } from './receivers/pending-store.js';
-import { type Account, type StoredSession, clearHint, clearSession, readHint, readSession } from './session.js';
+import {
+  type Account,
+  clearHint,
+  clearSession,
+  readHint,
+  readSession,
+  type StoredSession,
+} from './session.js';
 import type { TokenStore } from './stores/token-store.js';
 import { type AuthenticationResult, acceptTokens, verifyIdTokenSignature } from './tokens.js';
 
@@ -51,6 +64,11 @@ export interface ClientOptions {
   cacheDir?: string;
   /** Scopes of the sign-in. Default `openid email profile offline_access`. */
   scopes?: string[];
+  /**
+   * APIs (RFC 8707 resource indicators) the sign-in asks access to, so that `getAccessToken({ resource })`
+   * can later get an access token whose audience is that API.
+   */
+  resources?: string[];
   /** Local socket (Unix socket path or `\\.\pipe\name`) for forwarded redirects. Default: derived per user and app. */
   socketPath?: string;
   /** Refresh an access token this many seconds before it expires. Default 60. */
@@ -128,11 +146,17 @@ export interface LatchkeyClient {
   /** Signed in, signed out, or offline (a token is stored but the server is unreachable). */
   getState(): Promise<SessionState>;
   /** Revokes the refresh token, clears the store; `everywhere` also ends the browser session. */
-  signOut(options?: { everywhere?: boolean; openBrowser?: (url: string) => void | Promise<void> }): Promise<SignOutResult>;
+  signOut(options?: {
+    everywhere?: boolean;
+    openBrowser?: (url: string) => void | Promise<void>;
+  }): Promise<SignOutResult>;
   /** Hands a private-use-scheme URL delivered by the OS to the sign-in waiting for it. */
   handleRedirect(url: string): Promise<RedirectOutcome>;
   /** RFC 8628 device sign-in: `onCode` shows the code and the verification URL. */
-  signInWithDeviceCode(onCode: (info: DeviceCodeInfo) => void | Promise<void>, options?: DeviceCodeOptions): Promise<AuthenticationResult>;
+  signInWithDeviceCode(
+    onCode: (info: DeviceCodeInfo) => void | Promise<void>,
+    options?: DeviceCodeOptions,
+  ): Promise<AuthenticationResult>;
   /** Stops listeners (local socket, loopback). Pending sign-ins reject with `UserCancelledError`. */
   close(): Promise<void>;
 }
@@ -153,19 +177,30 @@ function parseRedirect(redirect: string): RedirectConfig {
   }
   if (url.protocol === 'http:') {
     if (url.hostname !== '127.0.0.1' && url.hostname !== '[::1]') {
-      throw new InvalidOptionsError('redirect: an http redirect must use the loopback IP literal 127.0.0.1 (RFC 8252 §8.3)');
+      throw new InvalidOptionsError(
+        'redirect: an http redirect must use the loopback IP literal 127.0.0.1 (RFC 8252 §8.3)',
+      );
     }
     return { kind: 'loopback', path: url.pathname || '/callback' };
   }
-  if (url.protocol === 'https:') throw new InvalidOptionsError('redirect: claimed https redirects are not supported; use loopback or a private-use scheme');
+  if (url.protocol === 'https:')
+    throw new InvalidOptionsError(
+      'redirect: claimed https redirects are not supported; use loopback or a private-use scheme',
+    );
   if (!url.protocol.slice(0, -1).includes('.')) {
-    throw new InvalidOptionsError(`redirect: the scheme "${url.protocol}" must be a reverse domain name such as com.example.app (RFC 8252 §7.1)`);
+    throw new InvalidOptionsError(
+      `redirect: the scheme "${url.protocol}" must be a reverse domain name such as com.example.app (RFC 8252 §7.1)`,
+    );
   }
   return { kind: 'scheme', uri: redirect, url };
 }
 
 function sameRedirect(config: { url: URL }, url: URL): boolean {
-  return url.protocol === config.url.protocol && url.host === config.url.host && url.pathname === config.url.pathname;
+  return (
+    url.protocol === config.url.protocol &&
+    url.host === config.url.host &&
+    url.pathname === config.url.pathname
+  );
 }
 
 function tokenKey(options: AccessTokenOptions): string {
@@ -173,16 +208,23 @@ function tokenKey(options: AccessTokenOptions): string {
 }
 
 /** Runs `work` with the sign-in's deadline and the caller's signal mapped to `TimeoutError` / `UserCancelledError`. */
-async function withDeadline<T>(timeoutMs: number, signal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function withDeadline<T>(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
   try {
     return await work(combined);
   } catch (error) {
     if (timeout.aborted && !(error instanceof LatchkeyError)) {
-      throw new TimeoutError(`No redirect arrived within ${Math.round(timeoutMs / 1000)} s`, { cause: error });
+      throw new TimeoutError(`No redirect arrived within ${Math.round(timeoutMs / 1000)} s`, {
+        cause: error,
+      });
     }
-    if (signal?.aborted && !(error instanceof LatchkeyError)) throw new UserCancelledError(undefined, { cause: error });
+    if (signal?.aborted && !(error instanceof LatchkeyError))
+      throw new UserCancelledError(undefined, { cause: error });
     throw error;
   }
 }
@@ -226,6 +268,7 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
     store: options.store,
     cacheDir,
     scopes: options.scopes ?? ['openid', 'email', 'profile', 'offline_access'],
+    resources: options.resources ?? [],
     ...(options.fetch ? { fetch: options.fetch } : {}),
     discoveryMaxAgeSeconds: options.discoveryMaxAgeSeconds ?? 3600,
   });
@@ -252,7 +295,11 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
   // ---- silent sign-in -------------------------------------------------------------------------
 
   /** One refresh grant (RFC 6749 §6) with the stored token; rotation stores the new one. */
-  const refreshOnce = async (as: oauth.AuthorizationServer, session: StoredSession, request: AccessTokenOptions) => {
+  const refreshOnce = async (
+    as: oauth.AuthorizationServer,
+    session: StoredSession,
+    request: AccessTokenOptions,
+  ) => {
     const additionalParameters: Record<string, string> = {};
     if (request.resource) additionalParameters.resource = request.resource;
     if (request.scopes?.length) additionalParameters.scope = request.scopes.join(' ');
@@ -322,7 +369,9 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
     const key = tokenKey(request);
     const fresh = () => {
       const cached = accessTokens.get(key);
-      return !request.forceRefresh && cached && cached.expiresOn - skewMs > Date.now() ? { ...cached, fromCache: true } : undefined;
+      return !request.forceRefresh && cached && cached.expiresOn - skewMs > Date.now()
+        ? { ...cached, fromCache: true }
+        : undefined;
     };
     const cached = fresh();
     if (cached) return Promise.resolve(cached);
@@ -343,6 +392,7 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
     loginHint: signInOptions.loginHint ?? (await readHint(ctx)),
     prompt: signInOptions.prompt,
     scopes: signInOptions.scopes,
+    resources: ctx.resources,
     extraParameters: signInOptions.extraParameters,
   });
 
@@ -355,7 +405,13 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
     });
     try {
       return await withDeadline(timeoutMs, signInOptions.signal, async (signal) => {
-        const { pending, url } = await prepareAuthorization(ctx, as, receiver.redirectUri, await authorizationParameters(signInOptions), timeoutMs);
+        const { pending, url } = await prepareAuthorization(
+          ctx,
+          as,
+          receiver.redirectUri,
+          await authorizationParameters(signInOptions),
+          timeoutMs,
+        );
         await (signInOptions.openBrowser ?? openBrowser)(url.href);
         const hit = await receiver.next(signal);
         try {
@@ -363,7 +419,13 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
           await hit.respond({ ok: true });
           return remember(tokenKey({}), result);
         } catch (error) {
-          await hit.respond({ ok: false, message: error instanceof OAuthError ? `The server said: ${error.message}.` : 'The response could not be verified.' });
+          await hit.respond({
+            ok: false,
+            message:
+              error instanceof OAuthError
+                ? `The server said: ${error.message}.`
+                : 'The response could not be verified.',
+          });
           throw error;
         }
       });
@@ -374,7 +436,10 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
 
   const completeRedirect = async (pending: PendingAuthorization, url: URL) => {
     const as = await ctx.metadata();
-    return remember(tokenKey({}), await exchangeCode(ctx, as, pending, validateRedirect(ctx, as, pending, url)));
+    return remember(
+      tokenKey({}),
+      await exchangeCode(ctx, as, pending, validateRedirect(ctx, as, pending, url)),
+    );
   };
 
   const ensureListener = () => {
@@ -383,10 +448,20 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
         const url = new URL(text);
         const entry = waiting.get(url.searchParams.get('state') ?? '');
         if (!entry || redirect.kind !== 'scheme' || !sameRedirect(redirect, url)) {
-          return { ok: false, code: 'no_pending_sign_in', message: 'no sign-in is waiting for this redirect' };
+          return {
+            ok: false,
+            code: 'no_pending_sign_in',
+            message: 'no sign-in is waiting for this redirect',
+          };
         }
         const result = await entry.complete(url);
-        return { ok: true, account: { subject: result.account.subject, ...(result.account.email ? { email: result.account.email } : {}) } };
+        return {
+          ok: true,
+          account: {
+            subject: result.account.subject,
+            ...(result.account.email ? { email: result.account.email } : {}),
+          },
+        };
       } catch (error) {
         const failure = toLatchkeyError(error, 'Redirect');
         return { ok: false, code: failure.code, message: failure.message };
@@ -411,7 +486,13 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
    */
   const signInScheme = async (signInOptions: SignInOptions, config: { uri: string }, timeoutMs: number) => {
     const as = await ctx.metadata();
-    const { pending, url } = await prepareAuthorization(ctx, as, config.uri, await authorizationParameters(signInOptions), timeoutMs);
+    const { pending, url } = await prepareAuthorization(
+      ctx,
+      as,
+      config.uri,
+      await authorizationParameters(signInOptions),
+      timeoutMs,
+    );
     let settle!: { resolve(result: AuthenticationResult): void; reject(error: unknown): void };
     const done = new Promise<AuthenticationResult>((resolve, reject) => {
       settle = { resolve, reject };
@@ -484,7 +565,9 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
       } catch (error) {
         if (error instanceof NetworkError) return { status: 'offline', account: session.account, error };
         if (error instanceof InteractionRequiredError) {
-          return error.loginHint ? { status: 'signed-out', loginHint: error.loginHint } : { status: 'signed-out' };
+          return error.loginHint
+            ? { status: 'signed-out', loginHint: error.loginHint }
+            : { status: 'signed-out' };
         }
         throw error;
       }
@@ -504,10 +587,16 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
         session = await readSession(ctx);
         if (session && as?.revocation_endpoint) {
           try {
-            const response = await oauth.revocationRequest(as, ctx.client, ctx.clientAuth, session.refreshToken, {
-              ...requestOptions(ctx),
-              additionalParameters: { token_type_hint: 'refresh_token' },
-            });
+            const response = await oauth.revocationRequest(
+              as,
+              ctx.client,
+              ctx.clientAuth,
+              session.refreshToken,
+              {
+                ...requestOptions(ctx),
+                additionalParameters: { token_type_hint: 'refresh_token' },
+              },
+            );
             await oauth.processRevocationResponse(response);
             revoked = true;
           } catch (error) {
@@ -522,7 +611,8 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
         await lock?.release();
       }
       if (!signOutOptions.everywhere) return { revoked };
-      if (!as?.end_session_endpoint) throw new UnsupportedError('The server advertises no end_session_endpoint');
+      if (!as?.end_session_endpoint)
+        throw new UnsupportedError('The server advertises no end_session_endpoint');
       const url = new URL(as.end_session_endpoint);
       url.searchParams.set('client_id', ctx.clientId);
       if (session?.idToken) url.searchParams.set('id_token_hint', session.idToken);
@@ -544,7 +634,9 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
         throw new NoPendingSignInError(`Not a URL: ${text}`, { cause });
       }
       if (redirect.kind !== 'scheme' || !sameRedirect(redirect, url)) {
-        throw new NoPendingSignInError(`The URL does not match this app's redirect URI ${redirect.kind === 'scheme' ? redirect.uri : ''}`.trim());
+        throw new NoPendingSignInError(
+          `The URL does not match this app's redirect URI ${redirect.kind === 'scheme' ? redirect.uri : ''}`.trim(),
+        );
       }
       const state = url.searchParams.get('state');
       if (!state) throw new NoPendingSignInError('The redirect carries no state');
@@ -554,8 +646,10 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
         return { handledBy: 'this-process', account: result.account, result };
       }
       const reply = await forwardRedirect(socketPath, url.href);
-      if (reply?.ok) return { handledBy: 'running-app', ...(reply.account ? { account: reply.account } : {}) };
-      if (reply && reply.code !== 'no_pending_sign_in') throw new LatchkeyError(reply.code as ErrorCode, reply.message);
+      if (reply?.ok)
+        return { handledBy: 'running-app', ...(reply.account ? { account: reply.account } : {}) };
+      if (reply && reply.code !== 'no_pending_sign_in')
+        throw new LatchkeyError(reply.code as ErrorCode, reply.message);
       const pending = await pendingStore.take(state);
       if (!pending) throw new NoPendingSignInError();
       const result = await completeRedirect(pending, url);
@@ -564,9 +658,13 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
 
     async signInWithDeviceCode(onCode, deviceOptions = {}) {
       const as = await ctx.metadata();
-      if (!as.device_authorization_endpoint) throw new UnsupportedError('The server advertises no device_authorization_endpoint');
+      if (!as.device_authorization_endpoint)
+        throw new UnsupportedError('The server advertises no device_authorization_endpoint');
       const loginHint = deviceOptions.loginHint ?? (await readHint(ctx));
-      const result = await deviceCodeFlow(ctx, as, onCode, { ...deviceOptions, ...(loginHint ? { loginHint } : {}) });
+      const result = await deviceCodeFlow(ctx, as, onCode, {
+        ...deviceOptions,
+        ...(loginHint ? { loginHint } : {}),
+      });
       return remember(tokenKey({}), result);
     },
 

@@ -13,6 +13,7 @@ export interface Context {
   readonly store: TokenStore;
   readonly cacheDir: string;
   readonly scopes: string[];
+  readonly resources: string[];
   readonly client: oauth.Client;
   readonly clientAuth: oauth.ClientAuth;
   /** Options passed to every oauth4webapi request: injected fetch, http for loopback issuers. */
@@ -45,6 +46,7 @@ export interface ContextOptions {
   store: TokenStore;
   cacheDir: string;
   scopes: string[];
+  resources: string[];
   fetch?: typeof fetch;
   discoveryMaxAgeSeconds: number;
 }
@@ -73,7 +75,8 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   let cached: DiscoveryCacheFile | undefined;
   try {
     cached = JSON.parse(await readFile(discoveryFile, 'utf8')) as DiscoveryCacheFile;
-    if (cached.metadata.issuer !== issuer.href && cached.metadata.issuer !== options.issuer) cached = undefined;
+    if (cached.metadata.issuer !== issuer.href && cached.metadata.issuer !== options.issuer)
+      cached = undefined;
   } catch {
     cached = undefined;
   }
@@ -95,7 +98,11 @@ export async function createContext(options: ContextOptions): Promise<Context> {
     const fresh = cached && Date.now() - cached.fetchedAt < options.discoveryMaxAgeSeconds * 1000;
     if (cached && fresh) return cached.metadata;
     try {
-      const response = await oauth.discoveryRequest(issuer, { ...http, algorithm: 'oidc', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      const response = await oauth.discoveryRequest(issuer, {
+        ...http,
+        algorithm: 'oidc',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
       const value = await oauth.processDiscoveryResponse(issuer, response);
       fetchedAt = Date.now();
       cached = { fetchedAt, metadata: value };
@@ -115,6 +122,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
     store: options.store,
     cacheDir: options.cacheDir,
     scopes: options.scopes,
+    resources: options.resources,
     client: { client_id: options.clientId, token_endpoint_auth_method: 'none' },
     clientAuth: oauth.None(),
     http,

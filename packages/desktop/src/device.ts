@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
 import { type Context, requestOptions } from './context.js';
-import { NetworkError, OAuthError, TimeoutError, UserCancelledError, toLatchkeyError } from './errors.js';
+import { NetworkError, OAuthError, TimeoutError, toLatchkeyError, UserCancelledError } from './errors.js';
 import { type AuthenticationResult, acceptTokens, verifyIdTokenSignature } from './tokens.js';
 
 /** What to show the user during a device sign-in (RFC 8628 §3.3). */
@@ -19,6 +19,8 @@ export interface DeviceCodeInfo {
 export interface DeviceCodeOptions {
   loginHint?: string;
   scopes?: string[];
+  /** APIs to ask access to (RFC 8707 §2.1). Default: the client's `resources`. */
+  resources?: string[];
   signal?: AbortSignal;
 }
 
@@ -33,11 +35,18 @@ export async function deviceCodeFlow(
   onCode: (info: DeviceCodeInfo) => void | Promise<void>,
   options: DeviceCodeOptions,
 ): Promise<AuthenticationResult> {
-  const parameters: Record<string, string> = { scope: (options.scopes ?? ctx.scopes).join(' ') };
-  if (options.loginHint) parameters.login_hint = options.loginHint;
+  const parameters = new URLSearchParams({ scope: (options.scopes ?? ctx.scopes).join(' ') });
+  if (options.loginHint) parameters.set('login_hint', options.loginHint);
+  for (const resource of options.resources ?? ctx.resources) parameters.append('resource', resource);
   let authorization: oauth.DeviceAuthorizationResponse;
   try {
-    const response = await oauth.deviceAuthorizationRequest(as, ctx.client, ctx.clientAuth, parameters, requestOptions(ctx));
+    const response = await oauth.deviceAuthorizationRequest(
+      as,
+      ctx.client,
+      ctx.clientAuth,
+      parameters,
+      requestOptions(ctx),
+    );
     authorization = await oauth.processDeviceAuthorizationResponse(as, ctx.client, response);
   } catch (error) {
     throw toLatchkeyError(error, 'Device authorization');
@@ -46,7 +55,9 @@ export async function deviceCodeFlow(
   await onCode({
     userCode: authorization.user_code,
     verificationUri: authorization.verification_uri,
-    ...(authorization.verification_uri_complete ? { verificationUriComplete: authorization.verification_uri_complete } : {}),
+    ...(authorization.verification_uri_complete
+      ? { verificationUriComplete: authorization.verification_uri_complete }
+      : {}),
     expiresAt,
   });
 
@@ -58,11 +69,18 @@ export async function deviceCodeFlow(
     } catch (error) {
       throw new UserCancelledError('The device sign-in was cancelled', { cause: error });
     }
-    if (Date.now() > expiresAt) throw new TimeoutError('The device code expired before the sign-in was approved');
+    if (Date.now() > expiresAt)
+      throw new TimeoutError('The device code expired before the sign-in was approved');
     let response: Response;
     let tokens: oauth.TokenEndpointResponse;
     try {
-      response = await oauth.deviceCodeGrantRequest(as, ctx.client, ctx.clientAuth, authorization.device_code, requestOptions(ctx));
+      response = await oauth.deviceCodeGrantRequest(
+        as,
+        ctx.client,
+        ctx.clientAuth,
+        authorization.device_code,
+        requestOptions(ctx),
+      );
       tokens = await oauth.processDeviceCodeResponse(as, ctx.client, response);
     } catch (error) {
       const failure = toLatchkeyError(error, 'Device code polling');

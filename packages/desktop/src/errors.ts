@@ -138,7 +138,6 @@ export class UnsupportedError extends LatchkeyError {
   }
 }
 
-
 /**
  * Turns whatever an oauth4webapi call or `fetch` threw into one of the three failure kinds the SDK
  * separates: network failure, unexpected response, OAuth error. `LatchkeyError`s pass through.
@@ -154,7 +153,10 @@ export function toLatchkeyError(error: unknown, what: string): LatchkeyError {
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     const challenge = error.cause[0];
     const code = challenge?.parameters.error ?? 'invalid_client';
-    return new OAuthError(code, challenge?.parameters.error_description, { cause: error, status: error.status });
+    return new OAuthError(code, challenge?.parameters.error_description, {
+      cause: error,
+      status: error.status,
+    });
   }
   if (error instanceof oauth.OperationProcessingError || error instanceof oauth.UnsupportedOperationError) {
     return new UnexpectedResponseError(`${what}: ${error.message}`, { cause: error, reason: error.code });

@@ -10,12 +10,12 @@ export { openSystemBrowser } from './browser.js';
 export {
   type AccessTokenOptions,
   type ClientOptions,
+  createClient,
   type LatchkeyClient,
   type RedirectOutcome,
   type SessionState,
   type SignInOptions,
   type SignOutResult,
-  createClient,
 } from './client.js';
 export type { DeviceCodeInfo, DeviceCodeOptions } from './device.js';
 export {
@@ -32,7 +32,7 @@ export {
   UnsupportedError,
   UserCancelledError,
 } from './errors.js';
-export { type FileLock, type FileLockOptions, acquireFileLock } from './lock.js';
+export { acquireFileLock, type FileLock, type FileLockOptions } from './lock.js';
 export { defaultCacheDir, defaultSocketPath } from './paths.js';
 export { type ForwardReply, forwardRedirect, listenForRedirects } from './receivers/local-socket.js';
 export {
@@ -42,18 +42,22 @@ export {
   startLoopbackReceiver,
 } from './receivers/loopback.js';
 export {
-  type SchemeRegistration,
   linuxDesktopEntry,
   linuxDesktopFileName,
   quoteExecArgument,
   quoteWindowsArgument,
   registerLinuxScheme,
   registerScheme,
+  type SchemeRegistration,
   windowsSchemeRegistrationCommands,
 } from './registration/index.js';
 export type { Account, StoredSession } from './session.js';
-export { type FileStoreOptions, createFileStore } from './stores/file-store.js';
-export { type KeychainStoreOptions, createKeychainStore, isKeychainAvailable } from './stores/keychain-store.js';
+export { createFileStore, type FileStoreOptions } from './stores/file-store.js';
+export {
+  createKeychainStore,
+  isKeychainAvailable,
+  type KeychainStoreOptions,
+} from './stores/keychain-store.js';
 export { createMemoryStore } from './stores/memory-store.js';
 export type { TokenStore } from './stores/token-store.js';
 export type { AuthenticationResult } from './tokens.js';

@@ -63,7 +63,9 @@ export async function clearSession(ctx: Context): Promise<void> {
  */
 export async function readHint(ctx: Context): Promise<string | undefined> {
   try {
-    const value = JSON.parse(await readFile(`${ctx.cachePrefix}.hint.json`, 'utf8')) as { loginHint?: unknown };
+    const value = JSON.parse(await readFile(`${ctx.cachePrefix}.hint.json`, 'utf8')) as {
+      loginHint?: unknown;
+    };
     return typeof value.loginHint === 'string' ? value.loginHint : undefined;
   } catch {
     return undefined;

@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { type Context, requestOptions } from './context.js';
-import { UnexpectedResponseError, toLatchkeyError } from './errors.js';
-import { type Account, type StoredSession, accountFromClaims, writeSession } from './session.js';
+import { toLatchkeyError, UnexpectedResponseError } from './errors.js';
+import { type Account, accountFromClaims, type StoredSession, writeSession } from './session.js';
 
 /** The outcome of every successful sign-in or token request (named after MSAL's `AuthenticationResult`). */
 export interface AuthenticationResult {
@@ -26,9 +26,16 @@ export interface AuthenticationResult {
  * the signature is checked too because the ID token also travels to the cold-start process of a
  * private-use-scheme sign-in and is kept as the `id_token_hint` for logout.
  */
-export async function verifyIdTokenSignature(ctx: Context, as: oauth.AuthorizationServer, response: Response): Promise<void> {
+export async function verifyIdTokenSignature(
+  ctx: Context,
+  as: oauth.AuthorizationServer,
+  response: Response,
+): Promise<void> {
   try {
-    await oauth.validateApplicationLevelSignature(as, response, { ...requestOptions(ctx), [oauth.jwksCache]: ctx.jwks });
+    await oauth.validateApplicationLevelSignature(as, response, {
+      ...requestOptions(ctx),
+      [oauth.jwksCache]: ctx.jwks,
+    });
   } catch (error) {
     throw toLatchkeyError(error, 'ID token signature');
   }
@@ -42,12 +49,15 @@ export async function acceptTokens(
   options: { previous?: StoredSession; resource?: string; requireIdToken: boolean },
 ): Promise<AuthenticationResult> {
   const claims = oauth.getValidatedIdTokenClaims(tokens);
-  if (options.requireIdToken && !claims) throw new UnexpectedResponseError('The token response has no ID token');
+  if (options.requireIdToken && !claims)
+    throw new UnexpectedResponseError('The token response has no ID token');
   if (claims && options.previous && claims.sub !== options.previous.account.subject) {
     // OpenID Connect Core §12.2: a refreshed ID token must name the same subject.
     throw new UnexpectedResponseError('The refreshed ID token names another user');
   }
-  const account = claims ? accountFromClaims(ctx, claims, options.previous?.account) : options.previous?.account;
+  const account = claims
+    ? accountFromClaims(ctx, claims, options.previous?.account)
+    : options.previous?.account;
   if (!account) throw new UnexpectedResponseError('The token response identifies no user');
   const refreshToken = tokens.refresh_token ?? options.previous?.refreshToken;
   if (refreshToken) {

@@ -1,5 +1,5 @@
 import { mkdir, unlink } from 'node:fs/promises';
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 
 /** The reply of the running app to a forwarded redirect. */
@@ -92,7 +92,11 @@ export async function listenForRedirects(
  * Hands a redirect URL to the running app. Resolves `undefined` when no app listens (cold start), the
  * app's reply otherwise.
  */
-export async function forwardRedirect(path: string, url: string, timeoutMs = 60_000): Promise<ForwardReply | undefined> {
+export async function forwardRedirect(
+  path: string,
+  url: string,
+  timeoutMs = 60_000,
+): Promise<ForwardReply | undefined> {
   const socket = await new Promise<Socket | undefined>((resolve) => {
     const s = connect(path);
     s.once('connect', () => resolve(s));

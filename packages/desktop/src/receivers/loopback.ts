@@ -1,4 +1,4 @@
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface LoopbackReceiverOptions {
@@ -27,7 +27,8 @@ const PAGE_HEADERS = {
   'Cache-Control': 'no-store',
   // The code is in this page's URL: never send it on as a Referer.
   'Referrer-Policy': 'no-referrer',
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
 };
 
@@ -48,7 +49,9 @@ function page(title: string, message: string): string {
  * The loopback redirect receiver of RFC 8252 §7.3: binds 127.0.0.1 only (not `localhost`, §8.3) on a
  * port the OS picks, answers only the callback path, accepts one redirect, then closes.
  */
-export async function startLoopbackReceiver(options: LoopbackReceiverOptions = {}): Promise<LoopbackReceiver> {
+export async function startLoopbackReceiver(
+  options: LoopbackReceiverOptions = {},
+): Promise<LoopbackReceiver> {
   const path = options.path ?? '/callback';
   let waiter: ((hit: { url: URL; response: ServerResponse }) => void) | undefined;
   let early: { url: URL; response: ServerResponse } | undefined;
@@ -89,13 +92,21 @@ export async function startLoopbackReceiver(options: LoopbackReceiverOptions = {
             respond: (outcome) =>
               new Promise<void>((done) => {
                 if (outcome.ok && options.successRedirectUrl) {
-                  hit.response.writeHead(303, { Location: options.successRedirectUrl, 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+                  hit.response.writeHead(303, {
+                    Location: options.successRedirectUrl,
+                    'Cache-Control': 'no-store',
+                    'Referrer-Policy': 'no-referrer',
+                  });
                 } else if (outcome.ok) {
                   hit.response.writeHead(200, PAGE_HEADERS);
-                  hit.response.write(page('Signed in', 'You can close this window and return to the application.'));
+                  hit.response.write(
+                    page('Signed in', 'You can close this window and return to the application.'),
+                  );
                 } else {
                   hit.response.writeHead(400, PAGE_HEADERS);
-                  hit.response.write(page('Sign-in failed', `${outcome.message} Return to the application and try again.`));
+                  hit.response.write(
+                    page('Sign-in failed', `${outcome.message} Return to the application and try again.`),
+                  );
                 }
                 hit.response.end(() => done());
               }),

@@ -5,8 +5,8 @@ import { registerLinuxScheme } from './linux.js';
 import type { SchemeRegistration } from './types.js';
 import { windowsSchemeRegistrationCommands } from './windows.js';
 
-export type { SchemeRegistration } from './types.js';
 export { linuxDesktopEntry, linuxDesktopFileName, quoteExecArgument, registerLinuxScheme } from './linux.js';
+export type { SchemeRegistration } from './types.js';
 export { quoteWindowsArgument, windowsSchemeRegistrationCommands } from './windows.js';
 
 const run = promisify(execFile);
@@ -19,9 +19,11 @@ const run = promisify(execFile);
  * Returns a description of what was registered (the `.desktop` path, or the registry key).
  */
 export async function registerScheme(registration: SchemeRegistration): Promise<string> {
-  if (process.platform === 'linux' || process.platform === 'freebsd') return registerLinuxScheme(registration);
+  if (process.platform === 'linux' || process.platform === 'freebsd')
+    return registerLinuxScheme(registration);
   if (process.platform === 'win32') {
-    for (const [file, ...args] of windowsSchemeRegistrationCommands(registration)) await run(file as string, args, { windowsHide: true });
+    for (const [file, ...args] of windowsSchemeRegistrationCommands(registration))
+      await run(file as string, args, { windowsHide: true });
     return `HKCU\\Software\\Classes\\${registration.scheme}`;
   }
   throw new UnsupportedError(

@@ -38,7 +38,10 @@ export function linuxDesktopFileName(scheme: string): string {
  * (`$XDG_DATA_HOME/applications`), refreshes the desktop database when `update-desktop-database` is
  * there, and makes it the default with `xdg-mime default`. Returns the file written.
  */
-export async function registerLinuxScheme(registration: SchemeRegistration, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function registerLinuxScheme(
+  registration: SchemeRegistration,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   const dataHome = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
   const directory = join(dataHome, 'applications');
   const fileName = linuxDesktopFileName(registration.scheme);

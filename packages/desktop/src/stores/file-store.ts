@@ -40,7 +40,9 @@ async function machineSecret(): Promise<string> {
 
 function deriveKey(secret: string, salt: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(secret, salt, 32, { N: 1 << 14, r: 8, p: 1 }, (error, key) => (error ? reject(error) : resolve(key)));
+    scrypt(secret, salt, 32, { N: 1 << 14, r: 8, p: 1 }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    );
   });
 }
 
@@ -51,10 +53,13 @@ function deriveKey(secret: string, salt: Buffer): Promise<Buffer> {
  */
 export function createFileStore(options: FileStoreOptions): TokenStore {
   const secretSource = options.secret ?? process.env.LATCHKEY_FILE_STORE_KEY;
-  const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, { code: 'LATCHKEY_FILE_STORE' }));
+  const warn =
+    options.onWarning ?? ((message: string) => process.emitWarning(message, { code: 'LATCHKEY_FILE_STORE' }));
   warn(
     `Tokens are stored in encrypted files in ${options.directory} (mode 0600) instead of the OS keychain.` +
-      (secretSource ? '' : ' Without LATCHKEY_FILE_STORE_KEY the encryption key is derived from this machine.'),
+      (secretSource
+        ? ''
+        : ' Without LATCHKEY_FILE_STORE_KEY the encryption key is derived from this machine.'),
   );
   const keys = new Map<string, Promise<Buffer>>();
   const keyFor = (salt: Buffer) => {
@@ -80,15 +85,24 @@ export function createFileStore(options: FileStoreOptions): TokenStore {
         text = await readFile(pathOf(key), 'utf8');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new StoreUnavailableError(`Cannot read the token file: ${(error as Error).message}`, { cause: error });
+        throw new StoreUnavailableError(`Cannot read the token file: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
       try {
         const envelope = JSON.parse(text) as Envelope;
         if (envelope.format !== FORMAT) throw new Error(`unknown format ${String(envelope.format)}`);
-        const decipher = createDecipheriv('aes-256-gcm', await keyFor(Buffer.from(envelope.salt, 'base64')), Buffer.from(envelope.iv, 'base64'));
+        const decipher = createDecipheriv(
+          'aes-256-gcm',
+          await keyFor(Buffer.from(envelope.salt, 'base64')),
+          Buffer.from(envelope.iv, 'base64'),
+        );
         decipher.setAAD(Buffer.from(key));
         decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
-        return Buffer.concat([decipher.update(Buffer.from(envelope.data, 'base64')), decipher.final()]).toString('utf8');
+        return Buffer.concat([
+          decipher.update(Buffer.from(envelope.data, 'base64')),
+          decipher.final(),
+        ]).toString('utf8');
       } catch (error) {
         throw new StoreUnavailableError(
           `The token file for this account cannot be decrypted (wrong LATCHKEY_FILE_STORE_KEY, or another machine's file): ${(error as Error).message}`,

@@ -33,9 +33,12 @@ function loadKeyring(): Promise<EntryFactory> {
     (keyring) => (service: string, account: string) => new keyring.AsyncEntry(service, account),
     (error: unknown) => {
       factory = undefined;
-      throw new StoreUnavailableError(`@napi-rs/keyring is not installed or not built for this platform. ${NO_KEYCHAIN_HINT}`, {
-        cause: error,
-      });
+      throw new StoreUnavailableError(
+        `@napi-rs/keyring is not installed or not built for this platform. ${NO_KEYCHAIN_HINT}`,
+        {
+          cause: error,
+        },
+      );
     },
   );
   return factory;
@@ -91,7 +94,8 @@ export function createKeychainStore(options: KeychainStoreOptions = {}): TokenSt
   const deleteChunks = async (key: string, head: string | undefined) => {
     const chunks = parseHead(head);
     if (!chunks) return;
-    for (let index = 0; index < chunks.count; index++) await remove(chunkAccount(key, chunks.generation, index));
+    for (let index = 0; index < chunks.count; index++)
+      await remove(chunkAccount(key, chunks.generation, index));
   };
 
   return {
@@ -122,7 +126,10 @@ export function createKeychainStore(options: KeychainStoreOptions = {}): TokenSt
         const generation = randomBytes(6).toString('hex');
         const count = Math.ceil(value.length / chunkSize);
         for (let index = 0; index < count; index++) {
-          await set(chunkAccount(key, generation, index), value.slice(index * chunkSize, (index + 1) * chunkSize));
+          await set(
+            chunkAccount(key, generation, index),
+            value.slice(index * chunkSize, (index + 1) * chunkSize),
+          );
         }
         await set(key, `${CHUNKED}${generation}:${count}`);
       }
