@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../errors.js';
+import { startSecretService } from '../test-support/secret-service.js';
+import { tokenStoreConformance } from '../test-support/store-conformance.js';
+import { createKeychainStore, isKeychainAvailable } from './keychain-store.js';
+
+// A private Secret Service (gnome-keyring under dbus-run-session) for this test file's process.
+const secretService = await startSecretService();
+if (!secretService.available) console.warn(`[keychain store] skipped: ${secretService.reason}`);
+
+afterAll(async () => {
+  await secretService.stop();
+});
+
+describe.skipIf(!secretService.available)('keychain store (Secret Service)', () => {
+  beforeAll(async () => {
+    expect(await isKeychainAvailable()).toBe(true);
+  });
+  tokenStoreConformance(() => createKeychainStore({ service: 'latchkey-test' }));
+
+  it('splits long values into chunks of at most chunkSize characters (Windows limit)', async () => {
+    const store = createKeychainStore({ service: 'latchkey-test', chunkSize: 100 });
+    const value = 'z'.repeat(1234);
+    await store.write('chunked', value);
+    const { AsyncEntry } = await import('@napi-rs/keyring');
+    const head = await new AsyncEntry('latchkey-test', 'chunked').getPassword();
+    expect(head).toMatch(/^lk1:c:[0-9a-f]+:13$/);
+    expect(await store.read('chunked')).toBe(value);
+    await store.delete('chunked');
+    expect(await store.read('chunked')).toBeUndefined();
+  });
+});
+
+describe('keychain store without a Secret Service', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => child?.kill());
+  it('fails with StoreUnavailableError naming the file store', async () => {
+    // A D-Bus session with no keyring on it: what a headless Linux box looks like.
+    const home = await mkdtemp(join(tmpdir(), 'latchkey-nokeyring-'));
+    child = spawn('dbus-run-session', ['--', 'sh', '-c', 'echo "$DBUS_SESSION_BUS_ADDRESS"; exec sleep 60'], {
+      env: { ...process.env, HOME: home },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const address = await new Promise<string>((resolve, reject) => {
+      child?.once('error', reject);
+      createInterface({ input: child?.stdout as NodeJS.ReadableStream }).once('line', resolve);
+    }).catch(() => undefined);
+    if (!address) return;
+    const code = `const { createKeychainStore } = await import(${JSON.stringify(new URL('./keychain-store.ts', import.meta.url).pathname)});
+      try { await createKeychainStore().write('x', 'y'); console.log('no error'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
+    const probe = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, HOME: home, DBUS_SESSION_BUS_ADDRESS: address },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    probe.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    await new Promise((resolve) => probe.on('exit', resolve));
+    await rm(home, { recursive: true, force: true });
+    expect(out).toMatch(/^store_unavailable /);
+    expect(out).toMatch(/file store/);
+    expect(StoreUnavailableError).toBeDefined();
+  });
+});
