@@ -274,6 +274,23 @@ export async function startStandinIdp(options: StandinIdpOptions): Promise<Stand
       );
       return;
     }
+    if (details.uid === uid && details.prompt.name === 'consent' && details.session?.accountId) {
+      // Asked for explicitly (`prompt=consent`): there is no consent page, the configured clients get
+      // what they ask for.
+      const { accountId } = details.session;
+      const clientId = String(details.params.client_id);
+      let grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
+      if (!grant || grant.accountId !== accountId) grant = new provider.Grant({ clientId, accountId });
+      grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+      const grantId = await grant.save();
+      await provider.interactionFinished(
+        req,
+        res,
+        { consent: { grantId } },
+        { mergeWithLastSubmission: true },
+      );
+      return;
+    }
     if (details.uid !== uid || details.prompt.name !== 'login') {
       send(
         res,

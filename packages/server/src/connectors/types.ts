@@ -70,6 +70,17 @@ export interface RedirectConnector {
   }): Promise<{ status: 'valid'; upstreamRefreshToken?: string | undefined } | { status: 'revoked' }>;
 }
 
+/**
+ * What a connector may use from its host, given once when it is built. Every field is optional so a
+ * test passes only what it needs; connector kinds add fields here (e.g. a replay cache) as they need them.
+ */
+export interface ConnectorDeps {
+  /** Used for every upstream HTTP call (tests, egress proxies). Defaults to the global `fetch`. */
+  fetch?: typeof fetch | undefined;
+  /** The clock, in epoch ms. Defaults to `Date.now`. */
+  now?: (() => number) | undefined;
+}
+
 /** Stable codes for upstream failures; each maps to a readable page and an audit event. */
 export type UpstreamErrorCode =
   | 'upstream_unreachable'
