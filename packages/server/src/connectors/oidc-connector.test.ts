@@ -330,7 +330,6 @@ describe('oidc connector, upstream trouble', () => {
 
   it('throws UpstreamError from revalidate when the IdP cannot be reached', async () => {
     const idp = await startUpstream({ profile: 'google' });
-    const port = Number(new URL(idp.issuer).port);
     const connector = createOidcConnector({
       id: 'later-down',
       issuer: idp.issuer,
@@ -346,6 +345,5 @@ describe('oidc connector, upstream trouble', () => {
     const failure = await connector.revalidate?.(identity).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(UpstreamError);
     expect(failure).toMatchObject({ code: 'upstream_unreachable' });
-    expect(port).toBeGreaterThan(0);
   });
 });
