@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { LatchkeyConfig } from '../config/types.js';
+import { registerInteractionRoutes } from '../login/interaction-routes.js';
+import { messages } from '../login/messages.js';
+import type { LoginServices } from '../login/services.js';
+import { messagePage } from '../login/views/pages.js';
+import { stylesheet } from './assets.js';
+import { type EngineHolder, mountEngine } from './provider-mount.js';
+import { securityHeaders } from './security-headers.js';
+
+export interface AppDeps {
+  config: LatchkeyConfig;
+  engine: EngineHolder;
+  login: LoginServices;
+  /** Database round trip for /readyz. */
+  ping(): Promise<void>;
+  /** Extra route sets (account pages, upstream callbacks, metrics…), each in its own context. */
+  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Query strings can carry codes and hints: logs keep the path only. */
+function pathOnly(url: string | undefined): string {
+  if (!url) return '';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export function loggerOptions(config: LatchkeyConfig): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+      remove: true,
+    },
+    serializers: {
+      req: (req: { method: string; url: string; ip?: string; id?: string }) => ({
+        method: req.method,
+        path: pathOnly(req.url),
+        ip: req.ip,
+      }),
+    },
+  };
+}
+
+/**
+ * Assembles the HTTP server: the engine at the issuer's root for its own paths, the sign-in pages,
+ * health checks, security headers on every page, and readable error pages for people.
+ */
+export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const https = config.issuer.startsWith('https:');
+  const app = Fastify({
+    logger: deps.logger ?? loggerOptions(config),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w-]{8,64}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
+    bodyLimit: 64 * 1024,
+    disableRequestLogging: false,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    for (const [name, value] of Object.entries(securityHeaders(https))) {
+      if (!reply.hasHeader(name)) reply.header(name, value);
+    }
+    return payload;
+  });
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await deps.ping();
+      return { status: 'ready' };
+    } catch (error) {
+      app.log.warn({ err: error }, 'readiness check failed');
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+  app.get('/assets/latchkey.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
+  );
+
+  mountEngine(app, deps.engine, https);
+
+  await app.register(async (scope) => {
+    registerInteractionRoutes(scope, deps.login);
+  });
+  for (const plugin of deps.plugins ?? []) await app.register(async (scope) => plugin(scope));
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const wantsHtml = (request.headers.accept ?? '').includes('text/html');
+    if (!wantsHtml) return reply.code(404).send({ error: 'not_found' });
+    return reply
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .send(messagePage({ title: messages.errorTitle, message: messages.errorNotFound }));
+  });
+
+  app.setErrorHandler(async (error: Error & { statusCode?: number; name: string; code?: string }, request, reply) => {
+    // The engine's interaction lookups throw SessionNotFound when the interaction expired or its
+    // cookie is missing: the person needs to start again from the app, not a stack trace.
+    const expired = error.name === 'SessionNotFound' || error.name === 'InvalidRequest';
+    const status = expired ? 400 : (error.statusCode ?? 500);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ err: { name: error.name, message: error.message, code: error.code } }, 'request refused');
+    const unavailable = error.code === 'DATABASE_UNAVAILABLE' || /ECONNREFUSED|database/i.test(error.message);
+    const message = expired
+      ? messages.errorExpired
+      : unavailable
+        ? messages.errorUnavailable
+        : status === 413
+          ? messages.errorGeneric
+          : messages.errorGeneric;
+    const wantsHtml = (request.headers.accept ?? '').includes('text/html') || request.url.startsWith('/interaction/');
+    const code = unavailable ? 503 : status;
+    if (!wantsHtml) {
+      return reply.code(code).send({ error: code >= 500 ? 'server_error' : 'invalid_request', request_id: request.id });
+    }
+    return reply
+      .code(code)
+      .type('text/html; charset=utf-8')
+      .send(
+        messagePage({
+          title: messages.errorTitle,
+          message: `${message} (${messages.errorReference.replace('{id}', request.id)})`,
+        }),
+      );
+  });
+
+  return app;
+}

@@ -1,0 +1,77 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type Provider from 'oidc-provider';
+import { applySecurityHeaders } from './security-headers.js';
+
+/**
+ * The paths the protocol engine owns, at the issuer's root (no visible prefix). Anything else is
+ * Fastify's. Handing the engine only its own paths keeps Koa's 404 from swallowing our routes
+ * (FACTS.md).
+ */
+export const ENGINE_PATHS = [
+  '/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server',
+  '/auth',
+  '/auth/:uid',
+  '/token',
+  '/token/revocation',
+  '/token/introspection',
+  '/jwks',
+  '/me',
+  '/session/end',
+  '/session/end/confirm',
+  '/session/end/success',
+  '/device',
+  '/device/auth',
+  '/device/:uid',
+  '/request',
+] as const;
+
+const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
+
+/**
+ * Koa trusts X-Forwarded-* from anyone once `proxy` is on, so we rewrite them from Fastify's
+ * `trustProxy` verdict: the engine sees the client address and external URL only as derived from a
+ * trusted peer, never what an arbitrary client claims.
+ */
+function normalizeForwarded(request: FastifyRequest): void {
+  const headers = request.raw.headers;
+  for (const name of FORWARDED) delete headers[name];
+  headers['x-forwarded-for'] = request.ip;
+  headers['x-forwarded-proto'] = request.protocol;
+  headers['x-forwarded-host'] = request.host;
+}
+
+export interface EngineHolder {
+  current(): Provider;
+}
+
+export function mountEngine(app: FastifyInstance, engine: EngineHolder, https: boolean): void {
+  const callbacks = new WeakMap<Provider, (req: IncomingMessage, res: ServerResponse) => unknown>();
+  const callbackOf = (provider: Provider) => {
+    let cb = callbacks.get(provider);
+    if (!cb) {
+      cb = provider.callback();
+      callbacks.set(provider, cb);
+    }
+    return cb;
+  };
+
+  app.register(async (scope) => {
+    // The engine reads and limits request bodies itself; Fastify must leave the stream untouched.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    for (const url of ENGINE_PATHS) {
+      scope.route({
+        method: ['GET', 'POST', 'OPTIONS', 'HEAD'],
+        url,
+        handler: async (request, reply) => {
+          normalizeForwarded(request);
+          applySecurityHeaders(reply.raw, https);
+          reply.hijack();
+          await callbackOf(engine.current())(request.raw, reply.raw);
+        },
+      });
+    }
+  });
+}

@@ -1,0 +1,304 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { InteractionResults } from 'oidc-provider';
+import { messages } from './messages.js';
+import type { LoginServices, OrganizationView, SignInState } from './services.js';
+import { format } from './views/index.js';
+import { emailPage, handoffPage, messagePage, passwordPage } from './views/pages.js';
+
+type Details = Awaited<ReturnType<ReturnType<LoginServices['provider']>['interactionDetails']>>;
+
+interface Params {
+  uid: string;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
+
+/** Lower-cased, trimmed; the domain decides the organization (home-realm discovery). */
+export function normalizeEmail(input: string): string | undefined {
+  const email = input.trim().toLowerCase();
+  if (email.length > 320 || !EMAIL.test(email)) return undefined;
+  return email;
+}
+
+export function emailDomain(email: string): string {
+  return email.slice(email.lastIndexOf('@') + 1);
+}
+
+/**
+ * The sign-in pages of an interaction (`/interaction/:uid/...`), as a small pipeline:
+ *   show → email → (organization's connection) → password → [2-step verification] → login result
+ *   → the engine comes back with a consent prompt → handoff page → click → code.
+ * Every step reads and writes `SignInState`, so any server process can serve any step.
+ */
+export function registerInteractionRoutes(app: FastifyInstance, services: LoginServices): void {
+  const base = (uid: string) => `/interaction/${encodeURIComponent(uid)}`;
+
+  function html(reply: FastifyReply, body: string, status = 200) {
+    return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+  }
+
+  async function appName(clientId: string): Promise<{ name: string; client: Awaited<ReturnType<ReturnType<LoginServices['provider']>['Client']['find']>> }> {
+    const client = await services.provider().Client.find(clientId);
+    return { name: client?.clientName ?? clientId, client };
+  }
+
+  function context(request: FastifyRequest, extra: Record<string, unknown> = {}) {
+    return { ip: request.ip, userAgent: request.headers['user-agent'], ...extra };
+  }
+
+  async function finishLogin(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    d: Details,
+    state: SignInState,
+    userId: string,
+  ) {
+    const amr = state.amr ?? ['pwd'];
+    const mfa = amr.length > 1 || amr.some((m) => m === 'hwk' || m === 'swk');
+    const acr = amr.includes('fed') ? 'urn:latchkey:acr:federated' : mfa ? 'urn:latchkey:acr:mfa' : 'urn:latchkey:acr:pwd';
+    const result: InteractionResults = {
+      login: { accountId: userId, amr: mfa && !amr.includes('mfa') ? [...amr, 'mfa'] : amr, acr, remember: true },
+    };
+    await services.users.touchSignIn(userId);
+    await services.states.delete(d.uid);
+    await services.audit({
+      action: 'sign_in',
+      outcome: 'success',
+      userId,
+      organizationId: state.organizationId,
+      clientId: String(d.params.client_id),
+      ...context(request, { details: { amr } }),
+    });
+    const to = await services.provider().interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+    return reply.redirect(to, 303);
+  }
+
+  /** Email → organization → the organization's way of signing in. */
+  async function routeEmail(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    d: Details,
+    state: SignInState,
+    rawEmail: string,
+  ) {
+    const { name } = await appName(String(d.params.client_id));
+    const csrf = services.csrf.token(request, reply);
+    const email = normalizeEmail(rawEmail);
+    if (!email) {
+      return html(reply, emailPage({ action: `${base(d.uid)}/email`, csrf, appName: name, email: rawEmail, error: messages.emailInvalid }), 400);
+    }
+    const domain = emailDomain(email);
+    const org =
+      (await services.organizations.forDomain(domain)) ??
+      (services.config.defaultOrganization ? await services.organizations.byId(services.config.defaultOrganization) : undefined);
+    if (!org) {
+      await services.audit({ action: 'route_email', outcome: 'failure', ...context(request, { details: { domain, reason: 'unknown_domain' } }) });
+      return html(
+        reply,
+        messagePage({
+          title: messages.noOrganizationTitle,
+          message: format(messages.noOrganization, { domain }),
+          links: [{ href: `${base(d.uid)}/switch`, label: messages.useAnotherEmail }],
+        }),
+        404,
+      );
+    }
+    if (!clientAllowed(org, String(d.params.client_id))) {
+      return html(
+        reply,
+        messagePage({ title: messages.errorTitle, message: format(messages.clientNotAllowed, { app: name }) }),
+        403,
+      );
+    }
+    const user = await services.users.byEmail(email);
+    const next: SignInState = {
+      ...state,
+      email,
+      organizationId: org.id,
+      ...(user && user.organizationId === org.id ? { userId: user.id } : { userId: undefined }),
+      step: org.connection.type === 'local' ? 'password' : 'upstream',
+      amr: [],
+    };
+    await services.states.put(d.uid, next);
+    if (org.connection.type !== 'local') {
+      return reply.redirect(`${base(d.uid)}/upstream`, 303);
+    }
+    return showStep(request, reply, d, next);
+  }
+
+  function clientAllowed(org: OrganizationView, clientId: string): boolean {
+    return org.policy.allowedClients.length === 0 || org.policy.allowedClients.includes(clientId);
+  }
+
+  async function showStep(request: FastifyRequest, reply: FastifyReply, d: Details, state: SignInState, error?: string, status = 200) {
+    const csrf = services.csrf.token(request, reply);
+    const { name } = await appName(String(d.params.client_id));
+    if (state.step === 'password' && state.email) {
+      return html(
+        reply,
+        passwordPage({ action: `${base(d.uid)}/password`, csrf, email: state.email, switchUrl: `${base(d.uid)}/switch`, error }),
+        status,
+      );
+    }
+    const loginHint = typeof d.params.login_hint === 'string' ? d.params.login_hint : undefined;
+    return html(reply, emailPage({ action: `${base(d.uid)}/email`, csrf, appName: name, email: state.email ?? loginHint, error }), status);
+  }
+
+  function handoffMode(redirectUri: string | undefined, isDevice: boolean): 'scheme' | 'loopback' | 'device' | 'web' {
+    if (isDevice) return 'device';
+    if (!redirectUri) return 'web';
+    try {
+      const url = new URL(redirectUri);
+      if (url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === '[::1]')) return 'loopback';
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'scheme';
+    } catch {
+      // fall through
+    }
+    return 'web';
+  }
+
+  /** Replays the original authorization request: a new interaction and, after the click, a new code. */
+  function retryUrl(d: Details): string {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(d.params)) {
+      if (typeof value === 'string') query.set(key, value);
+    }
+    return `/auth?${query.toString()}`;
+  }
+
+  async function showHandoff(request: FastifyRequest, reply: FastifyReply, d: Details, accountId: string, notice?: string) {
+    const user = await services.users.byId(accountId);
+    if (!user || user.status !== 'active') {
+      return html(reply, messagePage({ title: messages.errorTitle, message: messages.errorAccountDisabled }), 403);
+    }
+    const { name, client } = await appName(String(d.params.client_id));
+    const isDevice = Boolean((d as { deviceCode?: unknown }).deviceCode);
+    const redirectUri = typeof d.params.redirect_uri === 'string' ? d.params.redirect_uri : undefined;
+    const csrf = services.csrf.token(request, reply);
+    const downloadUrl = (client?.metadata() as { download_url?: string } | undefined)?.download_url;
+    return html(
+      reply,
+      handoffPage({
+        action: `${base(d.uid)}/confirm`,
+        csrf,
+        appName: name,
+        email: user.email ?? user.id,
+        mode: handoffMode(redirectUri, isDevice),
+        switchUrl: `${base(d.uid)}/switch`,
+        retryUrl: retryUrl(d),
+        downloadUrl,
+        abortUrl: `${base(d.uid)}/abort`,
+        notice,
+      }),
+    );
+  }
+
+  // ---- routes ----
+
+  app.get<{ Params: Params }>('/interaction/:uid', async (request, reply) => {
+    const d = await services.provider().interactionDetails(request.raw, reply.raw);
+    const state = (await services.states.get(d.uid)) ?? {};
+    const sessionAccount = d.session?.accountId;
+    const loginHint = typeof d.params.login_hint === 'string' ? normalizeEmail(d.params.login_hint) : undefined;
+
+    if (d.prompt.name === 'consent' && sessionAccount && !state.switching) {
+      const user = await services.users.byId(sessionAccount);
+      // A login_hint naming someone else than the session's user never signs in silently as the
+      // session's user: sign the hinted person in instead.
+      if (loginHint && user?.email && user.email !== loginHint) {
+        const switching: SignInState = { switching: true };
+        return routeEmail(request, reply, d, switching, loginHint);
+      }
+      const notice = state.notice;
+      if (notice) await services.states.put(d.uid, { ...state, notice: undefined });
+      return showHandoff(request, reply, d, sessionAccount, notice);
+    }
+
+    if (state.step === 'upstream') return reply.redirect(`${base(d.uid)}/upstream`, 303);
+    if (state.step) return showStep(request, reply, d, state);
+    if (loginHint) return routeEmail(request, reply, d, state, loginHint);
+    return showStep(request, reply, d, state);
+  });
+
+  app.post<{ Params: Params; Body: { email?: string } }>('/interaction/:uid/email', async (request, reply) => {
+    const d = await services.provider().interactionDetails(request.raw, reply.raw);
+    if (!services.csrf.verify(request)) return csrfFailure(reply);
+    const state = (await services.states.get(d.uid)) ?? {};
+    return routeEmail(request, reply, d, { switching: state.switching }, String(request.body?.email ?? ''));
+  });
+
+  app.post<{ Params: Params; Body: { password?: string } }>('/interaction/:uid/password', async (request, reply) => {
+    const d = await services.provider().interactionDetails(request.raw, reply.raw);
+    if (!services.csrf.verify(request)) return csrfFailure(reply);
+    const state = (await services.states.get(d.uid)) ?? {};
+    if (state.step !== 'password' || !state.email) return showStep(request, reply, d, {});
+    const password = String(request.body?.password ?? '');
+    const ok = await services.passwords.verify(state.userId, password);
+    const user = ok && state.userId ? await services.users.byId(state.userId) : undefined;
+    if (!ok || !user || user.status !== 'active') {
+      await services.audit({
+        action: 'password',
+        outcome: 'failure',
+        userId: state.userId,
+        organizationId: state.organizationId,
+        clientId: String(d.params.client_id),
+        ...context(request, { details: { reason: user && user.status !== 'active' ? 'disabled' : 'wrong_password' } }),
+      });
+      return showStep(request, reply, d, state, messages.passwordWrong, 401);
+    }
+    const next: SignInState = { ...state, amr: ['pwd'] };
+    return finishLogin(request, reply, d, next, user.id);
+  });
+
+  /** "Not you?": forget the typed email (and, on the handoff page, the session's user). */
+  app.get<{ Params: Params }>('/interaction/:uid/switch', async (request, reply) => {
+    const d = await services.provider().interactionDetails(request.raw, reply.raw);
+    const state: SignInState = { switching: true };
+    await services.states.put(d.uid, state);
+    const csrf = services.csrf.token(request, reply);
+    const { name } = await appName(String(d.params.client_id));
+    return html(reply, emailPage({ action: `${base(d.uid)}/email`, csrf, appName: name }));
+  });
+
+  /** The handoff click: grants what the app asked for and lets the engine mint the code. */
+  app.post<{ Params: Params }>('/interaction/:uid/confirm', async (request, reply) => {
+    const d = await services.provider().interactionDetails(request.raw, reply.raw);
+    if (!services.csrf.verify(request)) return csrfFailure(reply);
+    const accountId = d.session?.accountId;
+    if (d.prompt.name !== 'consent' || !accountId) return reply.redirect(base(d.uid), 303);
+    const provider = services.provider();
+    const clientId = String(d.params.client_id);
+    const grant = d.grantId ? await provider.Grant.find(d.grantId) : new provider.Grant({ accountId, clientId });
+    if (!grant) return reply.redirect(base(d.uid), 303);
+    const missing = d.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    await services.audit({ action: 'handoff', outcome: 'success', userId: accountId, clientId, ...context(request) });
+    const to = await provider.interactionResult(request.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    return reply.redirect(to, 303);
+  });
+
+  app.get<{ Params: Params }>('/interaction/:uid/abort', async (request, reply) => {
+    await services.provider().interactionDetails(request.raw, reply.raw);
+    const to = await services.provider().interactionResult(
+      request.raw,
+      reply.raw,
+      { error: 'access_denied', error_description: 'End-User aborted interaction' },
+      { mergeWithLastSubmission: false },
+    );
+    return reply.redirect(to, 303);
+  });
+
+  function csrfFailure(reply: FastifyReply) {
+    return html(reply, messagePage({ title: messages.errorTitle, message: messages.errorCsrf }), 403);
+  }
+
+}

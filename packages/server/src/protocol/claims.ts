@@ -1,0 +1,12 @@
+/**
+ * Scopes and the claims they release (OIDC Core §5.4). `org_id` and `groups` are Latchkey's own;
+ * `amr`/`acr` reach the ID token only when listed under `openid` (FACTS.md).
+ */
+export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'groups'];
+
+export const CLAIMS = {
+  openid: ['sub', 'amr', 'acr', 'org_id'],
+  email: ['email', 'email_verified'],
+  profile: ['name'],
+  groups: ['groups'],
+};

@@ -1,0 +1,151 @@
+import Provider, { type Configuration, type KoaContextWithOIDC, errors } from 'oidc-provider';
+import type { LatchkeyConfig } from '../config/types.js';
+import { renderDeviceConfirm, renderDeviceInput, renderDeviceSuccess, renderErrorPage } from '../login/views/pages.js';
+import { renderLogoutConfirm, renderLoggedOut } from '../login/views/pages.js';
+import type { AccountStore } from './accounts.js';
+import { CLAIMS, SCOPES } from './claims.js';
+import type { ProtocolKeys } from './keys.js';
+
+/** What the engine needs from the rest of the server; assembled in http/app.ts. */
+export interface ProviderDeps {
+  config: LatchkeyConfig;
+  /** oidc-provider adapter factory backed by our storage (storage/oidc-adapter.ts). */
+  adapter: NonNullable<Configuration['adapter']>;
+  accounts: AccountStore;
+  keys: ProtocolKeys;
+  /** Resolves a registered resource (API) by its identifier. */
+  findResource(id: string): { id: string; name: string; scopes: string[]; accessTokenTtl?: number | undefined } | undefined;
+  /** Called for every engine error worth logging (never with secrets). */
+  onError?(ctx: KoaContextWithOIDC, error: Error): void;
+}
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/**
+ * Builds the OpenID Connect engine (oidc-provider 9) with Latchkey's policy:
+ * - public native clients: authorization code + PKCE S256 only (RFC 8252, RFC 7636), refresh tokens
+ *   that outlive the browser session, rotation on every use;
+ * - access tokens for registered resources are RFC 9068 JWTs; others are opaque (userinfo only);
+ * - every native authorization passes through an interaction (RFC 8252 §8.6): the engine's default
+ *   policy already asks for consent on every native request, and our consent page is the handoff page
+ *   whose click mints the code.
+ * The engine's development interactions and keys are never used.
+ */
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config, accounts, keys } = deps;
+  const lifetimes = config.lifetimes;
+
+  const configuration: Configuration = {
+    adapter: deps.adapter,
+    findAccount: (ctx, sub, token) => accounts.findAccount(ctx, sub, token),
+    jwks: keys.jwks(),
+    cookies: {
+      keys: keys.cookieKeys(),
+      names: { session: 'lk_session', interaction: 'lk_interaction', resume: 'lk_resume' },
+      long: { httpOnly: true, sameSite: 'lax', secure: config.issuer.startsWith('https:') },
+      short: { httpOnly: true, sameSite: 'lax', secure: config.issuer.startsWith('https:') },
+    },
+    claims: CLAIMS,
+    scopes: SCOPES,
+    acrValues: ['urn:latchkey:acr:pwd', 'urn:latchkey:acr:mfa', 'urn:latchkey:acr:federated'],
+    conformIdTokenClaims: false,
+    clientDefaults: {
+      id_token_signed_response_alg: 'ES256',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+    },
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource: (ctx, form, out, err) => renderDeviceInput(ctx, form, out, err),
+        userCodeConfirmSource: (ctx, form, client, deviceInfo, userCode) =>
+          renderDeviceConfirm(ctx, form, client, deviceInfo, userCode),
+        successSource: (ctx) => renderDeviceSuccess(ctx),
+      },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => renderLogoutConfirm(ctx, form),
+        postLogoutSuccessSource: (ctx) => renderLoggedOut(ctx),
+      },
+      // DPoP stays available to clients that want sender-constrained tokens; PAR too.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resourceIndicator) => {
+          const resource = deps.findResource(resourceIndicator);
+          if (!resource) throw new errors.InvalidTarget();
+          return {
+            scope: resource.scopes.join(' '),
+            audience: resource.id,
+            accessTokenTTL: resource.accessTokenTtl ?? lifetimes.accessToken,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          };
+        },
+      },
+    },
+    // Desktop refresh tokens must outlive the browser session and its logout (FACTS.md): a native
+    // app signs in silently for weeks while the browser session is long gone.
+    expiresWithSession: async () => false,
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') &&
+      (client.applicationType === 'native' || code.scopes.has('offline_access')),
+    rotateRefreshToken: true,
+    extraTokenClaims: async (ctx, token) => accounts.extraAccessTokenClaims(ctx, token),
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? lifetimes.accessToken,
+      AuthorizationCode: lifetimes.authorizationCode,
+      DeviceCode: lifetimes.deviceCode,
+      IdToken: lifetimes.idToken,
+      Interaction: lifetimes.interaction,
+      Session: lifetimes.browserSession,
+      // The grant must live at least as long as the longest refresh token it can carry.
+      Grant: (ctx) => accounts.grantTtl(ctx),
+      RefreshToken: (ctx, token) => accounts.refreshTokenTtl(ctx, token),
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    renderError: async (ctx, out, error) => {
+      deps.onError?.(ctx, error);
+      renderErrorPage(ctx, out);
+    },
+    clientBasedCORS: (_ctx, origin, client) =>
+      // Native apps make token requests from no browser origin; web clients from their redirect origins.
+      (client.redirectUris ?? []).some((uri) => {
+        try {
+          return new URL(uri).origin === origin;
+        } catch {
+          return false;
+        }
+      }),
+    allowOmittingSingleRegisteredRedirectUri: false,
+    discovery: {
+      service_documentation: `${config.issuer}/`,
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  // Trust X-Forwarded-* only because http/app.ts strips them from untrusted peers before the engine
+  // sees the request (see http/forwarded.ts).
+  provider.proxy = true;
+  provider.on('server_error', (ctx, error) => deps.onError?.(ctx, error));
+  return provider;
+}
+
+export { DEVICE_CODE_GRANT };

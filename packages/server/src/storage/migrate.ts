@@ -1,0 +1,43 @@
+import { type Migration, type MigrationProvider, Migrator } from 'kysely';
+import type { Database } from './database.js';
+import * as initial from './migrations/0001-initial.js';
+
+/**
+ * Migrations live in code (the server runs from dist/, so no file scanning) and are applied in name
+ * order. Each one receives the dialect, since SQLite and PostgreSQL spell a few types differently.
+ */
+function migrations(dialect: Database['dialect']): Record<string, Migration> {
+  return {
+    '0001-initial': { up: (db) => initial.up(db, dialect) },
+  };
+}
+
+function migrator(database: Database): Migrator {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(database.dialect) };
+  return new Migrator({ db: database.db, provider });
+}
+
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+  readonly code = 'MIGRATION_FAILED';
+}
+
+/** Applies every pending migration; returns the names applied now. */
+export async function migrateToLatest(database: Database): Promise<string[]> {
+  const { error, results } = await migrator(database).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new MigrationError(`migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export interface MigrationStatus {
+  name: string;
+  appliedAt: Date | undefined;
+}
+
+export async function migrationStatus(database: Database): Promise<MigrationStatus[]> {
+  const list = await migrator(database).getMigrations();
+  return list.map((m) => ({ name: m.name, appliedAt: m.executedAt }));
+}

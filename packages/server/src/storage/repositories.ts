@@ -1,0 +1,65 @@
+import type { SecretBox } from '../crypto/secret-box.js';
+import { DecryptionError } from '../crypto/secret-box.js';
+import type { Database } from './database.js';
+import { clientsRepository } from './repositories/clients.js';
+import { credentialsRepository } from './repositories/credentials.js';
+import { organizationsRepository } from './repositories/organizations.js';
+import {
+  actionTokensRepository,
+  auditRepository,
+  replayCacheRepository,
+  resourcesRepository,
+  signInStatesRepository,
+  signingKeysRepository,
+  upstreamRequestsRepository,
+} from './repositories/small.js';
+import { usersRepository } from './repositories/users.js';
+
+export function createRepositories(database: Database, box: SecretBox) {
+  return {
+    organizations: organizationsRepository(database, box),
+    users: usersRepository(database),
+    credentials: credentialsRepository(database, box),
+    clients: clientsRepository(database, box),
+    resources: resourcesRepository(database),
+    signingKeys: signingKeysRepository(database, box),
+    audit: auditRepository(database),
+    signInStates: signInStatesRepository(database),
+    upstreamRequests: upstreamRequestsRepository(database),
+    replayCache: replayCacheRepository(database),
+    actionTokens: actionTokensRepository(database),
+  };
+}
+
+export type Repositories = ReturnType<typeof createRepositories>;
+
+export class WrongSecretError extends Error {
+  override readonly name = 'WrongSecretError';
+  readonly code = 'WRONG_OPERATOR_SECRET';
+}
+
+const CHECK_VALUE = 'latchkey-secret-check';
+
+/**
+ * The first start stores an encrypted known value; every later start must open it. A different
+ * LATCHKEY_SECRET would otherwise "work" until the first encrypted secret is read back as garbage.
+ */
+export async function verifyOperatorSecret(database: Database, box: SecretBox): Promise<void> {
+  const row = await database.db.selectFrom('meta').select('value').where('key', '=', 'secret_check').executeTakeFirst();
+  if (!row) {
+    await database.db
+      .insertInto('meta')
+      .values({ key: 'secret_check', value: box.encrypt(CHECK_VALUE, 'meta:secret_check') })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    return;
+  }
+  try {
+    if (box.decrypt(row.value, 'meta:secret_check') === CHECK_VALUE) return;
+  } catch (error) {
+    if (!(error instanceof DecryptionError)) throw error;
+  }
+  throw new WrongSecretError(
+    'LATCHKEY_SECRET does not match the secret this database was created with. Start with the original secret (or its key file); to change it, use `latchkey secret rotate`.',
+  );
+}

@@ -1,0 +1,124 @@
+import type { Generated } from 'kysely';
+
+/** Row types of every table (docs/ARCHITECTURE.md). Times are epoch milliseconds; JSON is text. */
+export interface Schema {
+  meta: { key: string; value: string };
+  organizations: { id: string; name: string; policy: string; created_at: number; updated_at: number };
+  domains: {
+    domain: string;
+    organization_id: string;
+    verification_token: string | null;
+    verified_at: number | null;
+    created_at: number;
+  };
+  connections: {
+    id: string;
+    organization_id: string;
+    type: string;
+    settings: string;
+    secrets: string | null;
+    created_at: number;
+    updated_at: number;
+  };
+  resources: { id: string; name: string; scopes: string; access_token_ttl: number | null; created_at: number };
+  users: {
+    id: string;
+    organization_id: string;
+    email: string | null;
+    email_normalized: string | null;
+    name: string | null;
+    status: 'active' | 'disabled';
+    created_at: number;
+    updated_at: number;
+    last_sign_in_at: number | null;
+  };
+  identities: {
+    id: string;
+    user_id: string;
+    connection_id: string;
+    subject: string;
+    email: string | null;
+    profile: string;
+    upstream_refresh_token: string | null;
+    last_authenticated_at: number;
+    last_validated_at: number;
+    created_at: number;
+  };
+  credentials: {
+    id: string;
+    user_id: string;
+    type: 'password' | 'totp' | 'webauthn' | 'recovery_code';
+    secret: string | null;
+    lookup: string | null;
+    data: string;
+    created_at: number;
+    last_used_at: number | null;
+    used_at: number | null;
+  };
+  clients: {
+    id: string;
+    name: string;
+    kind: 'native' | 'web';
+    metadata: string;
+    secret: string | null;
+    source: 'config' | 'admin';
+    created_at: number;
+    updated_at: number;
+  };
+  signing_keys: {
+    kid: string;
+    use: 'sig' | 'cookie';
+    alg: string;
+    material: string;
+    activates_at: number;
+    retires_at: number | null;
+    expires_at: number | null;
+    created_at: number;
+  };
+  audit_events: {
+    id: string;
+    at: number;
+    action: string;
+    outcome: 'success' | 'failure' | 'info';
+    actor: string | null;
+    user_id: string | null;
+    organization_id: string | null;
+    client_id: string | null;
+    ip: string | null;
+    user_agent: string | null;
+    details: string;
+  };
+  oidc_records: {
+    model: string;
+    id: string;
+    payload: string;
+    grant_id: string | null;
+    account_id: string | null;
+    uid: string | null;
+    user_code: string | null;
+    expires_at: number | null;
+    consumed_at: number | null;
+    grace_used_at: number | null;
+    created_at: number;
+  };
+  sign_in_states: { id: string; data: string; expires_at: number };
+  upstream_requests: {
+    id: string;
+    connection_id: string;
+    interaction_uid: string;
+    data: string;
+    expires_at: number;
+    consumed_at: number | null;
+  };
+  replay_cache: { key: string; expires_at: number };
+  action_tokens: {
+    token_hash: string;
+    kind: string;
+    user_id: string;
+    expires_at: number;
+    used_at: number | null;
+    created_at: number;
+  };
+  kysely_migration?: { name: string; timestamp: string };
+  _generated?: Generated<number>;
+}

@@ -1,0 +1,62 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+
+/** Debian's Chromium, as FACTS.md and the brief prescribe (Playwright's own download does not work here). */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+}
+
+/**
+ * Follows navigations to private-use schemes (e.g. `com.acme.desktop:/oauth2redirect?...`) the way
+ * an OS would hand them to the app: the URL is captured instead of opening anything.
+ */
+export function captureSchemeNavigations(context: BrowserContext, scheme: string): { next(timeoutMs?: number): Promise<string> } {
+  const seen: string[] = [];
+  const waiters: ((url: string) => void)[] = [];
+  const deliver = (url: string) => {
+    const waiter = waiters.shift();
+    if (waiter) waiter(url);
+    else seen.push(url);
+  };
+  // The engine answers the click with a redirect chain ending at the app's URI; a real browser
+  // would then ask permission to open the app. Reading the Location header is what the OS would get.
+  context.on('response', (response) => {
+    const location = response.headers().location;
+    if (location?.startsWith(`${scheme}:`)) deliver(location);
+  });
+  return {
+    next(timeoutMs = 10_000) {
+      const ready = seen.shift();
+      if (ready) return Promise.resolve(ready);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${scheme}: navigation within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push((url) => {
+          clearTimeout(timer);
+          resolve(url);
+        });
+      });
+    },
+  };
+}
+
+/** Saves a screenshot under test-results/<suite>/<name>.png (CI keeps the folder). */
+export async function screenshot(page: Page, suite: string, name: string): Promise<void> {
+  const dir = path.resolve(process.cwd(), 'test-results', suite);
+  await mkdir(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
