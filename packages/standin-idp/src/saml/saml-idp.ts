@@ -1,0 +1,273 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type ParsedAuthnRequest, parseRedirectAuthnRequest } from './authn-request.js';
+import { craftResponse, escapeXml, type ResponseUser, type SamlResponseVariant } from './responses.js';
+import { generateSigningKey, type SigningKey } from './signing-key.js';
+
+export interface StandinSamlUser {
+  email: string;
+  password: string;
+  name?: string | undefined;
+  groups?: string[] | undefined;
+  /** The persistent NameID; derived from the email when absent. */
+  subject?: string | undefined;
+}
+
+export interface StandinSamlIdpOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  users: StandinSamlUser[];
+  spEntityId: string;
+  /** The service provider's Assertion Consumer Service URL (HTTP-POST binding). */
+  acsUrl: string;
+}
+
+/** The form fields an HTTP-POST binding response carries (SAML Bindings §3.5). */
+export interface CraftedPost {
+  body: { SAMLResponse: string; RelayState?: string };
+  /** The response as sent, for debugging a failing test. */
+  xml: string;
+  assertionId: string;
+}
+
+export interface StandinSamlIdp {
+  entityId: string;
+  /** The IdP metadata: entity id, the HTTP-Redirect SSO endpoint and every published signing certificate. */
+  readonly metadataXml: string;
+  metadataUrl: string;
+  ssoUrl: string;
+  /** Publishes a new signing certificate next to the old one and signs with it from now on (rotation). */
+  rotateSigningKey(): void;
+  /** Drops every published certificate but the current one (the end of a rotation). */
+  retireOldSigningKeys(): void;
+  /**
+   * Builds a response to `request` (the redirect URL the service provider produced, or its parsed
+   * AuthnRequest) without the sign-in page: `valid`, or an attack the service provider must refuse.
+   */
+  craft(
+    variant: SamlResponseVariant,
+    request: string | URL | ParsedAuthnRequest,
+    options?: {
+      /** The user to answer for; defaults to the request's Subject hint, then the first user. */
+      email?: string;
+      /** Sign with this published key (0 = the oldest) instead of the current one. */
+      keyIndex?: number;
+    },
+  ): CraftedPost;
+  close(): Promise<void>;
+}
+
+const PENDING_TTL_MS = 10 * 60_000;
+
+/**
+ * A SAML 2.0 IdP on 127.0.0.1 for tests and the demo: HTTP-Redirect AuthnRequests in, a sign-in page
+ * (email prefilled from the request's Subject hint, password), and a signed HTTP-POST response out.
+ * Its signing keys are generated at start; nothing here is fit for production.
+ */
+export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promise<StandinSamlIdp> {
+  const users = options.users.map((user) => ({
+    ...user,
+    subject:
+      user.subject ?? `u-${createHash('sha256').update(user.email.toLowerCase()).digest('hex').slice(0, 24)}`,
+  }));
+  const published: SigningKey[] = [generateSigningKey('Latchkey stand-in SAML IdP')];
+  let signingKey = published[0]!;
+  const foreignKey = generateSigningKey('Someone else');
+  let lastAssertionId: string | undefined;
+  const pending = new Map<string, { request: ParsedAuthnRequest; expiresAt: number }>();
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) page(res, 500, 'Error', `<p>${escapeXml(String(error))}</p>`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const entityId = `${base}/saml/metadata`;
+  const ssoUrl = `${base}/saml/sso`;
+
+  const metadataXml = () =>
+    '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ' +
+    `entityID="${escapeXml(entityId)}">` +
+    '<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">' +
+    published
+      .map(
+        (key) =>
+          `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${key.certificateBase64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`,
+      )
+      .join('') +
+    '<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>' +
+    `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${escapeXml(ssoUrl)}"/>` +
+    `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${escapeXml(ssoUrl)}"/>` +
+    '</md:IDPSSODescriptor>' +
+    '</md:EntityDescriptor>';
+
+  function findUser(email: string | undefined) {
+    const wanted = email?.trim().toLowerCase();
+    return wanted ? users.find((user) => user.email.toLowerCase() === wanted) : undefined;
+  }
+
+  function issue(
+    variant: SamlResponseVariant,
+    request: ParsedAuthnRequest,
+    user: ResponseUser,
+    key: SigningKey = signingKey,
+  ): CraftedPost {
+    const crafted = craftResponse(variant, {
+      idpEntityId: entityId,
+      spEntityId: options.spEntityId,
+      acsUrl: options.acsUrl,
+      requestId: request.id,
+      user,
+      signingKey: key,
+      foreignKey,
+      previousAssertionId: lastAssertionId,
+    });
+    lastAssertionId = crafted.assertionId;
+    const body: CraftedPost['body'] = { SAMLResponse: Buffer.from(crafted.xml, 'utf8').toString('base64') };
+    if (request.relayState !== undefined) body.RelayState = request.relayState;
+    return { body, xml: crafted.xml, assertionId: crafted.assertionId };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', base);
+    if (req.method === 'GET' && url.pathname === '/saml/metadata') {
+      res.writeHead(200, { 'content-type': 'application/samlmetadata+xml; charset=utf-8' });
+      res.end(metadataXml());
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/saml/sso') {
+      let request: ParsedAuthnRequest;
+      try {
+        request = parseRedirectAuthnRequest(url.searchParams);
+      } catch (error) {
+        page(res, 400, 'Bad request', `<p>${escapeXml((error as Error).message)}</p>`);
+        return;
+      }
+      const problem = checkRequest(request);
+      if (problem) {
+        page(res, 400, 'Bad request', `<p>${escapeXml(problem)}</p>`);
+        return;
+      }
+      const login = randomBytes(16).toString('base64url');
+      pending.set(login, { request, expiresAt: Date.now() + PENDING_TTL_MS });
+      signInPage(res, 200, login, request.subjectHint ?? '');
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/saml/sso') {
+      const form = new URLSearchParams(await readBody(req));
+      const login = form.get('login') ?? '';
+      const entry = pending.get(login);
+      if (!entry || entry.expiresAt < Date.now()) {
+        page(
+          res,
+          400,
+          'Sign-in expired',
+          '<p>This sign-in has expired. Go back to the application and start again.</p>',
+        );
+        return;
+      }
+      const email = form.get('email') ?? '';
+      const user = findUser(email);
+      if (!user || user.password !== (form.get('password') ?? '')) {
+        signInPage(res, 401, login, email, 'Wrong email or password.');
+        return;
+      }
+      pending.delete(login);
+      const post = issue('valid', entry.request, user);
+      autoPost(res, entry.request.acsUrl ?? options.acsUrl, post.body);
+      return;
+    }
+    page(res, 404, 'Not found', '<p>Not found.</p>');
+  }
+
+  function checkRequest(request: ParsedAuthnRequest): string | undefined {
+    if (request.issuer !== options.spEntityId) return `Unknown service provider ${request.issuer}`;
+    if (request.acsUrl !== undefined && request.acsUrl !== options.acsUrl)
+      return 'Unregistered AssertionConsumerServiceURL';
+    if (request.destination !== undefined && request.destination !== ssoUrl) return 'Wrong Destination';
+    return undefined;
+  }
+
+  return {
+    entityId,
+    get metadataXml() {
+      return metadataXml();
+    },
+    metadataUrl: entityId,
+    ssoUrl,
+    rotateSigningKey() {
+      signingKey = generateSigningKey(`Latchkey stand-in SAML IdP ${published.length + 1}`);
+      published.push(signingKey);
+    },
+    retireOldSigningKeys() {
+      published.splice(0, published.length, signingKey);
+    },
+    craft(variant, request, craftOptions) {
+      const parsed =
+        typeof request === 'string' || request instanceof URL ? parseRedirectAuthnRequest(request) : request;
+      const user = findUser(craftOptions?.email ?? parsed.subjectHint) ?? users[0];
+      if (!user) throw new Error('the stand-in SAML IdP has no users');
+      const key = craftOptions?.keyIndex === undefined ? signingKey : published[craftOptions.keyIndex];
+      if (!key) throw new Error(`no published signing key at index ${craftOptions?.keyIndex}`);
+      return issue(variant, parsed, user, key);
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 64 * 1024) throw new Error('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function page(res: ServerResponse, status: number, title: string, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)} · Stand-in SAML IdP</title></head>` +
+      `<body><main><h1>${escapeXml(title)}</h1>${body}</main></body></html>`,
+  );
+}
+
+function signInPage(res: ServerResponse, status: number, login: string, email: string, error?: string): void {
+  page(
+    res,
+    status,
+    'Sign in',
+    `${error ? `<p role="alert">${escapeXml(error)}</p>` : ''}` +
+      '<form method="post" action="/saml/sso">' +
+      `<input type="hidden" name="login" value="${escapeXml(login)}">` +
+      `<label>Email <input type="email" name="email" value="${escapeXml(email)}" autocomplete="username" required></label>` +
+      `<label>Password <input type="password" name="password" autocomplete="current-password" ${email ? 'autofocus ' : ''}required></label>` +
+      '<button type="submit">Sign in</button>' +
+      '</form>',
+  );
+}
+
+/** The HTTP-POST binding: an auto-submitting form to the ACS URL (SAML Bindings §3.5.4). */
+function autoPost(res: ServerResponse, action: string, fields: Record<string, string>): void {
+  const inputs = Object.entries(fields)
+    .map(([name, value]) => `<input type="hidden" name="${escapeXml(name)}" value="${escapeXml(value)}">`)
+    .join('');
+  page(
+    res,
+    200,
+    'Signing in…',
+    `<form method="post" action="${escapeXml(action)}">${inputs}<noscript><button type="submit">Continue</button></noscript></form>` +
+      '<script>document.forms[0].submit()</script>',
+  );
+}
