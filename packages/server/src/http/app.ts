@@ -62,7 +62,6 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     bodyLimit: 64 * 1024,
-    disableRequestLogging: false,
   });
 
   app.addHook('onRequest', async (request, reply) => {

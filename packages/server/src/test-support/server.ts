@@ -1,0 +1,94 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../config/load.js';
+import type { LatchkeyConfig } from '../config/types.js';
+import { type RunningServer, startServer } from '../server.js';
+import { type TestDatabaseKind, createTestDatabaseUrl } from './databases.js';
+
+export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+/** A configuration file for protocol tests: two native apps, one resource, one local organization. */
+export const BASE_YAML = `
+clients:
+  - id: acme-desktop
+    name: Acme Desktop
+    redirect_uris: [com.acme.desktop:/oauth2redirect, http://127.0.0.1/callback]
+    device_flow: true
+    download_url: https://downloads.acme.test/desktop
+  - id: acme-meetings
+    name: Acme Meetings
+    redirect_uris: [com.acme.meetings:/oauth2redirect, http://127.0.0.1/callback]
+resources:
+  - { id: https://api.acme.test, name: Acme API, scopes: [calls, messages] }
+organizations:
+  - id: beta
+    name: Beta LLC
+    domains: [beta.test]
+    connection: { type: local }
+users:
+  - { email: bob@beta.test, password: "correct horse battery staple", name: Bob Builder }
+  - { email: carol@beta.test, password: "carol's long password", name: Carol }
+argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
+`;
+
+export interface TestServer extends RunningServer {
+  config: LatchkeyConfig;
+  issuer: string;
+  logLines: string[];
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a real Latchkey server on 127.0.0.1 with an OS-picked port and a fresh database, capturing
+ * its JSON log lines (tests assert that no secret reaches the log).
+ */
+export async function startTestServer(options: { kind?: TestDatabaseKind; yaml?: string; env?: Record<string, string>; databaseUrl?: string } = {}): Promise<TestServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-test-'));
+  const kind = options.kind ?? 'sqlite';
+  const database = options.databaseUrl ? { url: options.databaseUrl, drop: async () => {} } : await createTestDatabaseUrl(kind, dir);
+  const configPath = path.join(dir, 'latchkey.yaml');
+  await writeFile(configPath, options.yaml ?? BASE_YAML);
+  // Reserve a port first so the issuer carries it.
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const config = await loadConfig({
+    cwd: dir,
+    configPath,
+    env: {
+      LATCHKEY_ISSUER: issuer,
+      LATCHKEY_DATABASE_URL: database.url,
+      LATCHKEY_SECRET: TEST_SECRET,
+      LATCHKEY_LOG_LEVEL: 'info',
+      ...options.env,
+    },
+  });
+  const logLines: string[] = [];
+  const stream = { write: (line: string) => void logLines.push(line) };
+  const server = await startServer(config, { logger: { level: 'info', stream } as never, pollIntervalMs: 60_000 });
+  return {
+    ...server,
+    config,
+    issuer,
+    logLines,
+    async dispose() {
+      await server.close();
+      await database.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
