@@ -354,6 +354,27 @@ describe('memory store', () => {
   });
 });
 
+describe('memory store markers', () => {
+  it('keeps known addresses even when counters churn', async () => {
+    const t = clock();
+    const throttle = createThrottle(memoryThrottleStore({ maxEntries: 4 }), policy, { now: t.now });
+    const user = accountKey('churn@example.test');
+    await throttle.attempt({ account: user, address: home });
+    await throttle.recordSuccess({ account: user, address: home });
+    // A botnet fills the account counter while rotating through far more counters than the store keeps.
+    for (let bot = 0; bot < 40; bot++) {
+      const address = addressKey(`198.18.0.${bot}`);
+      for (let i = 0; i < 3; i++) await throttle.attempt({ account: user, address });
+    }
+    // The account-wide counter (rewritten on every attempt) survived and holds back a new address…
+    expect(await throttle.check({ account: user, address: attacker })).toMatchObject({
+      limitedBy: 'account',
+    });
+    // …but the known address still gets through.
+    expect(await throttle.attempt({ account: user, address: home })).toEqual({ allowed: true });
+  });
+});
+
 describe('keys', () => {
   it('normalizes account keys', () => {
     expect(accountKey('  Bob@Beta.TEST ')).toBe('acct:bob@beta.test');

@@ -354,46 +354,53 @@ interface MemoryEntry {
 }
 
 export interface MemoryThrottleStoreOptions {
-  /** Entries kept at most; the least recently written go first. Bounds memory under an address-rotating attack. */
+  /** Counters kept at most (and, separately, known-address markers); the least recently written go first. */
   maxEntries?: number;
+}
+
+/** A Map with expiry that keeps at most `max` entries, dropping the least recently written. */
+function boundedExpiringMap<V extends { expiresAt: number }>(max: number) {
+  // Map iteration order is insertion order; re-inserting on write keeps it least-recently-written first.
+  const map = new Map<string, V>();
+  return {
+    map,
+    read(key: string, now: number): V | undefined {
+      const value = map.get(key);
+      if (value && value.expiresAt <= now) {
+        map.delete(key);
+        return undefined;
+      }
+      return value;
+    },
+    write(key: string, value: V) {
+      map.delete(key);
+      map.set(key, value);
+      while (map.size > max) map.delete(map.keys().next().value as string);
+    },
+  };
 }
 
 /**
  * Counters in this process's memory: the default for a single server process. Bounded: beyond
- * `maxEntries` the least recently written counters are dropped (an attacker rotating through that
- * many addresses within a window loses their oldest counters, nobody else's lockout grows).
- * Use {@link redisThrottleStore} when several processes serve sign-ins.
+ * `maxEntries` the least recently written counters are dropped, so an attacker rotating through
+ * that many addresses within a window costs bounded memory and only loses their own oldest
+ * counters. Known-address markers live in a separate map that only successful sign-ins write,
+ * so that churn cannot push them out. Use {@link redisThrottleStore} when several processes
+ * serve sign-ins.
  */
 export function memoryThrottleStore(options: MemoryThrottleStoreOptions = {}): ThrottleStore {
   const maxEntries = options.maxEntries ?? 100_000;
-  // Map iteration order is insertion order; re-inserting on write keeps it least-recently-written first.
-  const entries = new Map<string, MemoryEntry>();
-
-  const read = (key: string, now: number): MemoryEntry | undefined => {
-    const entry = entries.get(key);
-    if (entry && entry.expiresAt <= now) {
-      entries.delete(key);
-      return undefined;
-    }
-    return entry;
-  };
-  const write = (key: string, entry: MemoryEntry) => {
-    entries.delete(key);
-    entries.set(key, entry);
-    while (entries.size > maxEntries) {
-      const oldest = entries.keys().next().value as string;
-      entries.delete(oldest);
-    }
-  };
+  const counters = boundedExpiringMap<MemoryEntry>(maxEntries);
+  const markers = boundedExpiringMap<{ expiresAt: number }>(maxEntries);
 
   return {
-    async hit(counters, mode, now) {
+    async hit(specs, mode, now) {
       let waitMs = 0;
       let limitedBy = -1;
-      const current = counters.map((spec, index) => {
-        const entry = read(spec.key, now);
+      const current = specs.map((spec, index) => {
+        const entry = counters.read(spec.key, now);
         const failures = entry && now - entry.lastFailureAt < spec.windowMs ? entry.failures : 0;
-        const exempt = spec.exemptIfKey !== undefined && read(spec.exemptIfKey, now) !== undefined;
+        const exempt = spec.exemptIfKey !== undefined && markers.read(spec.exemptIfKey, now) !== undefined;
         const wait = exempt ? 0 : counterWaitMs(spec, failures, entry?.lastFailureAt ?? 0, now);
         if (wait > waitMs) {
           waitMs = wait;
@@ -402,9 +409,9 @@ export function memoryThrottleStore(options: MemoryThrottleStoreOptions = {}): T
         return failures;
       });
       if (mode === 'record' || (mode === 'attempt' && waitMs === 0)) {
-        counters.forEach((spec, index) => {
+        specs.forEach((spec, index) => {
           if (spec.countWhile && current[spec.countWhile.counter]! >= spec.countWhile.below) return;
-          write(spec.key, {
+          counters.write(spec.key, {
             failures: current[index]! + 1,
             lastFailureAt: now,
             expiresAt: now + spec.windowMs,
@@ -415,25 +422,27 @@ export function memoryThrottleStore(options: MemoryThrottleStoreOptions = {}): T
     },
 
     async settle({ reset, refund, mark }, now) {
-      for (const key of reset) entries.delete(key);
+      for (const key of reset) counters.map.delete(key);
       for (const key of refund) {
-        const entry = entries.get(key);
+        const entry = counters.map.get(key);
         if (!entry) continue;
-        if (entry.failures <= 1) entries.delete(key);
+        if (entry.failures <= 1) counters.map.delete(key);
         else entry.failures -= 1;
       }
-      if (mark) write(mark.key, { failures: 0, lastFailureAt: 0, expiresAt: now + mark.ttlMs });
+      if (mark) markers.write(mark.key, { expiresAt: now + mark.ttlMs });
     },
 
     async clear({ keys, patterns }) {
-      for (const key of keys) entries.delete(key);
-      for (const key of [...entries.keys()]) {
-        if (patterns.some((p) => key.startsWith(p.prefix) && key.endsWith(p.suffix))) entries.delete(key);
+      for (const key of keys) counters.map.delete(key);
+      for (const key of [...counters.map.keys()]) {
+        if (patterns.some((p) => key.startsWith(p.prefix) && key.endsWith(p.suffix)))
+          counters.map.delete(key);
       }
     },
 
     async close() {
-      entries.clear();
+      counters.map.clear();
+      markers.map.clear();
     },
   };
 }

@@ -1,0 +1,3 @@
+export * from './recovery-codes.js';
+export * from './totp.js';
+export * from './webauthn.js';
