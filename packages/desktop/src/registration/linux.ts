@@ -16,7 +16,7 @@ export function quoteExecArgument(argument: string): string {
 
 /** The `.desktop` file that makes this app the handler of `x-scheme-handler/<scheme>`. */
 export function linuxDesktopEntry(registration: SchemeRegistration): string {
-  const exec = [...registration.command.map(quoteExecArgument), '%u'].join(' ');
+  const exec = [...registration.command.map(quoteExecArgument), '--', '%u'].join(' ');
   return [
     '[Desktop Entry]',
     'Type=Application',

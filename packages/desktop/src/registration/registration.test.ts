@@ -75,7 +75,7 @@ describe('Linux (.desktop + xdg-mime)', () => {
       linuxDesktopEntry({
         scheme: 'com.example.app',
         name: 'Example',
-        command: ['/usr/bin/app', 'open-url', '--'],
+        command: ['/usr/bin/app', 'open-url'],
       }),
     ).toContain('Exec=/usr/bin/app open-url -- %u\nMimeType=x-scheme-handler/com.example.app;');
   });
@@ -85,7 +85,7 @@ describe('Linux (.desktop + xdg-mime)', () => {
     dirs.push(home);
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home };
     const path = await registerLinuxScheme(
-      { scheme: 'com.example.app', name: 'Example', command: ['/usr/bin/example', 'open-url', '--'] },
+      { scheme: 'com.example.app', name: 'Example', command: ['/usr/bin/example', 'open-url'] },
       env,
     );
     expect(path).toBe(join(home, '.local/share/applications/latchkey-com.example.app.desktop'));

@@ -4,6 +4,6 @@ export interface SchemeRegistration {
   scheme: string;
   /** Human-readable name of the handler. */
   name: string;
-  /** The program and its arguments; the OS appends the URL (after `--` on Windows). */
+  /** The program and its arguments; the OS runs it as `<command…> -- <url>`, so a URL is never read as an option. */
   command: string[];
 }

@@ -52,7 +52,7 @@ describe('keychain store without a Secret Service', () => {
     }).catch(() => undefined);
     if (!address) return;
     const code = `const { createKeychainStore } = await import(${JSON.stringify(new URL('./keychain-store.ts', import.meta.url).pathname)});
-      try { await createKeychainStore().write('x', 'y'); console.log('no error'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
+      try { await createKeychainStore().read('x'); console.log('no error'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
     const probe = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       env: { ...process.env, HOME: home, DBUS_SESSION_BUS_ADDRESS: address },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -98,13 +98,31 @@ export function createKeychainStore(options: KeychainStoreOptions = {}): TokenSt
       await remove(chunkAccount(key, chunks.generation, index));
   };
 
+  // Without a Secret Service, keyring's reads on Linux answer "no entry" instead of failing: a miss is
+  // only believed once a write has worked in this process (checked on the first miss, not on the hot path).
+  let verified: Promise<void> | undefined;
+  const verifyWritable = () => {
+    verified ??= (async () => {
+      const probe = `latchkey-probe-${randomBytes(4).toString('hex')}`;
+      await set(probe, 'probe');
+      await remove(probe);
+    })().catch((error: unknown) => {
+      verified = undefined;
+      throw error;
+    });
+    return verified;
+  };
+
   return {
     kind: 'keychain',
     async read(key) {
       // A writer may delete the chunks of the generation we are reading: read the head again and retry.
       for (let attempt = 0; attempt < 3; attempt++) {
         const head = await get(key);
-        if (head === undefined) return undefined;
+        if (head === undefined) {
+          await verifyWritable();
+          return undefined;
+        }
         if (head.startsWith(SINGLE)) return head.slice(SINGLE.length);
         const chunks = parseHead(head);
         if (!chunks) return head;
