@@ -18,7 +18,7 @@ import { isIPv4, isIPv6 } from 'node:net';
  *    however persistent, can never fill it; only many addresses can.
  * 4. The attack on the defence itself: an attacker who fails on purpose to keep the real user out.
  *    A plain per-account counter hands anyone this lockout. Here the attacker's failures only slow
- *    *their own* pair; the global per-account and per-address counters still count every failure
+ *    *their own* pair; the global per-account and per-address counters still count failures
  *    but do not hold back an address the user has signed in from before ("known": a marker per
  *    (account, address) written on each success, kept 30 days). So neither a single address nor
  *    a botnet can stop the user from signing in from their usual place; a user on a new address
