@@ -5,6 +5,8 @@ const code = await run(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
 });
-process.exitCode = code;
-// Idle keep-alive sockets must not hold the command open once it is done.
-setTimeout(() => process.exit(code), 200).unref();
+// Exit as soon as the output is flushed: idle keep-alive sockets must not hold a finished command open.
+await Promise.all(
+  [process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))),
+);
+process.exit(code);

@@ -83,6 +83,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   const jwks: oauth.JWKSCacheInput = cached?.jwks ? { ...cached.jwks } : {};
   let metadata: Promise<oauth.AuthorizationServer> | undefined;
   let fetchedAt = cached?.fetchedAt ?? 0;
+  let savedUat = cached?.jwks?.uat;
 
   const persist = async (value: oauth.AuthorizationServer) => {
     const file: DiscoveryCacheFile = { fetchedAt, metadata: value };
@@ -137,7 +138,12 @@ export async function createContext(options: ContextOptions): Promise<Context> {
     },
     jwks,
     async saveJwks() {
-      if (cached) await persist(cached.metadata);
+      // oauth4webapi bumps `uat` when it fetched the JWKS: only then is there something new to keep.
+      const uat = 'uat' in jwks ? jwks.uat : undefined;
+      if (cached && uat !== savedUat) {
+        savedUat = uat;
+        await persist(cached.metadata);
+      }
     },
   };
 }

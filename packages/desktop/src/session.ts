@@ -50,7 +50,9 @@ export async function readSession(ctx: Context): Promise<StoredSession | undefin
 
 export async function writeSession(ctx: Context, session: StoredSession): Promise<void> {
   await ctx.store.write(ctx.storeKey, JSON.stringify(session));
-  if (session.account.email) await writeHint(ctx, session.account.email);
+  // The hint rarely changes: skip the write (and its fsync) on every rotation.
+  if (session.account.email && session.account.email !== (await readHint(ctx)))
+    await writeHint(ctx, session.account.email);
 }
 
 export async function clearSession(ctx: Context): Promise<void> {

@@ -71,9 +71,9 @@ export function createFileStore(options: FileStoreOptions): TokenStore {
     }
     return key;
   };
-  // One salt per store instance: writes stay cheap (one scrypt per process), and every file still
-  // records its own salt so files written by other processes decrypt.
-  const writeSalt = randomBytes(16);
+  // Writes reuse the salt of the last file read (or one random salt per instance), so a process
+  // derives the key once (scrypt is deliberately slow); every file records its salt.
+  let writeSalt = randomBytes(16);
   const pathOf = (key: string) =>
     join(options.directory, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
 
@@ -92,17 +92,20 @@ export function createFileStore(options: FileStoreOptions): TokenStore {
       try {
         const envelope = JSON.parse(text) as Envelope;
         if (envelope.format !== FORMAT) throw new Error(`unknown format ${String(envelope.format)}`);
+        const salt = Buffer.from(envelope.salt, 'base64');
         const decipher = createDecipheriv(
           'aes-256-gcm',
-          await keyFor(Buffer.from(envelope.salt, 'base64')),
+          await keyFor(salt),
           Buffer.from(envelope.iv, 'base64'),
         );
         decipher.setAAD(Buffer.from(key));
         decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
-        return Buffer.concat([
+        const plain = Buffer.concat([
           decipher.update(Buffer.from(envelope.data, 'base64')),
           decipher.final(),
-        ]).toString('utf8');
+        ]);
+        writeSalt = salt;
+        return plain.toString('utf8');
       } catch (error) {
         throw new StoreUnavailableError(
           `The token file for this account cannot be decrypted (wrong LATCHKEY_FILE_STORE_KEY, or another machine's file): ${(error as Error).message}`,
