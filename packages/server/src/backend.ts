@@ -2,18 +2,18 @@ import { hkdfSync } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { Configuration } from 'oidc-provider';
 import type { ClientConfig, LatchkeyConfig, OrganizationPolicy, ResourceConfig } from './config/types.js';
+import { SecretBox } from './crypto/secret-box.js';
 import type { Csrf } from './http/csrf.js';
 import type { PasswordHasher } from './login/password-hasher.js';
 import type { LoginServices, OrganizationView, SignInState, UserView } from './login/services.js';
 import type { AccountRecord, AccountSource } from './protocol/accounts.js';
 import type { KeyStore, StoredKey } from './protocol/keys.js';
-import { SecretBox } from './crypto/secret-box.js';
-import { openDatabase, type Database } from './storage/database.js';
+import { applyStaticConfig } from './static-config.js';
+import { type Database, openDatabase } from './storage/database.js';
 import { migrateToLatest } from './storage/migrate.js';
 import { createOidcAdapter, revokeAllForAccount } from './storage/oidc-adapter.js';
 import { createRepositories, type Repositories, verifyOperatorSecret } from './storage/repositories.js';
 import { startSweeper } from './storage/sweeper.js';
-import { applyStaticConfig } from './static-config.js';
 
 /** oidc-provider client metadata for a Latchkey client (RFC 7591 names). */
 export function clientMetadata(client: ClientConfig): Record<string, unknown> {
@@ -80,7 +80,10 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
           id: org.id,
           name: org.name,
           policy: org.policy as OrganizationPolicy,
-          connection: { id: org.connection?.id ?? `${org.id}-local`, type: (org.connection?.type ?? 'local') as OrganizationView['connection']['type'] },
+          connection: {
+            id: org.connection?.id ?? `${org.id}-local`,
+            type: (org.connection?.type ?? 'local') as OrganizationView['connection']['type'],
+          },
           domains: org.domains,
         };
         byId.set(view.id, view);
@@ -145,7 +148,10 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
       },
       policyFor: (organizationId) => orgsById.get(organizationId)?.policy,
       longestAbsoluteLifetime: () =>
-        Math.max(config.lifetimes.refreshAbsolute, ...[...orgsById.values()].map((o) => o.policy.refreshAbsoluteTtl)),
+        Math.max(
+          config.lifetimes.refreshAbsolute,
+          ...[...orgsById.values()].map((o) => o.policy.refreshAbsoluteTtl),
+        ),
     };
 
     const keyStore: KeyStore = {
@@ -157,7 +163,13 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
 
     const toUserView = (user: Awaited<ReturnType<typeof repos.users.findById>>): UserView | undefined =>
       user
-        ? { id: user.id, organizationId: user.organizationId, email: user.email ?? null, name: user.name ?? null, status: user.status }
+        ? {
+            id: user.id,
+            organizationId: user.organizationId,
+            email: user.email ?? null,
+            name: user.name ?? null,
+            status: user.status,
+          }
         : undefined;
 
     const sweeper = startSweeper(database, { intervalMs: 60_000, batchSize: 500 });
@@ -203,7 +215,12 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
         },
         states: {
           get: async (uid) => (await repos.signInStates.get(uid)) as SignInState | undefined,
-          put: (uid, state) => repos.signInStates.put(uid, state as Record<string, unknown>, Date.now() + config.lifetimes.interaction * 1000),
+          put: (uid, state) =>
+            repos.signInStates.put(
+              uid,
+              state as Record<string, unknown>,
+              Date.now() + config.lifetimes.interaction * 1000,
+            ),
           delete: (uid) => repos.signInStates.delete(uid),
         },
         audit: (event) => repos.audit.append(event),

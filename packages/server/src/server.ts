@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type Provider from 'oidc-provider';
+import { type Backend, createBackend } from './backend.js';
 import type { LatchkeyConfig } from './config/types.js';
-import { Csrf } from './http/csrf.js';
 import { createApp } from './http/app.js';
+import { Csrf } from './http/csrf.js';
 import { createPasswordHasher } from './login/password-hasher.js';
-import { createBackend, type Backend } from './backend.js';
 import { AccountStore } from './protocol/accounts.js';
 import { ProtocolKeys } from './protocol/keys.js';
 import { buildProvider } from './protocol/provider.js';
@@ -34,7 +34,10 @@ export interface RunningServer {
  * clients, users, sign-in progress) lives in the database, so any number of processes can serve one
  * issuer behind a load balancer.
  */
-export async function startServer(config: LatchkeyConfig, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  config: LatchkeyConfig,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   const hasher = createPasswordHasher(config.argon2);
   const backend = await createBackend(config, hasher);
   const keys = new ProtocolKeys(backend.keyStore);

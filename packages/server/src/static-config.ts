@@ -8,7 +8,11 @@ import type { Repositories } from './storage/repositories.js';
  * users. Idempotent: a restart with the same file changes nothing; users that already exist keep
  * their password and 2-step verification (the file only seeds them).
  */
-export async function applyStaticConfig(repos: Repositories, config: LatchkeyConfig, hasher: PasswordHasher): Promise<void> {
+export async function applyStaticConfig(
+  repos: Repositories,
+  config: LatchkeyConfig,
+  hasher: PasswordHasher,
+): Promise<void> {
   for (const client of config.clients) await repos.clients.upsertFromConfig(client);
   for (const resource of config.resources) await repos.resources.upsert(resource);
   for (const org of config.organizations) {

@@ -18,7 +18,9 @@ export class SecretBox {
   private constructor(private readonly key: Buffer) {}
 
   static fromSecret(secret: string): SecretBox {
-    return new SecretBox(Buffer.from(hkdfSync('sha256', secret, 'latchkey-secret-box', 'aes-256-gcm v1', 32)));
+    return new SecretBox(
+      Buffer.from(hkdfSync('sha256', secret, 'latchkey-secret-box', 'aes-256-gcm v1', 32)),
+    );
   }
 
   encrypt(plaintext: string, associatedData = ''): string {
@@ -31,7 +33,8 @@ export class SecretBox {
 
   decrypt(sealed: string, associatedData = ''): string {
     const [version, ivText, bodyText] = sealed.split('.');
-    if (version !== VERSION || !ivText || !bodyText) throw new DecryptionError('unrecognized encrypted value');
+    if (version !== VERSION || !ivText || !bodyText)
+      throw new DecryptionError('unrecognized encrypted value');
     const iv = Buffer.from(ivText, 'base64url');
     const body = Buffer.from(bodyText, 'base64url');
     if (body.length < 16) throw new DecryptionError('encrypted value is truncated');
@@ -39,7 +42,9 @@ export class SecretBox {
       const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
       decipher.setAAD(Buffer.from(associatedData));
       decipher.setAuthTag(body.subarray(body.length - 16));
-      return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString(
+        'utf8',
+      );
     } catch (cause) {
       throw new DecryptionError('encrypted value does not open with this key', { cause });
     }

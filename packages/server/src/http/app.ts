@@ -107,36 +107,46 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .send(messagePage({ title: messages.errorTitle, message: messages.errorNotFound }));
   });
 
-  app.setErrorHandler(async (error: Error & { statusCode?: number; name: string; code?: string }, request, reply) => {
-    // The engine's interaction lookups throw SessionNotFound when the interaction expired or its
-    // cookie is missing: the person needs to start again from the app, not a stack trace.
-    const expired = error.name === 'SessionNotFound' || error.name === 'InvalidRequest';
-    const status = expired ? 400 : (error.statusCode ?? 500);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ err: { name: error.name, message: error.message, code: error.code } }, 'request refused');
-    const unavailable = error.code === 'DATABASE_UNAVAILABLE' || /ECONNREFUSED|database/i.test(error.message);
-    const message = expired
-      ? messages.errorExpired
-      : unavailable
-        ? messages.errorUnavailable
-        : status === 413
-          ? messages.errorGeneric
-          : messages.errorGeneric;
-    const wantsHtml = (request.headers.accept ?? '').includes('text/html') || request.url.startsWith('/interaction/');
-    const code = unavailable ? 503 : status;
-    if (!wantsHtml) {
-      return reply.code(code).send({ error: code >= 500 ? 'server_error' : 'invalid_request', request_id: request.id });
-    }
-    return reply
-      .code(code)
-      .type('text/html; charset=utf-8')
-      .send(
-        messagePage({
-          title: messages.errorTitle,
-          message: `${message} (${messages.errorReference.replace('{id}', request.id)})`,
-        }),
-      );
-  });
+  app.setErrorHandler(
+    async (error: Error & { statusCode?: number; name: string; code?: string }, request, reply) => {
+      // The engine's interaction lookups throw SessionNotFound when the interaction expired or its
+      // cookie is missing: the person needs to start again from the app, not a stack trace.
+      const expired = error.name === 'SessionNotFound' || error.name === 'InvalidRequest';
+      const status = expired ? 400 : (error.statusCode ?? 500);
+      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      else
+        request.log.info(
+          { err: { name: error.name, message: error.message, code: error.code } },
+          'request refused',
+        );
+      const unavailable =
+        error.code === 'DATABASE_UNAVAILABLE' || /ECONNREFUSED|database/i.test(error.message);
+      const message = expired
+        ? messages.errorExpired
+        : unavailable
+          ? messages.errorUnavailable
+          : status === 413
+            ? messages.errorGeneric
+            : messages.errorGeneric;
+      const wantsHtml =
+        (request.headers.accept ?? '').includes('text/html') || request.url.startsWith('/interaction/');
+      const code = unavailable ? 503 : status;
+      if (!wantsHtml) {
+        return reply
+          .code(code)
+          .send({ error: code >= 500 ? 'server_error' : 'invalid_request', request_id: request.id });
+      }
+      return reply
+        .code(code)
+        .type('text/html; charset=utf-8')
+        .send(
+          messagePage({
+            title: messages.errorTitle,
+            message: `${message} (${messages.errorReference.replace('{id}', request.id)})`,
+          }),
+        );
+    },
+  );
 
   return app;
 }

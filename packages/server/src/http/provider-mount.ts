@@ -27,7 +27,13 @@ export const ENGINE_PATHS = [
   '/request',
 ] as const;
 
-const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
+const FORWARDED = [
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'forwarded',
+];
 
 /**
  * Koa trusts X-Forwarded-* from anyone once `proxy` is on, so we rewrite them from Fastify's

@@ -37,7 +37,12 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
   }
 
-  async function appName(clientId: string): Promise<{ name: string; client: Awaited<ReturnType<ReturnType<LoginServices['provider']>['Client']['find']>> }> {
+  async function appName(
+    clientId: string,
+  ): Promise<{
+    name: string;
+    client: Awaited<ReturnType<ReturnType<LoginServices['provider']>['Client']['find']>>;
+  }> {
     const client = await services.provider().Client.find(clientId);
     return { name: client?.clientName ?? clientId, client };
   }
@@ -55,9 +60,18 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
   ) {
     const amr = state.amr ?? ['pwd'];
     const mfa = amr.length > 1 || amr.some((m) => m === 'hwk' || m === 'swk');
-    const acr = amr.includes('fed') ? 'urn:latchkey:acr:federated' : mfa ? 'urn:latchkey:acr:mfa' : 'urn:latchkey:acr:pwd';
+    const acr = amr.includes('fed')
+      ? 'urn:latchkey:acr:federated'
+      : mfa
+        ? 'urn:latchkey:acr:mfa'
+        : 'urn:latchkey:acr:pwd';
     const result: InteractionResults = {
-      login: { accountId: userId, amr: mfa && !amr.includes('mfa') ? [...amr, 'mfa'] : amr, acr, remember: true },
+      login: {
+        accountId: userId,
+        amr: mfa && !amr.includes('mfa') ? [...amr, 'mfa'] : amr,
+        acr,
+        remember: true,
+      },
     };
     await services.users.touchSignIn(userId);
     await services.states.delete(d.uid);
@@ -69,7 +83,9 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
       clientId: String(d.params.client_id),
       ...context(request, { details: { amr } }),
     });
-    const to = await services.provider().interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+    const to = await services
+      .provider()
+      .interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
     return reply.redirect(to, 303);
   }
 
@@ -85,14 +101,30 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     const csrf = services.csrf.token(request, reply);
     const email = normalizeEmail(rawEmail);
     if (!email) {
-      return html(reply, emailPage({ action: `${base(d.uid)}/email`, csrf, appName: name, email: rawEmail, error: messages.emailInvalid }), 400);
+      return html(
+        reply,
+        emailPage({
+          action: `${base(d.uid)}/email`,
+          csrf,
+          appName: name,
+          email: rawEmail,
+          error: messages.emailInvalid,
+        }),
+        400,
+      );
     }
     const domain = emailDomain(email);
     const org =
       (await services.organizations.forDomain(domain)) ??
-      (services.config.defaultOrganization ? await services.organizations.byId(services.config.defaultOrganization) : undefined);
+      (services.config.defaultOrganization
+        ? await services.organizations.byId(services.config.defaultOrganization)
+        : undefined);
     if (!org) {
-      await services.audit({ action: 'route_email', outcome: 'failure', ...context(request, { details: { domain, reason: 'unknown_domain' } }) });
+      await services.audit({
+        action: 'route_email',
+        outcome: 'failure',
+        ...context(request, { details: { domain, reason: 'unknown_domain' } }),
+      });
       return html(
         reply,
         messagePage({
@@ -106,7 +138,10 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     if (!clientAllowed(org, String(d.params.client_id))) {
       return html(
         reply,
-        messagePage({ title: messages.errorTitle, message: format(messages.clientNotAllowed, { app: name }) }),
+        messagePage({
+          title: messages.errorTitle,
+          message: format(messages.clientNotAllowed, { app: name }),
+        }),
         403,
       );
     }
@@ -130,26 +165,53 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     return org.policy.allowedClients.length === 0 || org.policy.allowedClients.includes(clientId);
   }
 
-  async function showStep(request: FastifyRequest, reply: FastifyReply, d: Details, state: SignInState, error?: string, status = 200) {
+  async function showStep(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    d: Details,
+    state: SignInState,
+    error?: string,
+    status = 200,
+  ) {
     const csrf = services.csrf.token(request, reply);
     const { name } = await appName(String(d.params.client_id));
     if (state.step === 'password' && state.email) {
       return html(
         reply,
-        passwordPage({ action: `${base(d.uid)}/password`, csrf, email: state.email, switchUrl: `${base(d.uid)}/switch`, error }),
+        passwordPage({
+          action: `${base(d.uid)}/password`,
+          csrf,
+          email: state.email,
+          switchUrl: `${base(d.uid)}/switch`,
+          error,
+        }),
         status,
       );
     }
     const loginHint = typeof d.params.login_hint === 'string' ? d.params.login_hint : undefined;
-    return html(reply, emailPage({ action: `${base(d.uid)}/email`, csrf, appName: name, email: state.email ?? loginHint, error }), status);
+    return html(
+      reply,
+      emailPage({
+        action: `${base(d.uid)}/email`,
+        csrf,
+        appName: name,
+        email: state.email ?? loginHint,
+        error,
+      }),
+      status,
+    );
   }
 
-  function handoffMode(redirectUri: string | undefined, isDevice: boolean): 'scheme' | 'loopback' | 'device' | 'web' {
+  function handoffMode(
+    redirectUri: string | undefined,
+    isDevice: boolean,
+  ): 'scheme' | 'loopback' | 'device' | 'web' {
     if (isDevice) return 'device';
     if (!redirectUri) return 'web';
     try {
       const url = new URL(redirectUri);
-      if (url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === '[::1]')) return 'loopback';
+      if (url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === '[::1]'))
+        return 'loopback';
       if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'scheme';
     } catch {
       // fall through
@@ -166,10 +228,20 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     return `/auth?${query.toString()}`;
   }
 
-  async function showHandoff(request: FastifyRequest, reply: FastifyReply, d: Details, accountId: string, notice?: string) {
+  async function showHandoff(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    d: Details,
+    accountId: string,
+    notice?: string,
+  ) {
     const user = await services.users.byId(accountId);
     if (!user || user.status !== 'active') {
-      return html(reply, messagePage({ title: messages.errorTitle, message: messages.errorAccountDisabled }), 403);
+      return html(
+        reply,
+        messagePage({ title: messages.errorTitle, message: messages.errorAccountDisabled }),
+        403,
+      );
     }
     const { name, client } = await appName(String(d.params.client_id));
     const isDevice = Boolean((d as { deviceCode?: unknown }).deviceCode);
@@ -199,7 +271,8 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     const d = await services.provider().interactionDetails(request.raw, reply.raw);
     const state = (await services.states.get(d.uid)) ?? {};
     const sessionAccount = d.session?.accountId;
-    const loginHint = typeof d.params.login_hint === 'string' ? normalizeEmail(d.params.login_hint) : undefined;
+    const loginHint =
+      typeof d.params.login_hint === 'string' ? normalizeEmail(d.params.login_hint) : undefined;
 
     if (d.prompt.name === 'consent' && sessionAccount && !state.switching) {
       const user = await services.users.byId(sessionAccount);
@@ -220,35 +293,43 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     return showStep(request, reply, d, state);
   });
 
-  app.post<{ Params: Params; Body: { email?: string } }>('/interaction/:uid/email', async (request, reply) => {
-    const d = await services.provider().interactionDetails(request.raw, reply.raw);
-    if (!services.csrf.verify(request)) return csrfFailure(reply);
-    const state = (await services.states.get(d.uid)) ?? {};
-    return routeEmail(request, reply, d, { switching: state.switching }, String(request.body?.email ?? ''));
-  });
+  app.post<{ Params: Params; Body: { email?: string } }>(
+    '/interaction/:uid/email',
+    async (request, reply) => {
+      const d = await services.provider().interactionDetails(request.raw, reply.raw);
+      if (!services.csrf.verify(request)) return csrfFailure(reply);
+      const state = (await services.states.get(d.uid)) ?? {};
+      return routeEmail(request, reply, d, { switching: state.switching }, String(request.body?.email ?? ''));
+    },
+  );
 
-  app.post<{ Params: Params; Body: { password?: string } }>('/interaction/:uid/password', async (request, reply) => {
-    const d = await services.provider().interactionDetails(request.raw, reply.raw);
-    if (!services.csrf.verify(request)) return csrfFailure(reply);
-    const state = (await services.states.get(d.uid)) ?? {};
-    if (state.step !== 'password' || !state.email) return showStep(request, reply, d, {});
-    const password = String(request.body?.password ?? '');
-    const ok = await services.passwords.verify(state.userId, password);
-    const user = ok && state.userId ? await services.users.byId(state.userId) : undefined;
-    if (!ok || !user || user.status !== 'active') {
-      await services.audit({
-        action: 'password',
-        outcome: 'failure',
-        userId: state.userId,
-        organizationId: state.organizationId,
-        clientId: String(d.params.client_id),
-        ...context(request, { details: { reason: user && user.status !== 'active' ? 'disabled' : 'wrong_password' } }),
-      });
-      return showStep(request, reply, d, state, messages.passwordWrong, 401);
-    }
-    const next: SignInState = { ...state, amr: ['pwd'] };
-    return finishLogin(request, reply, d, next, user.id);
-  });
+  app.post<{ Params: Params; Body: { password?: string } }>(
+    '/interaction/:uid/password',
+    async (request, reply) => {
+      const d = await services.provider().interactionDetails(request.raw, reply.raw);
+      if (!services.csrf.verify(request)) return csrfFailure(reply);
+      const state = (await services.states.get(d.uid)) ?? {};
+      if (state.step !== 'password' || !state.email) return showStep(request, reply, d, {});
+      const password = String(request.body?.password ?? '');
+      const ok = await services.passwords.verify(state.userId, password);
+      const user = ok && state.userId ? await services.users.byId(state.userId) : undefined;
+      if (!ok || !user || user.status !== 'active') {
+        await services.audit({
+          action: 'password',
+          outcome: 'failure',
+          userId: state.userId,
+          organizationId: state.organizationId,
+          clientId: String(d.params.client_id),
+          ...context(request, {
+            details: { reason: user && user.status !== 'active' ? 'disabled' : 'wrong_password' },
+          }),
+        });
+        return showStep(request, reply, d, state, messages.passwordWrong, 401);
+      }
+      const next: SignInState = { ...state, amr: ['pwd'] };
+      return finishLogin(request, reply, d, next, user.id);
+    },
+  );
 
   /** "Not you?": forget the typed email (and, on the handoff page, the session's user). */
   app.get<{ Params: Params }>('/interaction/:uid/switch', async (request, reply) => {
@@ -268,7 +349,9 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     if (d.prompt.name !== 'consent' || !accountId) return reply.redirect(base(d.uid), 303);
     const provider = services.provider();
     const clientId = String(d.params.client_id);
-    const grant = d.grantId ? await provider.Grant.find(d.grantId) : new provider.Grant({ accountId, clientId });
+    const grant = d.grantId
+      ? await provider.Grant.find(d.grantId)
+      : new provider.Grant({ accountId, clientId });
     if (!grant) return reply.redirect(base(d.uid), 303);
     const missing = d.prompt.details as {
       missingOIDCScope?: string[];
@@ -281,24 +364,36 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
       grant.addResourceScope(indicator, scopes.join(' '));
     }
     const grantId = await grant.save();
-    await services.audit({ action: 'handoff', outcome: 'success', userId: accountId, clientId, ...context(request) });
-    const to = await provider.interactionResult(request.raw, reply.raw, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    await services.audit({
+      action: 'handoff',
+      outcome: 'success',
+      userId: accountId,
+      clientId,
+      ...context(request),
+    });
+    const to = await provider.interactionResult(
+      request.raw,
+      reply.raw,
+      { consent: { grantId } },
+      { mergeWithLastSubmission: true },
+    );
     return reply.redirect(to, 303);
   });
 
   app.get<{ Params: Params }>('/interaction/:uid/abort', async (request, reply) => {
     await services.provider().interactionDetails(request.raw, reply.raw);
-    const to = await services.provider().interactionResult(
-      request.raw,
-      reply.raw,
-      { error: 'access_denied', error_description: 'End-User aborted interaction' },
-      { mergeWithLastSubmission: false },
-    );
+    const to = await services
+      .provider()
+      .interactionResult(
+        request.raw,
+        reply.raw,
+        { error: 'access_denied', error_description: 'End-User aborted interaction' },
+        { mergeWithLastSubmission: false },
+      );
     return reply.redirect(to, 303);
   });
 
   function csrfFailure(reply: FastifyReply) {
     return html(reply, messagePage({ title: messages.errorTitle, message: messages.errorCsrf }), 403);
   }
-
 }

@@ -100,7 +100,8 @@ export const messages = {
   errorExpired: 'This sign-in page has expired. Go back to your app and start again.',
   errorInvalidRequest: 'The app sent a request Latchkey cannot accept ({code}). Contact the app’s developer.',
   errorUnknownClient: 'This app is not registered with Latchkey. Contact your IT administrator.',
-  errorRedirectUri: 'This app asked to return to an address that is not registered. For your safety, the sign-in stopped.',
+  errorRedirectUri:
+    'This app asked to return to an address that is not registered. For your safety, the sign-in stopped.',
   errorCsrf: 'This form expired or was sent from another site. Reload the page and try again.',
   errorNotFound: 'There is nothing here.',
   errorUnavailable: 'Latchkey is temporarily unavailable. Try again in a moment.',

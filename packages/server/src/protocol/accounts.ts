@@ -43,7 +43,11 @@ export class AccountStore {
     private readonly lifetimes: LifetimesConfig,
   ) {}
 
-  async findAccount(ctx: KoaContextWithOIDC, sub: string, _token?: unknown): Promise<LatchkeyAccount | undefined> {
+  async findAccount(
+    ctx: KoaContextWithOIDC,
+    sub: string,
+    _token?: unknown,
+  ): Promise<LatchkeyAccount | undefined> {
     const record = await this.source.findAccountRecord(sub);
     if (!record || record.status !== 'active') return undefined;
     if (
@@ -71,10 +75,16 @@ export class AccountStore {
   }
 
   /** RFC 9068 access tokens carry the organization and groups next to `sub`, `aud` and `scope`. */
-  async extraAccessTokenClaims(ctx: KoaContextWithOIDC, token: { accountId?: string; resourceServer?: unknown }) {
+  async extraAccessTokenClaims(
+    ctx: KoaContextWithOIDC,
+    token: { accountId?: string; resourceServer?: unknown },
+  ) {
     if (!token.resourceServer || !token.accountId) return undefined;
     const cached = ctx.oidc.entities.Account as LatchkeyAccount | undefined;
-    const record = cached?.accountId === token.accountId ? cached.record : await this.source.findAccountRecord(token.accountId);
+    const record =
+      cached?.accountId === token.accountId
+        ? cached.record
+        : await this.source.findAccountRecord(token.accountId);
     if (!record) return undefined;
     return { org_id: record.organizationId, groups: record.groups };
   }

@@ -25,16 +25,33 @@ export interface KeyStore {
 export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
 
 async function newSigningKey(alg: (typeof SIGNING_ALGS)[number], activatesAt: number, now: number) {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
+  });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(jwk);
   const material: JWK = { ...jwk, kid, alg, use: 'sig' };
-  return { kid, use: 'sig', alg, material: JSON.stringify(material), activatesAt, createdAt: now } satisfies StoredKey;
+  return {
+    kid,
+    use: 'sig',
+    alg,
+    material: JSON.stringify(material),
+    activatesAt,
+    createdAt: now,
+  } satisfies StoredKey;
 }
 
 function newCookieKey(activatesAt: number, now: number): StoredKey {
   const secret = randomBytes(32).toString('base64url');
-  return { kid: `cookie-${randomBytes(8).toString('hex')}`, use: 'cookie', alg: 'HS256', material: secret, activatesAt, createdAt: now };
+  return {
+    kid: `cookie-${randomBytes(8).toString('hex')}`,
+    use: 'cookie',
+    alg: 'HS256',
+    material: secret,
+    activatesAt,
+    createdAt: now,
+  };
 }
 
 /**
@@ -63,7 +80,9 @@ export class ProtocolKeys {
     if (!keys.some((k) => k.use === 'sig') || !keys.some((k) => k.use === 'cookie')) {
       const now = this.now();
       const fresh: StoredKey[] = [];
-      for (const alg of SIGNING_ALGS) if (!keys.some((k) => k.use === 'sig' && k.alg === alg)) fresh.push(await newSigningKey(alg, now, now));
+      for (const alg of SIGNING_ALGS)
+        if (!keys.some((k) => k.use === 'sig' && k.alg === alg))
+          fresh.push(await newSigningKey(alg, now, now));
       if (!keys.some((k) => k.use === 'cookie')) fresh.push(newCookieKey(now, now));
       await this.store.insertKeys(fresh);
       keys = await this.store.listKeys();
@@ -126,7 +145,13 @@ export class ProtocolKeys {
    * Publishes new signing and cookie keys that start signing after `activateInMs`; the current ones
    * retire then and stay published for `keepOldForMs` more, so tokens they signed still verify.
    */
-  async rotate({ activateInMs, keepOldForMs }: { activateInMs: number; keepOldForMs: number }): Promise<StoredKey[]> {
+  async rotate({
+    activateInMs,
+    keepOldForMs,
+  }: {
+    activateInMs: number;
+    keepOldForMs: number;
+  }): Promise<StoredKey[]> {
     await this.refresh();
     const now = this.now();
     const activatesAt = now + activateInMs;

@@ -1,7 +1,13 @@
-import Provider, { type Configuration, type KoaContextWithOIDC, errors } from 'oidc-provider';
+import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { LatchkeyConfig } from '../config/types.js';
-import { renderDeviceConfirm, renderDeviceInput, renderDeviceSuccess, renderErrorPage } from '../login/views/pages.js';
-import { renderLogoutConfirm, renderLoggedOut } from '../login/views/pages.js';
+import {
+  renderDeviceConfirm,
+  renderDeviceInput,
+  renderDeviceSuccess,
+  renderErrorPage,
+  renderLoggedOut,
+  renderLogoutConfirm,
+} from '../login/views/pages.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
 import type { ProtocolKeys } from './keys.js';
@@ -14,7 +20,9 @@ export interface ProviderDeps {
   accounts: AccountStore;
   keys: ProtocolKeys;
   /** Resolves a registered resource (API) by its identifier. */
-  findResource(id: string): { id: string; name: string; scopes: string[]; accessTokenTtl?: number | undefined } | undefined;
+  findResource(
+    id: string,
+  ): { id: string; name: string; scopes: string[]; accessTokenTtl?: number | undefined } | undefined;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;
 }
@@ -85,7 +93,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       resourceIndicators: {
         enabled: true,
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined,
-        useGrantedResource: () => true,
+        // Without a `resource` parameter the token endpoint issues a userinfo token (opaque); a JWT
+        // for an API is minted only when the app names the API (RFC 8707).
+        useGrantedResource: () => false,
         getResourceServerInfo: (_ctx, resourceIndicator) => {
           const resource = deps.findResource(resourceIndicator);
           if (!resource) throw new errors.InvalidTarget();

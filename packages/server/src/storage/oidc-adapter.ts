@@ -58,7 +58,16 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         .execute();
     }
 
-    #hydrate(row: { payload: string; expires_at: number | null; consumed_at: number | null; grace_used_at: number | null } | undefined) {
+    #hydrate(
+      row:
+        | {
+            payload: string;
+            expires_at: number | null;
+            consumed_at: number | null;
+            grace_used_at: number | null;
+          }
+        | undefined,
+    ) {
       if (!row) return undefined;
       const at = now();
       if (row.expires_at !== null && row.expires_at <= at) return undefined;
@@ -114,7 +123,9 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
 
       const grace = this.model === 'RefreshToken' ? options.refreshReuseGraceMs() : 0;
       if (grace > 0 && (await this.#forgive(id, at, grace))) return;
-      throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
+      throw new errors.InvalidGrant(
+        `${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`,
+      );
     }
 
     /** Uses the one-time grace for a rotated refresh token whose rotation has completed. */
@@ -171,7 +182,10 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
 
 /** "Revoke everything for this user": sessions, grants, codes and tokens in one statement. */
 export async function revokeAllForAccount(database: Database, accountId: string): Promise<number> {
-  const result = await database.db.deleteFrom('oidc_records').where('account_id', '=', accountId).executeTakeFirst();
+  const result = await database.db
+    .deleteFrom('oidc_records')
+    .where('account_id', '=', accountId)
+    .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 
@@ -188,6 +202,13 @@ export async function listAccountRecords(database: Database, accountId: string) 
     .filter((r) => r.expires_at === null || r.expires_at > Date.now())
     .map((r) => {
       const payload = JSON.parse(r.payload) as { clientId?: string; consumed?: number };
-      return { model: r.model, id: r.id, grantId: r.grant_id, clientId: payload.clientId, createdAt: r.created_at, expiresAt: r.expires_at };
+      return {
+        model: r.model,
+        id: r.id,
+        grantId: r.grant_id,
+        clientId: payload.clientId,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+      };
     });
 }

@@ -45,7 +45,11 @@ const CHECK_VALUE = 'latchkey-secret-check';
  * LATCHKEY_SECRET would otherwise "work" until the first encrypted secret is read back as garbage.
  */
 export async function verifyOperatorSecret(database: Database, box: SecretBox): Promise<void> {
-  const row = await database.db.selectFrom('meta').select('value').where('key', '=', 'secret_check').executeTakeFirst();
+  const row = await database.db
+    .selectFrom('meta')
+    .select('value')
+    .where('key', '=', 'secret_check')
+    .executeTakeFirst();
   if (!row) {
     await database.db
       .insertInto('meta')

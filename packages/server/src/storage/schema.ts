@@ -20,7 +20,13 @@ export interface Schema {
     created_at: number;
     updated_at: number;
   };
-  resources: { id: string; name: string; scopes: string; access_token_ttl: number | null; created_at: number };
+  resources: {
+    id: string;
+    name: string;
+    scopes: string;
+    access_token_ttl: number | null;
+    created_at: number;
+  };
   users: {
     id: string;
     organization_id: string;

@@ -20,7 +20,10 @@ const TABLES = [
  * Removes expired protocol records in small batches (a bounded `DELETE … WHERE key IN (SELECT …
  * LIMIT n)`), so no sweep holds a long lock or blocks requests; errors are logged, never thrown.
  */
-export function startSweeper(database: Database, options: { intervalMs: number; batchSize: number; logger?: Logger }): Sweeper {
+export function startSweeper(
+  database: Database,
+  options: { intervalMs: number; batchSize: number; logger?: Logger },
+): Sweeper {
   const { db } = database;
   let running: Promise<number> | undefined;
 
@@ -38,14 +41,22 @@ export function startSweeper(database: Database, options: { intervalMs: number; 
           .limit(options.batchSize)
           .execute();
         for (const row of rows) {
-          await anyDb.deleteFrom(table.table).where('model', '=', row.model).where('id', '=', row.id).execute();
+          await anyDb
+            .deleteFrom(table.table)
+            .where('model', '=', row.model)
+            .where('id', '=', row.id)
+            .execute();
         }
         deleted = rows.length;
       } else {
         const key = table.key[0];
         const result = await anyDb
           .deleteFrom(table.table)
-          .where(key, 'in', anyDb.selectFrom(table.table).select(key).where('expires_at', '<=', now).limit(options.batchSize))
+          .where(
+            key,
+            'in',
+            anyDb.selectFrom(table.table).select(key).where('expires_at', '<=', now).limit(options.batchSize),
+          )
           .executeTakeFirst();
         deleted = Number(result.numDeletedRows);
       }

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 /** Debian's Chromium, as FACTS.md and the brief prescribe (Playwright's own download does not work here). */
 export const CHROMIUM_ARGS = [
@@ -25,7 +25,10 @@ export async function launchBrowser(): Promise<Browser> {
  * Follows navigations to private-use schemes (e.g. `com.acme.desktop:/oauth2redirect?...`) the way
  * an OS would hand them to the app: the URL is captured instead of opening anything.
  */
-export function captureSchemeNavigations(context: BrowserContext, scheme: string): { next(timeoutMs?: number): Promise<string> } {
+export function captureSchemeNavigations(
+  context: BrowserContext,
+  scheme: string,
+): { next(timeoutMs?: number): Promise<string> } {
   const seen: string[] = [];
   const waiters: ((url: string) => void)[] = [];
   const deliver = (url: string) => {
@@ -44,7 +47,10 @@ export function captureSchemeNavigations(context: BrowserContext, scheme: string
       const ready = seen.shift();
       if (ready) return Promise.resolve(ready);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${scheme}: navigation within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no ${scheme}: navigation within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         waiters.push((url) => {
           clearTimeout(timer);
           resolve(url);
@@ -59,4 +65,28 @@ export async function screenshot(page: Page, suite: string, name: string): Promi
   const dir = path.resolve(process.cwd(), 'test-results', suite);
   await mkdir(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Waits until the locator's text equals (string) or contains (RegExp / { contains }) the expectation;
+ * fails with the last text seen. vitest's `expect` has no web-first assertions, so tests poll.
+ */
+export async function waitForText(
+  locator: import('playwright-core').Locator,
+  expected: string | RegExp,
+  timeoutMs = 10_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      last = ((await locator.first().innerText({ timeout: 1_000 })) ?? '').trim();
+      if (typeof expected === 'string' ? last === expected : expected.test(last)) return last;
+    } catch {
+      // not there yet
+    }
+    if (Date.now() > deadline)
+      throw new Error(`expected text ${String(expected)}, last seen: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

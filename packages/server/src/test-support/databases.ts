@@ -8,7 +8,8 @@ import { migrateToLatest } from '../storage/migrate.js';
 
 export type TestDatabaseKind = 'sqlite' | 'postgres';
 
-export const POSTGRES_ADMIN_URL = process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_ADMIN_URL =
+  process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Dialects to run the shared suites against; `LATCHKEY_TEST_DATABASES=sqlite` narrows. */
 export function testDatabaseKinds(): TestDatabaseKind[] {
@@ -17,7 +18,10 @@ export function testDatabaseKinds(): TestDatabaseKind[] {
 }
 
 /** A fresh, empty database: a temp SQLite file, or a new PostgreSQL database dropped afterwards. */
-export async function createTestDatabaseUrl(kind: TestDatabaseKind, dir?: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTestDatabaseUrl(
+  kind: TestDatabaseKind,
+  dir?: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
   if (kind === 'sqlite') {
     const folder = dir ?? (await mkdtemp(path.join(os.tmpdir(), 'latchkey-db-')));
     return {
@@ -51,7 +55,9 @@ export async function createTestDatabaseUrl(kind: TestDatabaseKind, dir?: string
   };
 }
 
-export async function createTestDatabase(kind: TestDatabaseKind): Promise<{ url: string; database: Database; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  kind: TestDatabaseKind,
+): Promise<{ url: string; database: Database; drop(): Promise<void> }> {
   const created = await createTestDatabaseUrl(kind);
   const database = await openDatabase(created.url);
   await migrateToLatest(database);

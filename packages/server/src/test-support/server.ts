@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { LatchkeyConfig } from '../config/types.js';
 import { type RunningServer, startServer } from '../server.js';
-import { type TestDatabaseKind, createTestDatabaseUrl } from './databases.js';
+import { createTestDatabaseUrl, type TestDatabaseKind } from './databases.js';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
@@ -43,10 +43,19 @@ export interface TestServer extends RunningServer {
  * Starts a real Latchkey server on 127.0.0.1 with an OS-picked port and a fresh database, capturing
  * its JSON log lines (tests assert that no secret reaches the log).
  */
-export async function startTestServer(options: { kind?: TestDatabaseKind; yaml?: string; env?: Record<string, string>; databaseUrl?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: {
+    kind?: TestDatabaseKind;
+    yaml?: string;
+    env?: Record<string, string>;
+    databaseUrl?: string;
+  } = {},
+): Promise<TestServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-test-'));
   const kind = options.kind ?? 'sqlite';
-  const database = options.databaseUrl ? { url: options.databaseUrl, drop: async () => {} } : await createTestDatabaseUrl(kind, dir);
+  const database = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => {} }
+    : await createTestDatabaseUrl(kind, dir);
   const configPath = path.join(dir, 'latchkey.yaml');
   await writeFile(configPath, options.yaml ?? BASE_YAML);
   // Reserve a port first so the issuer carries it.
@@ -65,7 +74,10 @@ export async function startTestServer(options: { kind?: TestDatabaseKind; yaml?:
   });
   const logLines: string[] = [];
   const stream = { write: (line: string) => void logLines.push(line) };
-  const server = await startServer(config, { logger: { level: 'info', stream } as never, pollIntervalMs: 60_000 });
+  const server = await startServer(config, {
+    logger: { level: 'info', stream } as never,
+    pollIntervalMs: 60_000,
+  });
   return {
     ...server,
     config,

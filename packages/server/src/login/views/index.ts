@@ -1,2 +1,2 @@
-export { type SafeHtml, escapeHtml, format, html, raw } from './html.js';
+export { escapeHtml, format, html, raw, type SafeHtml } from './html.js';
 export { alert, layout } from './layout.js';

@@ -1,5 +1,5 @@
 import { messages } from '../messages.js';
-import { type SafeHtml, html } from './html.js';
+import { html, type SafeHtml } from './html.js';
 
 export interface LayoutOptions {
   title: string;

@@ -1,6 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { messages } from '../messages.js';
-import { type SafeHtml, alert, format, html, layout } from './index.js';
+import { alert, format, html, layout, type SafeHtml } from './index.js';
 
 /** Hidden CSRF field for every form. */
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
@@ -15,7 +15,9 @@ export interface EmailPageInput {
 }
 
 export function emailPage(input: EmailPageInput): string {
-  const title = input.appName ? format(messages.emailTitle, { app: input.appName }).value : messages.emailTitleNoApp;
+  const title = input.appName
+    ? format(messages.emailTitle, { app: input.appName }).value
+    : messages.emailTitleNoApp;
   return layout({
     title,
     scripts: input.passkeyAction ? ['/assets/passkey.js'] : [],
@@ -229,14 +231,21 @@ export function renderLoggedOut(ctx: KoaContextWithOIDC): void {
  * Errors the engine cannot send back to the client (unknown client, bad redirect URI, expired
  * interaction…): a readable page with the RFC error code and no internals.
  */
-export function renderErrorPage(ctx: KoaContextWithOIDC, out: { error?: string; error_description?: string }): void {
+export function renderErrorPage(
+  ctx: KoaContextWithOIDC,
+  out: { error?: string; error_description?: string },
+): void {
   const code = out.error ?? 'server_error';
   let message: string | SafeHtml;
   const description = out.error_description ?? '';
   if (code === 'invalid_client') message = messages.errorUnknownClient;
   else if (/redirect_uri/.test(description)) message = messages.errorRedirectUri;
   else if (code === 'server_error') message = messages.errorGeneric;
-  else if (/interaction|session/i.test(description) || code === 'invalid_request' && /expired/.test(description)) message = messages.errorExpired;
+  else if (
+    /interaction|session/i.test(description) ||
+    (code === 'invalid_request' && /expired/.test(description))
+  )
+    message = messages.errorExpired;
   else message = format(messages.errorInvalidRequest, { code });
   send(
     ctx,

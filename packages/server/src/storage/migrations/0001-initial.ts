@@ -8,7 +8,11 @@ import { type Kysely, sql } from 'kysely';
 export async function up(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promise<void> {
   const time = dialect === 'postgres' ? 'bigint' : 'integer';
 
-  await db.schema.createTable('meta').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+  await db.schema
+    .createTable('meta')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .execute();
 
   await db.schema
     .createTable('organizations')
@@ -22,7 +26,9 @@ export async function up(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promi
   await db.schema
     .createTable('domains')
     .addColumn('domain', 'text', (c) => c.primaryKey())
-    .addColumn('organization_id', 'text', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+    .addColumn('organization_id', 'text', (c) =>
+      c.notNull().references('organizations.id').onDelete('cascade'),
+    )
     .addColumn('verification_token', 'text')
     .addColumn('verified_at', time)
     .addColumn('created_at', time, (c) => c.notNull())
@@ -32,7 +38,9 @@ export async function up(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promi
   await db.schema
     .createTable('connections')
     .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('organization_id', 'text', (c) => c.notNull().unique().references('organizations.id').onDelete('cascade'))
+    .addColumn('organization_id', 'text', (c) =>
+      c.notNull().unique().references('organizations.id').onDelete('cascade'),
+    )
     .addColumn('type', 'text', (c) => c.notNull())
     .addColumn('settings', 'text', (c) => c.notNull())
     .addColumn('secrets', 'text')
@@ -77,7 +85,12 @@ export async function up(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promi
     .addColumn('last_validated_at', time, (c) => c.notNull())
     .addColumn('created_at', time, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('identities_subject').on('identities').columns(['connection_id', 'subject']).unique().execute();
+  await db.schema
+    .createIndex('identities_subject')
+    .on('identities')
+    .columns(['connection_id', 'subject'])
+    .unique()
+    .execute();
   await db.schema.createIndex('identities_user').on('identities').column('user_id').execute();
 
   await db.schema
@@ -174,7 +187,11 @@ export async function up(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promi
     .addColumn('expires_at', time, (c) => c.notNull())
     .addColumn('consumed_at', time)
     .execute();
-  await db.schema.createIndex('upstream_requests_expires').on('upstream_requests').column('expires_at').execute();
+  await db.schema
+    .createIndex('upstream_requests_expires')
+    .on('upstream_requests')
+    .column('expires_at')
+    .execute();
 
   await db.schema
     .createTable('replay_cache')

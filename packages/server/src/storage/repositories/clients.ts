@@ -12,7 +12,11 @@ export function clientsRepository(database: Database, box: SecretBox) {
 
   function toConfig(row: { id: string; metadata: string; secret: string | null }): ClientConfig {
     const config = parseJson<ClientConfig>(row.metadata, {} as ClientConfig);
-    return { ...config, id: row.id, secret: row.secret ? box.decrypt(row.secret, `clients:${row.id}`) : undefined };
+    return {
+      ...config,
+      id: row.id,
+      secret: row.secret ? box.decrypt(row.secret, `clients:${row.id}`) : undefined,
+    };
   }
 
   async function write(client: ClientConfig, source: 'config' | 'admin') {
@@ -25,15 +29,32 @@ export function clientsRepository(database: Database, box: SecretBox) {
       secret: secret ? box.encrypt(secret, `clients:${client.id}`) : null,
       updated_at: now,
     };
-    const existing = await db.selectFrom('clients').select('id').where('id', '=', client.id).executeTakeFirst();
-    if (existing) await db.updateTable('clients').set({ ...values, source }).where('id', '=', client.id).execute();
-    else await db.insertInto('clients').values({ id: client.id, ...values, source, created_at: now }).execute();
+    const existing = await db
+      .selectFrom('clients')
+      .select('id')
+      .where('id', '=', client.id)
+      .executeTakeFirst();
+    if (existing)
+      await db
+        .updateTable('clients')
+        .set({ ...values, source })
+        .where('id', '=', client.id)
+        .execute();
+    else
+      await db
+        .insertInto('clients')
+        .values({ id: client.id, ...values, source, created_at: now })
+        .execute();
   }
 
   return {
     upsertFromConfig: (client: ClientConfig) => write(client, 'config'),
     async add(client: ClientConfig): Promise<void> {
-      const existing = await db.selectFrom('clients').select('id').where('id', '=', client.id).executeTakeFirst();
+      const existing = await db
+        .selectFrom('clients')
+        .select('id')
+        .where('id', '=', client.id)
+        .executeTakeFirst();
       if (existing) throw new Error(`client ${client.id} already exists`);
       await write(client, 'admin');
     },

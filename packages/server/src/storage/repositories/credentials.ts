@@ -26,14 +26,29 @@ export interface PasskeyCredential {
 export function credentialsRepository(database: Database, box: SecretBox) {
   const { db } = database;
 
-  async function replaceSingle(userId: string, type: 'password' | 'totp', secret: (id: string) => string, data: Record<string, unknown>) {
+  async function replaceSingle(
+    userId: string,
+    type: 'password' | 'totp',
+    secret: (id: string) => string,
+    data: Record<string, unknown>,
+  ) {
     const now = Date.now();
     const id = newId(now);
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('credentials').where('user_id', '=', userId).where('type', '=', type).execute();
       await trx
         .insertInto('credentials')
-        .values({ id, user_id: userId, type, secret: secret(id), lookup: null, data: JSON.stringify(data), created_at: now, last_used_at: null, used_at: null })
+        .values({
+          id,
+          user_id: userId,
+          type,
+          secret: secret(id),
+          lookup: null,
+          data: JSON.stringify(data),
+          created_at: now,
+          last_used_at: null,
+          used_at: null,
+        })
         .execute();
     });
     return id;
@@ -41,7 +56,12 @@ export function credentialsRepository(database: Database, box: SecretBox) {
 
   return {
     async passwordHash(userId: string): Promise<string | undefined> {
-      const row = await db.selectFrom('credentials').select('secret').where('user_id', '=', userId).where('type', '=', 'password').executeTakeFirst();
+      const row = await db
+        .selectFrom('credentials')
+        .select('secret')
+        .where('user_id', '=', userId)
+        .where('type', '=', 'password')
+        .executeTakeFirst();
       return row?.secret ?? undefined;
     },
 
@@ -50,21 +70,36 @@ export function credentialsRepository(database: Database, box: SecretBox) {
     },
 
     async setTotp(userId: string, secret: string): Promise<void> {
-      await replaceSingle(userId, 'totp', (id) => box.encrypt(secret, `credentials:${id}`), { lastStep: null });
+      await replaceSingle(userId, 'totp', (id) => box.encrypt(secret, `credentials:${id}`), {
+        lastStep: null,
+      });
     },
 
     async totp(userId: string): Promise<TotpCredential | undefined> {
-      const row = await db.selectFrom('credentials').selectAll().where('user_id', '=', userId).where('type', '=', 'totp').executeTakeFirst();
+      const row = await db
+        .selectFrom('credentials')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('type', '=', 'totp')
+        .executeTakeFirst();
       if (!row?.secret) return undefined;
       const data = parseJson<{ lastStep?: number | null }>(row.data, {});
-      return { id: row.id, secret: box.decrypt(row.secret, `credentials:${row.id}`), lastStep: data.lastStep ?? null };
+      return {
+        id: row.id,
+        secret: box.decrypt(row.secret, `credentials:${row.id}`),
+        lastStep: data.lastStep ?? null,
+      };
     },
 
     /**
      * Records the accepted time step; false when another request already accepted this or a later
      * step (a replay), compared in the database so two processes cannot both accept one code.
      */
-    async acceptTotpStep(credentialId: string, expectedLastStep: number | null, step: number): Promise<boolean> {
+    async acceptTotpStep(
+      credentialId: string,
+      expectedLastStep: number | null,
+      step: number,
+    ): Promise<boolean> {
       let query = db
         .updateTable('credentials')
         .set({ data: JSON.stringify({ lastStep: step }), last_used_at: Date.now() })
@@ -74,8 +109,15 @@ export function credentialsRepository(database: Database, box: SecretBox) {
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async removeType(userId: string, type: 'totp' | 'webauthn' | 'recovery_code' | 'password'): Promise<number> {
-      const result = await db.deleteFrom('credentials').where('user_id', '=', userId).where('type', '=', type).executeTakeFirst();
+    async removeType(
+      userId: string,
+      type: 'totp' | 'webauthn' | 'recovery_code' | 'password',
+    ): Promise<number> {
+      const result = await db
+        .deleteFrom('credentials')
+        .where('user_id', '=', userId)
+        .where('type', '=', type)
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
 
@@ -84,38 +126,95 @@ export function credentialsRepository(database: Database, box: SecretBox) {
       const id = newId(now);
       await db
         .insertInto('credentials')
-        .values({ id, user_id: userId, type: 'webauthn', secret: null, lookup: `webauthn:${credentialId}`, data: JSON.stringify(data), created_at: now, last_used_at: null, used_at: null })
+        .values({
+          id,
+          user_id: userId,
+          type: 'webauthn',
+          secret: null,
+          lookup: `webauthn:${credentialId}`,
+          data: JSON.stringify(data),
+          created_at: now,
+          last_used_at: null,
+          used_at: null,
+        })
         .execute();
       return id;
     },
 
     async passkeys(userId: string): Promise<PasskeyCredential[]> {
-      const rows = await db.selectFrom('credentials').selectAll().where('user_id', '=', userId).where('type', '=', 'webauthn').execute();
-      return rows.map((r) => ({ id: r.id, credentialId: (r.lookup ?? '').slice('webauthn:'.length), data: parseJson(r.data, {}), createdAt: r.created_at, lastUsedAt: r.last_used_at }));
+      const rows = await db
+        .selectFrom('credentials')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('type', '=', 'webauthn')
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        credentialId: (r.lookup ?? '').slice('webauthn:'.length),
+        data: parseJson(r.data, {}),
+        createdAt: r.created_at,
+        lastUsedAt: r.last_used_at,
+      }));
     },
 
     async findPasskey(credentialId: string): Promise<(PasskeyCredential & { userId: string }) | undefined> {
-      const r = await db.selectFrom('credentials').selectAll().where('lookup', '=', `webauthn:${credentialId}`).executeTakeFirst();
-      return r ? { id: r.id, userId: r.user_id, credentialId, data: parseJson(r.data, {}), createdAt: r.created_at, lastUsedAt: r.last_used_at } : undefined;
+      const r = await db
+        .selectFrom('credentials')
+        .selectAll()
+        .where('lookup', '=', `webauthn:${credentialId}`)
+        .executeTakeFirst();
+      return r
+        ? {
+            id: r.id,
+            userId: r.user_id,
+            credentialId,
+            data: parseJson(r.data, {}),
+            createdAt: r.created_at,
+            lastUsedAt: r.last_used_at,
+          }
+        : undefined;
     },
 
     async updatePasskey(id: string, data: Record<string, unknown>): Promise<void> {
-      await db.updateTable('credentials').set({ data: JSON.stringify(data), last_used_at: Date.now() }).where('id', '=', id).execute();
+      await db
+        .updateTable('credentials')
+        .set({ data: JSON.stringify(data), last_used_at: Date.now() })
+        .where('id', '=', id)
+        .execute();
     },
 
     async removePasskey(userId: string, id: string): Promise<boolean> {
-      const r = await db.deleteFrom('credentials').where('id', '=', id).where('user_id', '=', userId).where('type', '=', 'webauthn').executeTakeFirst();
+      const r = await db
+        .deleteFrom('credentials')
+        .where('id', '=', id)
+        .where('user_id', '=', userId)
+        .where('type', '=', 'webauthn')
+        .executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     },
 
     async replaceRecoveryCodes(userId: string, hashes: string[]): Promise<void> {
       const now = Date.now();
       await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('credentials').where('user_id', '=', userId).where('type', '=', 'recovery_code').execute();
+        await trx
+          .deleteFrom('credentials')
+          .where('user_id', '=', userId)
+          .where('type', '=', 'recovery_code')
+          .execute();
         for (const hash of hashes) {
           await trx
             .insertInto('credentials')
-            .values({ id: newId(now), user_id: userId, type: 'recovery_code', secret: hash, lookup: null, data: '{}', created_at: now, last_used_at: null, used_at: null })
+            .values({
+              id: newId(now),
+              user_id: userId,
+              type: 'recovery_code',
+              secret: hash,
+              lookup: null,
+              data: '{}',
+              created_at: now,
+              last_used_at: null,
+              used_at: null,
+            })
             .execute();
         }
       });
@@ -134,12 +233,23 @@ export function credentialsRepository(database: Database, box: SecretBox) {
 
     /** Marks a recovery code used; false if it was already used (exactly one of two racers wins). */
     async useRecoveryCode(id: string): Promise<boolean> {
-      const result = await db.updateTable('credentials').set({ used_at: Date.now() }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
+      const result = await db
+        .updateTable('credentials')
+        .set({ used_at: Date.now() })
+        .where('id', '=', id)
+        .where('used_at', 'is', null)
+        .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async methodsOf(userId: string): Promise<{ totp: boolean; passkeys: number; recoveryCodes: number; password: boolean }> {
-      const rows = await db.selectFrom('credentials').select(['type', 'used_at']).where('user_id', '=', userId).execute();
+    async methodsOf(
+      userId: string,
+    ): Promise<{ totp: boolean; passkeys: number; recoveryCodes: number; password: boolean }> {
+      const rows = await db
+        .selectFrom('credentials')
+        .select(['type', 'used_at'])
+        .where('user_id', '=', userId)
+        .execute();
       return {
         password: rows.some((r) => r.type === 'password'),
         totp: rows.some((r) => r.type === 'totp'),

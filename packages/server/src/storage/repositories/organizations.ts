@@ -8,7 +8,9 @@ export interface OrganizationDetails {
   name: string;
   policy: OrganizationPolicy;
   domains: string[];
-  connection?: { id: string; type: string; settings: Record<string, unknown>; secrets: Record<string, string> } | undefined;
+  connection?:
+    | { id: string; type: string; settings: Record<string, unknown>; secrets: Record<string, string> }
+    | undefined;
 }
 
 /** The parts of a connection setting that are secret and stored encrypted. */
@@ -25,16 +27,46 @@ export function organizationsRepository(database: Database, box: SecretBox) {
     async upsertFromConfig(org: OrganizationConfig): Promise<void> {
       const now = Date.now();
       await db.transaction().execute(async (trx) => {
-        const existing = await trx.selectFrom('organizations').select('id').where('id', '=', org.id).executeTakeFirst();
+        const existing = await trx
+          .selectFrom('organizations')
+          .select('id')
+          .where('id', '=', org.id)
+          .executeTakeFirst();
         if (existing) {
-          await trx.updateTable('organizations').set({ name: org.name, policy: JSON.stringify(org.policy), updated_at: now }).where('id', '=', org.id).execute();
+          await trx
+            .updateTable('organizations')
+            .set({ name: org.name, policy: JSON.stringify(org.policy), updated_at: now })
+            .where('id', '=', org.id)
+            .execute();
         } else {
-          await trx.insertInto('organizations').values({ id: org.id, name: org.name, policy: JSON.stringify(org.policy), created_at: now, updated_at: now }).execute();
+          await trx
+            .insertInto('organizations')
+            .values({
+              id: org.id,
+              name: org.name,
+              policy: JSON.stringify(org.policy),
+              created_at: now,
+              updated_at: now,
+            })
+            .execute();
         }
         for (const domain of org.domains.map((d) => d.toLowerCase())) {
-          const owner = await trx.selectFrom('domains').select('organization_id').where('domain', '=', domain).executeTakeFirst();
+          const owner = await trx
+            .selectFrom('domains')
+            .select('organization_id')
+            .where('domain', '=', domain)
+            .executeTakeFirst();
           if (!owner) {
-            await trx.insertInto('domains').values({ domain, organization_id: org.id, verification_token: null, verified_at: now, created_at: now }).execute();
+            await trx
+              .insertInto('domains')
+              .values({
+                domain,
+                organization_id: org.id,
+                verification_token: null,
+                verified_at: now,
+                created_at: now,
+              })
+              .execute();
           } else if (owner.organization_id !== org.id) {
             throw new Error(`domain ${domain} already belongs to organization ${owner.organization_id}`);
           }
@@ -47,12 +79,26 @@ export function organizationsRepository(database: Database, box: SecretBox) {
           else settings[key] = value;
         }
         const connectionId = `${org.id}-${type}`;
-        const sealed = Object.keys(secrets).length ? box.encrypt(JSON.stringify(secrets), `connections:${connectionId}`) : null;
-        const current = await trx.selectFrom('connections').select('id').where('organization_id', '=', org.id).executeTakeFirst();
+        const sealed = Object.keys(secrets).length
+          ? box.encrypt(JSON.stringify(secrets), `connections:${connectionId}`)
+          : null;
+        const current = await trx
+          .selectFrom('connections')
+          .select('id')
+          .where('organization_id', '=', org.id)
+          .executeTakeFirst();
         if (current) await trx.deleteFrom('connections').where('organization_id', '=', org.id).execute();
         await trx
           .insertInto('connections')
-          .values({ id: connectionId, organization_id: org.id, type, settings: JSON.stringify(settings), secrets: sealed, created_at: now, updated_at: now })
+          .values({
+            id: connectionId,
+            organization_id: org.id,
+            type,
+            settings: JSON.stringify(settings),
+            secrets: sealed,
+            created_at: now,
+            updated_at: now,
+          })
           .execute();
       });
     },
@@ -75,7 +121,9 @@ export function organizationsRepository(database: Database, box: SecretBox) {
                 id: connection.id,
                 type: connection.type,
                 settings: parseJson(connection.settings, {}),
-                secrets: connection.secrets ? parseJson(box.decrypt(connection.secrets, `connections:${connection.id}`), {}) : {},
+                secrets: connection.secrets
+                  ? parseJson(box.decrypt(connection.secrets, `connections:${connection.id}`), {})
+                  : {},
               }
             : undefined,
         };
@@ -85,12 +133,21 @@ export function organizationsRepository(database: Database, box: SecretBox) {
     async addDomain(organizationId: string, domain: string, verificationToken: string | null): Promise<void> {
       await db
         .insertInto('domains')
-        .values({ domain: domain.toLowerCase(), organization_id: organizationId, verification_token: verificationToken, verified_at: verificationToken ? null : Date.now(), created_at: Date.now() })
+        .values({
+          domain: domain.toLowerCase(),
+          organization_id: organizationId,
+          verification_token: verificationToken,
+          verified_at: verificationToken ? null : Date.now(),
+          created_at: Date.now(),
+        })
         .execute();
     },
 
     async removeDomain(domain: string): Promise<boolean> {
-      const result = await db.deleteFrom('domains').where('domain', '=', domain.toLowerCase()).executeTakeFirst();
+      const result = await db
+        .deleteFrom('domains')
+        .where('domain', '=', domain.toLowerCase())
+        .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },
   };

@@ -10,14 +10,31 @@ export function resourcesRepository(database: Database) {
   const { db } = database;
   return {
     async upsert(resource: ResourceConfig): Promise<void> {
-      const values = { name: resource.name, scopes: JSON.stringify(resource.scopes), access_token_ttl: resource.accessTokenTtl ?? null };
-      const existing = await db.selectFrom('resources').select('id').where('id', '=', resource.id).executeTakeFirst();
+      const values = {
+        name: resource.name,
+        scopes: JSON.stringify(resource.scopes),
+        access_token_ttl: resource.accessTokenTtl ?? null,
+      };
+      const existing = await db
+        .selectFrom('resources')
+        .select('id')
+        .where('id', '=', resource.id)
+        .executeTakeFirst();
       if (existing) await db.updateTable('resources').set(values).where('id', '=', resource.id).execute();
-      else await db.insertInto('resources').values({ id: resource.id, ...values, created_at: Date.now() }).execute();
+      else
+        await db
+          .insertInto('resources')
+          .values({ id: resource.id, ...values, created_at: Date.now() })
+          .execute();
     },
     async list(): Promise<ResourceConfig[]> {
       const rows = await db.selectFrom('resources').selectAll().orderBy('id').execute();
-      return rows.map((r) => ({ id: r.id, name: r.name, scopes: parseJson<string[]>(r.scopes, []), accessTokenTtl: r.access_token_ttl ?? undefined }));
+      return rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        scopes: parseJson<string[]>(r.scopes, []),
+        accessTokenTtl: r.access_token_ttl ?? undefined,
+      }));
     },
   };
 }
@@ -59,7 +76,12 @@ export function signingKeysRepository(database: Database, box: SecretBox) {
     },
     async retire(kids: string[], retiresAt: number, expiresAt: number): Promise<void> {
       if (!kids.length) return;
-      await db.updateTable('signing_keys').set({ retires_at: retiresAt, expires_at: expiresAt }).where('kid', 'in', kids).where('retires_at', 'is', null).execute();
+      await db
+        .updateTable('signing_keys')
+        .set({ retires_at: retiresAt, expires_at: expiresAt })
+        .where('kid', 'in', kids)
+        .where('retires_at', 'is', null)
+        .execute();
     },
     async deleteExpired(now: number): Promise<number> {
       const r = await db.deleteFrom('signing_keys').where('expires_at', '<', now).executeTakeFirst();
@@ -115,8 +137,15 @@ export function auditRepository(database: Database) {
         })
         .execute();
     },
-    async query(filter: { userId?: string; since?: number; action?: string; limit?: number } = {}): Promise<AuditEvent[]> {
-      let q = db.selectFrom('audit_events').selectAll().orderBy('at', 'desc').orderBy('id', 'desc').limit(filter.limit ?? 100);
+    async query(
+      filter: { userId?: string; since?: number; action?: string; limit?: number } = {},
+    ): Promise<AuditEvent[]> {
+      let q = db
+        .selectFrom('audit_events')
+        .selectAll()
+        .orderBy('at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(filter.limit ?? 100);
       if (filter.userId) q = q.where('user_id', '=', filter.userId);
       if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
       if (filter.action) q = q.where('action', '=', filter.action);
@@ -143,7 +172,11 @@ export function signInStatesRepository(database: Database) {
   const { db } = database;
   return {
     async get(id: string): Promise<Record<string, unknown> | undefined> {
-      const row = await db.selectFrom('sign_in_states').select(['data', 'expires_at']).where('id', '=', id).executeTakeFirst();
+      const row = await db
+        .selectFrom('sign_in_states')
+        .select(['data', 'expires_at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (!row || row.expires_at <= Date.now()) return undefined;
       return parseJson(row.data, {});
     },
@@ -165,14 +198,29 @@ export function signInStatesRepository(database: Database) {
 export function upstreamRequestsRepository(database: Database) {
   const { db } = database;
   return {
-    async create(input: { id: string; connectionId: string; interactionUid: string; data: Record<string, unknown>; expiresAt: number }): Promise<void> {
+    async create(input: {
+      id: string;
+      connectionId: string;
+      interactionUid: string;
+      data: Record<string, unknown>;
+      expiresAt: number;
+    }): Promise<void> {
       await db
         .insertInto('upstream_requests')
-        .values({ id: input.id, connection_id: input.connectionId, interaction_uid: input.interactionUid, data: JSON.stringify(input.data), expires_at: input.expiresAt, consumed_at: null })
+        .values({
+          id: input.id,
+          connection_id: input.connectionId,
+          interaction_uid: input.interactionUid,
+          data: JSON.stringify(input.data),
+          expires_at: input.expiresAt,
+          consumed_at: null,
+        })
         .execute();
     },
     /** Returns the request once; a second (or concurrent) consume gets undefined. */
-    async consume(id: string): Promise<{ connectionId: string; interactionUid: string; data: Record<string, unknown> } | undefined> {
+    async consume(
+      id: string,
+    ): Promise<{ connectionId: string; interactionUid: string; data: Record<string, unknown> } | undefined> {
       const now = Date.now();
       const result = await db
         .updateTable('upstream_requests')
@@ -182,8 +230,16 @@ export function upstreamRequestsRepository(database: Database) {
         .where('expires_at', '>', now)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return undefined;
-      const row = await db.selectFrom('upstream_requests').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      return { connectionId: row.connection_id, interactionUid: row.interaction_uid, data: parseJson(row.data, {}) };
+      const row = await db
+        .selectFrom('upstream_requests')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      return {
+        connectionId: row.connection_id,
+        interactionUid: row.interaction_uid,
+        data: parseJson(row.data, {}),
+      };
     },
   };
 }
@@ -209,10 +265,22 @@ export function replayCacheRepository(database: Database) {
 export function actionTokensRepository(database: Database) {
   const { db } = database;
   return {
-    async create(input: { tokenHash: string; kind: string; userId: string; expiresAt: number }): Promise<void> {
+    async create(input: {
+      tokenHash: string;
+      kind: string;
+      userId: string;
+      expiresAt: number;
+    }): Promise<void> {
       await db
         .insertInto('action_tokens')
-        .values({ token_hash: input.tokenHash, kind: input.kind, user_id: input.userId, expires_at: input.expiresAt, used_at: null, created_at: Date.now() })
+        .values({
+          token_hash: input.tokenHash,
+          kind: input.kind,
+          user_id: input.userId,
+          expires_at: input.expiresAt,
+          used_at: null,
+          created_at: Date.now(),
+        })
         .execute();
     },
     async peek(tokenHash: string, kind: string): Promise<{ userId: string } | undefined> {
@@ -237,7 +305,11 @@ export function actionTokensRepository(database: Database) {
         .where('expires_at', '>', now)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) !== 1) return undefined;
-      const row = await db.selectFrom('action_tokens').select('user_id').where('token_hash', '=', tokenHash).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('action_tokens')
+        .select('user_id')
+        .where('token_hash', '=', tokenHash)
+        .executeTakeFirstOrThrow();
       return { userId: row.user_id };
     },
   };

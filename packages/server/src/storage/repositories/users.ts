@@ -59,7 +59,11 @@ function toUser(row: {
 export function usersRepository(database: Database) {
   const { db } = database;
   return {
-    async create(input: { organizationId: string; email?: string | null | undefined; name?: string | null | undefined }): Promise<User> {
+    async create(input: {
+      organizationId: string;
+      email?: string | null | undefined;
+      name?: string | null | undefined;
+    }): Promise<User> {
       const now = Date.now();
       const row = {
         id: newId(now),
@@ -73,7 +77,11 @@ export function usersRepository(database: Database) {
         last_sign_in_at: null,
       };
       if (row.email_normalized) {
-        const taken = await db.selectFrom('users').select('id').where('email_normalized', '=', row.email_normalized).executeTakeFirst();
+        const taken = await db
+          .selectFrom('users')
+          .select('id')
+          .where('email_normalized', '=', row.email_normalized)
+          .executeTakeFirst();
         if (taken) throw new DuplicateError(`a user with email ${input.email} already exists`);
       }
       await db.insertInto('users').values(row).execute();
@@ -86,18 +94,30 @@ export function usersRepository(database: Database) {
     },
 
     async findByEmail(email: string): Promise<User | undefined> {
-      const row = await db.selectFrom('users').selectAll().where('email_normalized', '=', normalize(email)).executeTakeFirst();
+      const row = await db
+        .selectFrom('users')
+        .selectAll()
+        .where('email_normalized', '=', normalize(email))
+        .executeTakeFirst();
       return row ? toUser(row) : undefined;
     },
 
     async list(options: { organizationId?: string; limit?: number } = {}): Promise<User[]> {
-      let query = db.selectFrom('users').selectAll().orderBy('email_normalized').limit(options.limit ?? 1000);
+      let query = db
+        .selectFrom('users')
+        .selectAll()
+        .orderBy('email_normalized')
+        .limit(options.limit ?? 1000);
       if (options.organizationId) query = query.where('organization_id', '=', options.organizationId);
       return (await query.execute()).map(toUser);
     },
 
     async setStatus(id: string, status: 'active' | 'disabled'): Promise<boolean> {
-      const result = await db.updateTable('users').set({ status, updated_at: Date.now() }).where('id', '=', id).executeTakeFirst();
+      const result = await db
+        .updateTable('users')
+        .set({ status, updated_at: Date.now() })
+        .where('id', '=', id)
+        .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     },
 
@@ -159,7 +179,13 @@ export function usersRepository(database: Database) {
 
     async updateIdentity(
       id: string,
-      changes: { profile?: Record<string, unknown>; email?: string | null; upstreamRefreshToken?: string | null; authenticated?: boolean; validated?: boolean },
+      changes: {
+        profile?: Record<string, unknown>;
+        email?: string | null;
+        upstreamRefreshToken?: string | null;
+        authenticated?: boolean;
+        validated?: boolean;
+      },
     ): Promise<void> {
       const now = Date.now();
       await db
@@ -167,7 +193,9 @@ export function usersRepository(database: Database) {
         .set({
           ...(changes.profile ? { profile: JSON.stringify(changes.profile) } : {}),
           ...(changes.email !== undefined ? { email: changes.email } : {}),
-          ...(changes.upstreamRefreshToken !== undefined ? { upstream_refresh_token: changes.upstreamRefreshToken } : {}),
+          ...(changes.upstreamRefreshToken !== undefined
+            ? { upstream_refresh_token: changes.upstreamRefreshToken }
+            : {}),
           ...(changes.authenticated ? { last_authenticated_at: now, last_validated_at: now } : {}),
           ...(changes.validated ? { last_validated_at: now } : {}),
         })
