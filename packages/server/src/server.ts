@@ -4,6 +4,7 @@ import { type Backend, createBackend } from './backend.js';
 import type { LatchkeyConfig } from './config/types.js';
 import { createApp } from './http/app.js';
 import { Csrf } from './http/csrf.js';
+import { pagePlugins, signInExtensions } from './login/extensions.js';
 import { createPasswordHasher } from './login/password-hasher.js';
 import { AccountStore } from './protocol/accounts.js';
 import { ProtocolKeys } from './protocol/keys.js';
@@ -72,12 +73,15 @@ export async function startServer(
 
   const csrf = new Csrf(backend.deriveKey('latchkey/csrf'), config.issuer.startsWith('https:'));
   let app: FastifyInstance | undefined;
+  const extensionDeps = { config, backend, provider: () => provider, csrf };
   app = await createApp({
     config,
     engine: { current: () => provider },
     login: backend.loginServices({ provider: () => provider, csrf }),
     ping: () => backend.ping(),
     logger: options.logger,
+    signInExtensions: signInExtensions(extensionDeps),
+    plugins: pagePlugins(extensionDeps),
   });
 
   const interval = options.pollIntervalMs ?? 10_000;

@@ -3,7 +3,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { LatchkeyConfig } from '../config/types.js';
-import { registerInteractionRoutes } from '../login/interaction-routes.js';
+import { registerInteractionRoutes, type SignInFlow } from '../login/interaction-routes.js';
 import { messages } from '../login/messages.js';
 import type { LoginServices } from '../login/services.js';
 import { messagePage } from '../login/views/pages.js';
@@ -17,8 +17,10 @@ export interface AppDeps {
   login: LoginServices;
   /** Database round trip for /readyz. */
   ping(): Promise<void>;
-  /** Extra route sets (account pages, upstream callbacks, metrics…), each in its own context. */
+  /** Extra route sets (account pages, metrics…), each in its own context. */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  /** Sign-in steps beyond email and password (2-step verification, upstream IdPs). */
+  signInExtensions?: ((app: FastifyInstance, flow: SignInFlow) => Promise<void> | void)[];
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -94,7 +96,8 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   mountEngine(app, deps.engine, https);
 
   await app.register(async (scope) => {
-    registerInteractionRoutes(scope, deps.login);
+    const flow = registerInteractionRoutes(scope, deps.login);
+    for (const extend of deps.signInExtensions ?? []) await extend(scope, flow);
   });
   for (const plugin of deps.plugins ?? []) await app.register(async (scope) => plugin(scope));
 

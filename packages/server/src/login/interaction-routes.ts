@@ -5,7 +5,46 @@ import type { LoginServices, OrganizationView, SignInState } from './services.js
 import { format } from './views/index.js';
 import { emailPage, handoffPage, messagePage, passwordPage } from './views/pages.js';
 
-type Details = Awaited<ReturnType<ReturnType<LoginServices['provider']>['interactionDetails']>>;
+export type Details = Awaited<ReturnType<ReturnType<LoginServices['provider']>['interactionDetails']>>;
+
+export type StepRenderer = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  d: Details,
+  state: SignInState,
+  error?: string,
+  status?: number,
+) => Promise<FastifyReply>;
+
+export type AfterFirstFactor = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  d: Details,
+  state: SignInState,
+  userId: string,
+) => Promise<FastifyReply>;
+
+/**
+ * What other sign-in modules (2-step verification, upstream IdPs) build on: they register the pages
+ * of their steps and may take over what happens after the first factor.
+ */
+export interface SignInFlow {
+  base(uid: string): string;
+  html(reply: FastifyReply, body: string, status?: number): FastifyReply;
+  csrfFailure(reply: FastifyReply): FastifyReply;
+  appName(clientId: string): Promise<{ name: string }>;
+  context(
+    request: FastifyRequest,
+    extra?: Record<string, unknown>,
+  ): { ip: string; userAgent: string | undefined };
+  /** Ends authentication: the engine records the login and comes back with the handoff page. */
+  finishLogin: AfterFirstFactor;
+  showStep: StepRenderer;
+  /** Renderers for steps beyond email and password, by `SignInState.step`. */
+  steps: Map<string, StepRenderer>;
+  /** Runs after a correct password; the default finishes the login. 2-step verification replaces it. */
+  afterFirstFactor: AfterFirstFactor;
+}
 
 interface Params {
   uid: string;
@@ -30,16 +69,15 @@ export function emailDomain(email: string): string {
  *   → the engine comes back with a consent prompt → handoff page → click → code.
  * Every step reads and writes `SignInState`, so any server process can serve any step.
  */
-export function registerInteractionRoutes(app: FastifyInstance, services: LoginServices): void {
+export function registerInteractionRoutes(app: FastifyInstance, services: LoginServices): SignInFlow {
+  const steps = new Map<string, StepRenderer>();
   const base = (uid: string) => `/interaction/${encodeURIComponent(uid)}`;
 
   function html(reply: FastifyReply, body: string, status = 200) {
     return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
   }
 
-  async function appName(
-    clientId: string,
-  ): Promise<{
+  async function appName(clientId: string): Promise<{
     name: string;
     client: Awaited<ReturnType<ReturnType<LoginServices['provider']>['Client']['find']>>;
   }> {
@@ -173,6 +211,8 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     error?: string,
     status = 200,
   ) {
+    const custom = state.step ? steps.get(state.step) : undefined;
+    if (custom) return custom(request, reply, d, state, error, status);
     const csrf = services.csrf.token(request, reply);
     const { name } = await appName(String(d.params.client_id));
     if (state.step === 'password' && state.email) {
@@ -396,4 +436,17 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
   function csrfFailure(reply: FastifyReply) {
     return html(reply, messagePage({ title: messages.errorTitle, message: messages.errorCsrf }), 403);
   }
+
+  const flow: SignInFlow = {
+    base,
+    html,
+    csrfFailure,
+    appName,
+    context: (request, extra) => context(request, extra) as { ip: string; userAgent: string | undefined },
+    finishLogin,
+    showStep,
+    steps,
+    afterFirstFactor: finishLogin,
+  };
+  return flow;
 }

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { Backend } from '../backend.js';
+import type { LatchkeyConfig } from '../config/types.js';
+import type { Csrf } from '../http/csrf.js';
+import type { SignInFlow } from './interaction-routes.js';
+
+/** What every sign-in extension and page plugin may use. */
+export interface ExtensionDeps {
+  config: LatchkeyConfig;
+  backend: Backend;
+  provider(): Provider;
+  csrf: Csrf;
+}
+
+export type SignInExtension = (app: FastifyInstance, flow: SignInFlow) => Promise<void> | void;
+export type PagePlugin = (app: FastifyInstance) => Promise<void> | void;
+
+/**
+ * Sign-in steps beyond email and password, registered in this order. Each module owns its routes
+ * under /interaction/:uid/<step> and registers its step renderers on the flow.
+ */
+export function signInExtensions(_deps: ExtensionDeps): SignInExtension[] {
+  return [];
+}
+
+/** Pages outside an interaction (account page, upstream callbacks, metrics), each in its own context. */
+export function pagePlugins(_deps: ExtensionDeps): PagePlugin[] {
+  return [];
+}
