@@ -4,6 +4,8 @@ import type { Configuration } from 'oidc-provider';
 import type { ClientConfig, LatchkeyConfig, OrganizationPolicy, ResourceConfig } from './config/types.js';
 import { SecretBox } from './crypto/secret-box.js';
 import type { Csrf } from './http/csrf.js';
+import { createThrottle, memoryThrottleStore, type Throttle } from './http/throttle.js';
+import { redisThrottleStore } from './http/throttle-redis.js';
 import type { PasswordHasher } from './login/password-hasher.js';
 import type { LoginServices, OrganizationView, SignInState, UserView } from './login/services.js';
 import type { AccountRecord, AccountSource } from './protocol/accounts.js';
@@ -47,6 +49,8 @@ export interface Backend {
   /** A 32-byte key for one purpose, derived from the operator secret. */
   deriveKey(purpose: string): Buffer;
   revokeAllForUser(userId: string): Promise<number>;
+  /** Password and 2-step verification attempts; in Redis when LATCHKEY_REDIS_URL is set. */
+  throttle: Throttle;
   refreshDirectory(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -173,6 +177,31 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
         : undefined;
 
     const sweeper = startSweeper(database, { intervalMs: 60_000, batchSize: 500 });
+    const throttleStore = config.redisUrl ? redisThrottleStore(config.redisUrl) : memoryThrottleStore();
+    const throttle = createThrottle(
+      throttleStore,
+      {},
+      {
+        onEvent: (event) => {
+          void repos.audit
+            .append(
+              event.type === 'throttled'
+                ? {
+                    action: 'throttled',
+                    outcome: 'failure',
+                    details: {
+                      limitedBy: event.limitedBy,
+                      retryAfterMs: event.retryAfterMs,
+                      account: event.keys.account,
+                      address: event.keys.address,
+                    },
+                  }
+                : { action: 'throttle_cleared', outcome: 'info', details: { key: event.key } },
+            )
+            .catch(() => {});
+        },
+      },
+    );
 
     const backend: Backend = {
       database,
@@ -184,6 +213,7 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
       resources,
       deriveKey: (purpose) => Buffer.from(hkdfSync('sha256', config.secret, 'latchkey', purpose, 32)),
       revokeAllForUser: (userId) => revokeAllForAccount(database, userId),
+      throttle,
       refreshDirectory,
       ping: () => database.ping(),
       loginServices: ({ provider, csrf }) => ({
@@ -227,6 +257,7 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
       }),
       async close() {
         await sweeper.stop();
+        await throttleStore.close?.();
         await database.close();
       },
     };
