@@ -45,7 +45,8 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       const at = now();
       const values = {
         payload: JSON.stringify(payload),
-        grant_id: payload.grantId ?? null,
+        // A grant is its own family: indexing it under its id lets revokeByGrantId remove it too.
+        grant_id: payload.grantId ?? (this.model === 'Grant' ? id : null),
         account_id: payload.accountId ?? null,
         uid: payload.uid ?? null,
         user_code: payload.userCode ?? null,
