@@ -12,9 +12,18 @@ export default defineConfig({
     hookTimeout: 60_000,
     projects: [
       { extends: true, test: { name: 'server', include: ['packages/server/src/**/*.test.ts'] } },
-      { extends: true, test: { name: 'desktop', include: ['packages/desktop/src/**/*.test.ts', 'packages/cli/src/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'desktop',
+          include: ['packages/desktop/src/**/*.test.ts', 'packages/cli/src/**/*.test.ts'],
+        },
+      },
       { extends: true, test: { name: 'standin', include: ['packages/standin-idp/src/**/*.test.ts'] } },
-      { extends: true, test: { name: 'e2e', include: ['e2e/**/*.test.ts'], fileParallelism: false, testTimeout: 90_000 } },
+      {
+        extends: true,
+        test: { name: 'e2e', include: ['e2e/**/*.test.ts'], fileParallelism: false, testTimeout: 90_000 },
+      },
     ],
   },
 });
