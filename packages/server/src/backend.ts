@@ -254,6 +254,7 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
           delete: (uid) => repos.signInStates.delete(uid),
         },
         audit: (event) => repos.audit.append(event),
+        throttle,
       }),
       async close() {
         await sweeper.stop();

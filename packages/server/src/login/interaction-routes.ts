@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionResults } from 'oidc-provider';
+import { accountKey, addressKey } from '../http/throttle.js';
 import { messages } from './messages.js';
 import type { LoginServices, OrganizationView, SignInState } from './services.js';
 import { format } from './views/index.js';
@@ -42,8 +43,14 @@ export interface SignInFlow {
   showStep: StepRenderer;
   /** Renderers for steps beyond email and password, by `SignInState.step`. */
   steps: Map<string, StepRenderer>;
-  /** Runs after a correct password; the default finishes the login. 2-step verification replaces it. */
+  /**
+   * Runs after a correct password; the default records the throttle success and finishes the login.
+   * 2-step verification replaces it (and then records the success only after the second step, so a
+   * known password does not reset the counter that limits guessing the second factor).
+   */
   afterFirstFactor: AfterFirstFactor;
+  /** When set, the email page offers "Sign in with a passkey" posting to this interaction path. */
+  emailPasskeyAction?: ((uid: string) => string) | undefined;
 }
 
 interface Params {
@@ -110,6 +117,9 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
         acr,
         remember: true,
       },
+      // The engine starts a new interaction (new uid) for the handoff page and hands it this result
+      // as `lastSubmission`; the sign-in state of this uid is gone by then.
+      ...(state.notice ? { latchkey: { notice: state.notice } } : {}),
     };
     await services.users.touchSignIn(userId);
     await services.states.delete(d.uid);
@@ -237,6 +247,7 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
         appName: name,
         email: state.email ?? loginHint,
         error,
+        passkeyAction: flow.emailPasskeyAction?.(d.uid),
       }),
       status,
     );
@@ -322,8 +333,9 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
         const switching: SignInState = { switching: true };
         return routeEmail(request, reply, d, switching, loginHint);
       }
-      const notice = state.notice;
-      if (notice) await services.states.put(d.uid, { ...state, notice: undefined });
+      const carried = (d.lastSubmission as { latchkey?: { notice?: unknown } } | undefined)?.latchkey?.notice;
+      const notice = state.notice ?? (typeof carried === 'string' ? carried : undefined);
+      if (state.notice) await services.states.put(d.uid, { ...state, notice: undefined });
       return showHandoff(request, reply, d, sessionAccount, notice);
     }
 
@@ -351,6 +363,35 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
       const state = (await services.states.get(d.uid)) ?? {};
       if (state.step !== 'password' || !state.email) return showStep(request, reply, d, {});
       const password = String(request.body?.password ?? '');
+      // Throttled before the hash is computed; an unknown email is counted under the email itself,
+      // so it walks exactly the path (and timing) of a real account.
+      const keys = { account: accountKey(state.userId ?? state.email), address: addressKey(request.ip) };
+      const decision = services.throttle ? await services.throttle.attempt(keys) : { allowed: true as const };
+      if (!decision.allowed) {
+        await services.audit({
+          action: 'password',
+          outcome: 'failure',
+          userId: state.userId,
+          organizationId: state.organizationId,
+          clientId: String(d.params.client_id),
+          ...context(request, {
+            details: {
+              reason: 'throttled',
+              limitedBy: decision.limitedBy,
+              retryAfterMs: decision.retryAfterMs,
+            },
+          }),
+        });
+        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        return showStep(
+          request,
+          reply,
+          d,
+          state,
+          messages.throttled.replace('{seconds}', String(seconds)),
+          429,
+        );
+      }
       const ok = await services.passwords.verify(state.userId, password);
       const user = ok && state.userId ? await services.users.byId(state.userId) : undefined;
       if (!ok || !user || user.status !== 'active') {
@@ -366,8 +407,16 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
         });
         return showStep(request, reply, d, state, messages.passwordWrong, 401);
       }
+      await services.audit({
+        action: 'password',
+        outcome: 'success',
+        userId: user.id,
+        organizationId: state.organizationId,
+        clientId: String(d.params.client_id),
+        ...context(request),
+      });
       const next: SignInState = { ...state, amr: ['pwd'] };
-      return finishLogin(request, reply, d, next, user.id);
+      return flow.afterFirstFactor(request, reply, d, next, user.id);
     },
   );
 
@@ -378,7 +427,15 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     await services.states.put(d.uid, state);
     const csrf = services.csrf.token(request, reply);
     const { name } = await appName(String(d.params.client_id));
-    return html(reply, emailPage({ action: `${base(d.uid)}/email`, csrf, appName: name }));
+    return html(
+      reply,
+      emailPage({
+        action: `${base(d.uid)}/email`,
+        csrf,
+        appName: name,
+        passkeyAction: flow.emailPasskeyAction?.(d.uid),
+      }),
+    );
   });
 
   /** The handoff click: grants what the app asked for and lets the engine mint the code. */
@@ -446,7 +503,13 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     finishLogin,
     showStep,
     steps,
-    afterFirstFactor: finishLogin,
+    afterFirstFactor: async (request, reply, d, state, userId) => {
+      await services.throttle?.recordSuccess({
+        account: accountKey(userId),
+        address: addressKey(request.ip),
+      });
+      return finishLogin(request, reply, d, state, userId);
+    },
   };
   return flow;
 }

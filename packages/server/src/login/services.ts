@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { LatchkeyConfig, OrganizationPolicy } from '../config/types.js';
 import type { Csrf } from '../http/csrf.js';
+import type { Throttle } from '../http/throttle.js';
 
 /** An organization as routing and sign-in see it. */
 export interface OrganizationView {
@@ -72,4 +73,6 @@ export interface LoginServices {
     delete(uid: string): Promise<void>;
   };
   audit(event: AuditInput): Promise<void>;
+  /** Password and 2-step verification attempts (DESIGN §5); absent only in isolated view tests. */
+  throttle?: Throttle;
 }

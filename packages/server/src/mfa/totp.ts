@@ -1,4 +1,4 @@
-import { generate, generateSecret, generateURI, verify } from 'otplib';
+import { createGuardrails, generate, generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 
 /**
@@ -14,6 +14,13 @@ export const TOTP_DIGITS = 6;
  * step" of network delay; one step also absorbs ordinary clock drift on phones.
  */
 export const TOTP_WINDOW_STEPS = 1;
+
+/**
+ * otplib 13 refuses secrets under 16 bytes, but the 16-character Base32 secrets many deployments
+ * and our own samples carry (JBSWY3DPEHPK3PXP) are 10 bytes — RFC 4226 §4's minimum of 128 bits is
+ * a SHOULD for new secrets, which {@link generateTotpSecret} meets; existing ones must still verify.
+ */
+const guardrails = createGuardrails({ MIN_SECRET_BYTES: 10 });
 
 /** A new shared secret: 20 random bytes (160 bits, the HMAC-SHA-1 block recommended by RFC 4226 §4), Base32. */
 export function generateTotpSecret(): string {
@@ -97,6 +104,7 @@ export async function verifyTotp({
     digits: TOTP_DIGITS,
     // otplib's tolerance is in seconds; a whole number of periods is a whole number of steps.
     epochTolerance: TOTP_WINDOW_STEPS * TOTP_PERIOD_SECONDS,
+    guardrails,
   });
   if (!result.valid) return { ok: false, reason: 'invalid' };
   // The functional API's result type covers HOTP too; a TOTP match always carries its step.
@@ -121,6 +129,7 @@ export function generateTotpCode({ secret, now }: { secret: string; now?: number
     epoch: Math.floor((now ?? Date.now()) / 1000),
     period: TOTP_PERIOD_SECONDS,
     digits: TOTP_DIGITS,
+    guardrails,
   });
 }
 

@@ -242,6 +242,21 @@ export function credentialsRepository(database: Database, box: SecretBox) {
       return Number(result.numUpdatedRows) === 1;
     },
 
+    /** When the TOTP and the most recent passkey were last used, to offer the last-used method first. */
+    async lastUsed(userId: string): Promise<{ totp: number | null; passkey: number | null }> {
+      const rows = await db
+        .selectFrom('credentials')
+        .select(['type', 'last_used_at'])
+        .where('user_id', '=', userId)
+        .where('type', 'in', ['totp', 'webauthn'])
+        .execute();
+      const latest = (type: string) =>
+        rows
+          .filter((r) => r.type === type && r.last_used_at !== null)
+          .reduce<number | null>((max, r) => Math.max(max ?? 0, r.last_used_at ?? 0), null);
+      return { totp: latest('totp'), passkey: latest('webauthn') };
+    },
+
     async methodsOf(
       userId: string,
     ): Promise<{ totp: boolean; passkeys: number; recoveryCodes: number; password: boolean }> {
