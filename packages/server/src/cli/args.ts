@@ -28,9 +28,12 @@ export function parseArgs(argv: string[], booleans: readonly string[] = []): Par
       else if (booleans.includes(name)) flags[name] = true;
       else {
         const value = argv[i + 1];
-        if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-        flags[name] = value;
-        i += 1;
+        // A missing value reads as `true`; the command then names the flag (unknown, or needing a value).
+        if (value === undefined || value.startsWith('--')) flags[name] = true;
+        else {
+          flags[name] = value;
+          i += 1;
+        }
       }
     } else positionals.push(arg);
   }

@@ -1,0 +1,189 @@
+import { openAdmin } from '../admin/context.js';
+import { AdminError } from '../admin/errors.js';
+import { listKeys, rotateKeys } from '../admin/keys.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig } from '../config/load.js';
+import type { LatchkeyConfig } from '../config/types.js';
+import { openDatabase } from '../storage/database.js';
+import { migrateToLatest, migrationStatus } from '../storage/migrate.js';
+import { WrongSecretError } from '../storage/repositories.js';
+import { ADMIN_COMMANDS, adminCommandKey, type CommandOutput } from './admin-commands.js';
+import { type ParsedArgs, parseArgs, UsageError } from './args.js';
+import { allowFlags, BOOLEAN_FLAGS, booleanFlag, durationFlag, optionalString } from './flags.js';
+import type { CliIo } from './io.js';
+import { formatTime, json, table } from './output.js';
+
+export const USAGE = `Usage: latchkey <command> [--config FILE] [--json]
+
+  serve                                 start the server (SIGTERM/SIGINT stop it gracefully)
+  migrate [--status]                    apply database migrations, or list them
+  keys list                             signing and cookie keys with their state
+  keys rotate [--activate-in 10m] [--keep-old 1d]
+                                        publish new keys now, sign with them after --activate-in,
+                                        keep the old ones verifying for --keep-old after that
+
+  admin clients add --id ID --name NAME --redirect-uri URI [--redirect-uri URI…]
+                    [--device-flow] [--kind native|web] [--secret-stdin]
+  admin clients list | remove --id ID
+  admin users add --email E [--name N] [--org O] [--no-password]   (password from stdin)
+  admin users list [--org O]
+  admin users disable|enable|reset-2sv|reset-link --user E
+  admin users set-password --user E                                (password from stdin)
+  admin users clear-throttle --user E [--ip ADDRESS]
+  admin sessions list|revoke --user E     (revoke: everything this user holds, at once)
+  admin orgs list | add --id O --name N [--domain D…] [--require-2sv] [--no-jit] | remove --id O
+  admin domains list | add --org O --domain D [--verify] | remove --domain D | verify --domain D
+  admin connections set --org O --type local
+  admin connections set --org O --type google --client-id ID --client-secret-stdin [--issuer URL]
+  admin connections set --org O --type oidc --issuer URL --client-id ID [--client-secret-stdin]
+                        [--scopes openid,email,profile] [--prompt P] [--entra-tenant-id T]
+                        [--claim-subject C] [--claim-email C] [--claim-name C] [--claim-groups C]
+  admin audit [--user E] [--since 1h|ISO-DATE] [--limit N] [--action A]
+
+Settings come from LATCHKEY_* environment variables and the --config file (or LATCHKEY_CONFIG).
+Exit codes: 0 done, 1 the command failed (unknown user, …), 2 bad command line or configuration.
+`;
+
+async function configFrom(args: ParsedArgs, io: CliIo): Promise<LatchkeyConfig> {
+  return loadConfig({ env: io.env, cwd: io.cwd, configPath: optionalString(args, 'config') });
+}
+
+function print(io: CliIo, args: ParsedArgs, output: CommandOutput): void {
+  io.out(booleanFlag(args, 'json') ? json(output.data) : output.text);
+}
+
+async function migrate(args: ParsedArgs, io: CliIo): Promise<number> {
+  allowFlags(args, ['status']);
+  const config = await configFrom(args, io);
+  const database = await openDatabase(config.databaseUrl);
+  try {
+    if (booleanFlag(args, 'status')) {
+      const status = await migrationStatus(database);
+      const data = status.map((m) => ({ name: m.name, appliedAt: m.appliedAt?.getTime() ?? null }));
+      print(io, args, {
+        data,
+        text: table(
+          ['migration', 'applied'],
+          data.map((m) => [m.name, m.appliedAt === null ? 'pending' : formatTime(m.appliedAt)]),
+        ),
+      });
+    } else {
+      const applied = await migrateToLatest(database);
+      print(io, args, {
+        data: { applied },
+        text: applied.length > 0 ? `Applied ${applied.join(', ')}.\n` : 'The database is up to date.\n',
+      });
+    }
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+async function keys(args: ParsedArgs, io: CliIo): Promise<number> {
+  const action = args.positionals[1];
+  if (action === 'rotate') allowFlags(args, ['activate-in', 'keep-old']);
+  else if (action === 'list') allowFlags(args, []);
+  else throw new UsageError(`keys ${action ?? ''}: expected "keys list" or "keys rotate"`.replace('  ', ' '));
+  const activateInMs = durationFlag(args, 'activate-in', '10m');
+  const keepOldForMs = durationFlag(args, 'keep-old', '1d');
+  const ctx = await openAdmin(await configFrom(args, io), { applyConfig: false });
+  try {
+    const data =
+      action === 'rotate' ? await rotateKeys(ctx, { activateInMs, keepOldForMs }) : await listKeys(ctx);
+    const rows = table(
+      ['kid', 'alg', 'use', 'state', 'activates', 'retires', 'expires'],
+      data.map((k) => [
+        k.kid,
+        k.alg,
+        k.use,
+        k.state,
+        formatTime(k.activatesAt),
+        formatTime(k.retiresAt),
+        formatTime(k.expiresAt),
+      ]),
+    );
+    const text =
+      action === 'rotate'
+        ? `Published new keys; they start signing at ${formatTime(data[0]?.activatesAt)}. Running servers pick them up at their next key poll.\n${rows}`
+        : rows;
+    print(io, args, { data, text });
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function admin(argv: readonly string[], args: ParsedArgs, io: CliIo): Promise<number> {
+  const positionals = args.positionals.slice(1);
+  const key = adminCommandKey(positionals);
+  const handler = ADMIN_COMMANDS[key];
+  if (!handler) {
+    const known = [...new Set(Object.keys(ADMIN_COMMANDS).map((k) => k.split(' ')[0]))].join(', ');
+    throw new UsageError(
+      key
+        ? `unknown admin command "${key}" (groups: ${known}; see latchkey --help)`
+        : `admin needs a command: ${known}`,
+    );
+  }
+  const ctx = await openAdmin(await configFrom(args, io));
+  try {
+    print(io, args, await handler({ ctx, args: { ...args, positionals }, argv, io }));
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** Runs one command line; resolves to the process exit code. Messages, never stack traces. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const args = parseArgs([...argv], BOOLEAN_FLAGS);
+    const command = args.positionals[0];
+    if (command === undefined || command === 'help' || booleanFlag(args, 'help')) {
+      io.out(USAGE);
+      return command === undefined && !booleanFlag(args, 'help') ? 2 : 0;
+    }
+    switch (command) {
+      case 'serve':
+        allowFlags(args, []);
+        {
+          const config = await configFrom(args, io);
+          // Loaded here only: the engine is not needed by the other commands.
+          const { serve } = await import('./serve.js');
+          return await serve(config);
+        }
+      case 'migrate':
+        return await migrate(args, io);
+      case 'keys':
+        return await keys(args, io);
+      case 'admin':
+        return await admin(argv, args, io);
+      default:
+        throw new UsageError(
+          `unknown command "${command}" (serve, migrate, keys, admin; see latchkey --help)`,
+        );
+    }
+  } catch (error) {
+    return report(error, io);
+  }
+}
+
+function report(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError) {
+    io.err(`latchkey: ${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof ConfigError) {
+    io.err(`${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof AdminError || error instanceof WrongSecretError) {
+    io.err(`latchkey: ${error.message}\n`);
+    return 1;
+  }
+  const err = error as Error;
+  io.err(`latchkey: ${err?.message ?? String(error)}\n`);
+  if (io.env.LATCHKEY_DEBUG && err?.stack) io.err(`${err.stack}\n`);
+  return 1;
+}
