@@ -3,7 +3,10 @@ import type Provider from 'oidc-provider';
 import type { Backend } from '../backend.js';
 import type { LatchkeyConfig } from '../config/types.js';
 import type { Csrf } from '../http/csrf.js';
+import { accountPages } from './account/index.js';
 import type { SignInFlow } from './interaction-routes.js';
+import { passwordResetPages } from './reset/index.js';
+import { passkeyAsset, twoStepExtension } from './two-step/index.js';
 
 /** What every sign-in extension and page plugin may use. */
 export interface ExtensionDeps {
@@ -20,11 +23,11 @@ export type PagePlugin = (app: FastifyInstance) => Promise<void> | void;
  * Sign-in steps beyond email and password, registered in this order. Each module owns its routes
  * under /interaction/:uid/<step> and registers its step renderers on the flow.
  */
-export function signInExtensions(_deps: ExtensionDeps): SignInExtension[] {
-  return [];
+export function signInExtensions(deps: ExtensionDeps): SignInExtension[] {
+  return [twoStepExtension(deps)];
 }
 
 /** Pages outside an interaction (account page, upstream callbacks, metrics), each in its own context. */
-export function pagePlugins(_deps: ExtensionDeps): PagePlugin[] {
-  return [];
+export function pagePlugins(deps: ExtensionDeps): PagePlugin[] {
+  return [passkeyAsset, accountPages(deps), passwordResetPages(deps)];
 }
