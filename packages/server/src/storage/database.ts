@@ -7,12 +7,19 @@ import type { Schema } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
+/** An open database: the typed query builder plus what the server needs to run and stop. */
 export interface Database {
   db: Kysely<Schema>;
   dialect: Dialect;
   /** One round trip; throws when the database is unreachable. */
   ping(): Promise<void>;
+  /** Closes the file or drains the pool; the object is unusable afterwards. */
   close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
 }
 
 export class DatabaseUrlError extends Error {
@@ -20,51 +27,82 @@ export class DatabaseUrlError extends Error {
   readonly code = 'DATABASE_URL_INVALID';
 }
 
-// int8 (epoch milliseconds, counts) as numbers: every value we store fits in 2^53.
-pg.types.setTypeParser(20, (value: string) => Number(value));
+const INT8_OID = 20;
 
 /**
- * Opens `sqlite:<path>` (embedded default; WAL so readers never wait for the writer) or
- * `postgres://…` (production; a pool shared by all requests of the process).
+ * int8 columns (epoch milliseconds, counts) as numbers instead of pg's default strings: every value we
+ * store fits in 2^53. Set per pool, so other users of `pg` in the process are unaffected.
  */
-export async function openDatabase(url: string, options: { poolSize?: number } = {}): Promise<Database> {
-  if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length);
-    if (!file) throw new DatabaseUrlError('sqlite: needs a file path, e.g. sqlite:./data/latchkey.db');
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const sqlite = new SqliteDatabase(file);
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
+    // biome-ignore lint/suspicious/noExplicitAny: pg's getTypeParser overloads do not compose.
+    return (pg.types.getTypeParser as any)(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * Opens `sqlite:<path>` (the embedded default; the path is relative to the working directory and its
+ * folder is created) or `postgres://…` / `postgresql://…` (production; one pool per process).
+ *
+ * SQLite runs in WAL mode so readers never wait for the writer, with `synchronous=NORMAL` (durable
+ * across process crashes; a power loss may drop the last transactions, never corrupt), foreign keys
+ * on, and a 5 s busy timeout for several processes on one file. better-sqlite3 is synchronous and
+ * Kysely's SqliteDialect runs one query at a time on its single connection, so every statement and
+ * transaction is serialized within a process.
+ */
+export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
+  if (url.startsWith('sqlite:')) return openSqlite(url);
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, options);
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+  throw new DatabaseUrlError(
+    `unsupported database URL${scheme ? ` scheme "${scheme}:"` : ''}: use sqlite:<path> (e.g. sqlite:./data/latchkey.db) or postgres://user@host:5432/db`,
+  );
+}
+
+function openSqlite(url: string): Database {
+  // sqlite:./x.db, sqlite:/abs/x.db, sqlite:///abs/x.db and sqlite::memory:
+  const file = url.startsWith('sqlite://') ? url.slice('sqlite://'.length) : url.slice('sqlite:'.length);
+  if (!file) throw new DatabaseUrlError('sqlite: needs a file path, e.g. sqlite:./data/latchkey.db');
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  try {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return {
-      db,
-      dialect: 'sqlite',
-      ping: async () => {
-        await sql`select 1`.execute(db);
-      },
-      close: () => db.destroy(),
-    };
+  } catch (error) {
+    sqlite.close();
+    throw error;
   }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 5_000,
-      idleTimeoutMillis: 30_000,
-    });
-    // A dropped connection must not crash the process; the next query reports the failure.
-    pool.on('error', () => {});
-    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-    return {
-      db,
-      dialect: 'postgres',
-      ping: async () => {
-        await sql`select 1`.execute(db);
-      },
-      close: () => db.destroy(),
-    };
-  }
-  throw new DatabaseUrlError('database URL must be sqlite:<path> or postgres://user@host:5432/db');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(url: string, options: OpenDatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    types: pgTypes,
+  });
+  // An idle connection dropped by the server must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
 }

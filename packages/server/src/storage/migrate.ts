@@ -1,14 +1,17 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Database } from './database.js';
-import * as initial from './migrations/0001-initial.js';
+import * as m0001 from './migrations/0001-initial.js';
+import * as m0002 from './migrations/0002-expiry-indexes.js';
 
 /**
  * Migrations live in code (the server runs from dist/, so no file scanning) and are applied in name
  * order. Each one receives the dialect, since SQLite and PostgreSQL spell a few types differently.
+ * A migration, once committed, never changes: add a new one.
  */
 function migrations(dialect: Database['dialect']): Record<string, Migration> {
   return {
-    '0001-initial': { up: (db) => initial.up(db, dialect) },
+    '0001-initial': { up: (db) => m0001.up(db, dialect) },
+    '0002-expiry-indexes': { up: (db) => m0002.up(db, dialect) },
   };
 }
 
@@ -22,7 +25,10 @@ export class MigrationError extends Error {
   readonly code = 'MIGRATION_FAILED';
 }
 
-/** Applies every pending migration; returns the names applied now. */
+/**
+ * Applies every pending migration; returns the names applied now (empty when up to date). Safe to run
+ * from several processes at once: Kysely's Migrator takes a lock. Throws MigrationError.
+ */
 export async function migrateToLatest(database: Database): Promise<string[]> {
   const { error, results } = await migrator(database).migrateToLatest();
   if (error) {
@@ -36,9 +42,11 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
 
 export interface MigrationStatus {
   name: string;
+  /** When it was applied; undefined while pending. */
   appliedAt: Date | undefined;
 }
 
+/** Every known migration in order, applied or pending (for `latchkey migrate --status`). */
 export async function migrationStatus(database: Database): Promise<MigrationStatus[]> {
   const list = await migrator(database).getMigrations();
   return list.map((m) => ({ name: m.name, appliedAt: m.executedAt }));

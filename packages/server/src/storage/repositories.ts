@@ -15,10 +15,15 @@ import {
 } from './repositories/small.js';
 import { usersRepository } from './repositories/users.js';
 
+/**
+ * Every repository over one database. Each module states its contract (uniqueness, what it throws,
+ * what is encrypted) in its doc comment; the conformance suite (conformance.test.ts) checks them on
+ * SQLite and PostgreSQL alike.
+ */
 export function createRepositories(database: Database, box: SecretBox) {
   return {
     organizations: organizationsRepository(database, box),
-    users: usersRepository(database),
+    users: usersRepository(database, box),
     credentials: credentialsRepository(database, box),
     clients: clientsRepository(database, box),
     resources: resourcesRepository(database),
@@ -45,25 +50,24 @@ const CHECK_VALUE = 'latchkey-secret-check';
  * LATCHKEY_SECRET would otherwise "work" until the first encrypted secret is read back as garbage.
  */
 export async function verifyOperatorSecret(database: Database, box: SecretBox): Promise<void> {
-  const row = await database.db
-    .selectFrom('meta')
-    .select('value')
-    .where('key', '=', 'secret_check')
-    .executeTakeFirst();
+  const read = () =>
+    database.db.selectFrom('meta').select('value').where('key', '=', 'secret_check').executeTakeFirst();
+  let row = await read();
   if (!row) {
     await database.db
       .insertInto('meta')
       .values({ key: 'secret_check', value: box.encrypt(CHECK_VALUE, 'meta:secret_check') })
       .onConflict((oc) => oc.column('key').doNothing())
       .execute();
-    return;
+    // Another process may have won the first start with its own secret: check what is stored.
+    row = await read();
   }
   try {
-    if (box.decrypt(row.value, 'meta:secret_check') === CHECK_VALUE) return;
+    if (row && box.decrypt(row.value, 'meta:secret_check') === CHECK_VALUE) return;
   } catch (error) {
     if (!(error instanceof DecryptionError)) throw error;
   }
   throw new WrongSecretError(
-    'LATCHKEY_SECRET does not match the secret this database was created with. Start with the original secret (or its key file); to change it, use `latchkey secret rotate`.',
+    'LATCHKEY_SECRET does not match the one this database was created with: start with the original secret (or its key file). Encrypted values in this database cannot be read with another one.',
   );
 }

@@ -1,6 +1,8 @@
-import type { Generated } from 'kysely';
-
-/** Row types of every table (docs/ARCHITECTURE.md). Times are epoch milliseconds; JSON is text. */
+/**
+ * Row types of every table (docs/ARCHITECTURE.md, "Database"). Times are epoch milliseconds (bigint
+ * on PostgreSQL, read back as numbers); JSON is text; encrypted columns hold SecretBox values.
+ * Kysely's own migration tables are not listed: nothing but the Migrator touches them.
+ */
 export interface Schema {
   meta: { key: string; value: string };
   organizations: { id: string; name: string; policy: string; created_at: number; updated_at: number };
@@ -45,6 +47,7 @@ export interface Schema {
     subject: string;
     email: string | null;
     profile: string;
+    /** Encrypted (SecretBox, bound to `identities:<id>`). */
     upstream_refresh_token: string | null;
     last_authenticated_at: number;
     last_validated_at: number;
@@ -125,6 +128,4 @@ export interface Schema {
     used_at: number | null;
     created_at: number;
   };
-  kysely_migration?: { name: string; timestamp: string };
-  _generated?: Generated<number>;
 }

@@ -1,13 +1,30 @@
+import { sql } from 'kysely';
 import type { Database } from './database.js';
 
 export interface Sweeper {
-  /** Deletes one round of expired rows in every table; returns how many. */
+  /** Deletes expired rows in every table, batch by batch; returns how many. Never throws. */
   sweepOnce(): Promise<number>;
+  /** Stops the timer and waits for a sweep in progress. */
   stop(): Promise<void>;
 }
 
-type Logger = { warn(obj: unknown, msg: string): void };
+/** The subset of a pino-style logger the sweeper uses. */
+export interface SweeperLogger {
+  warn(obj: unknown, msg: string): void;
+}
 
+export interface SweeperOptions {
+  intervalMs: number;
+  /** Rows per DELETE statement; small, so no statement holds a lock for long. */
+  batchSize: number;
+  /** Most batches per table per sweep (default 50); the rest waits for the next tick. */
+  maxBatchesPerTable?: number;
+  logger?: SweeperLogger;
+  /** Clock in epoch milliseconds (tests). */
+  now?: () => number;
+}
+
+/** Every table with an `expires_at`, with its primary key. */
 const TABLES = [
   { table: 'oidc_records', key: ['model', 'id'] },
   { table: 'sign_in_states', key: ['id'] },
@@ -17,74 +34,57 @@ const TABLES = [
 ] as const;
 
 /**
- * Removes expired protocol records in small batches (a bounded `DELETE … WHERE key IN (SELECT …
- * LIMIT n)`), so no sweep holds a long lock or blocks requests; errors are logged, never thrown.
+ * Removes expired rows from oidc_records, sign_in_states, upstream_requests, replay_cache and
+ * action_tokens. Each batch is one bounded statement, `DELETE … WHERE (key) IN (SELECT key … WHERE
+ * expires_at <= now LIMIT n)`, using the expires_at indexes; batches run one after another, so a
+ * sweep never holds a long lock and requests interleave with it (on SQLite too, whose writer lock is
+ * per statement). Readers never depend on the sweeper: expired rows already read as absent.
+ * The timer is unref'd (it never keeps the process alive); errors are logged, never thrown.
  */
-export function startSweeper(
-  database: Database,
-  options: { intervalMs: number; batchSize: number; logger?: Logger },
-): Sweeper {
+export function startSweeper(database: Database, options: SweeperOptions): Sweeper {
   const { db } = database;
+  const now = options.now ?? Date.now;
+  const maxBatches = options.maxBatchesPerTable ?? 50;
   let running: Promise<number> | undefined;
 
-  async function sweepTable(table: (typeof TABLES)[number], now: number): Promise<number> {
+  async function sweepTable(entry: (typeof TABLES)[number], at: number): Promise<number> {
+    const table = sql.table(entry.table);
+    const key = sql.join(entry.key.map((column) => sql.ref(column)));
     let total = 0;
-    for (let round = 0; round < 20; round += 1) {
-      // biome-ignore lint/suspicious/noExplicitAny: the table name varies; every one has expires_at.
-      const anyDb = db as any;
-      let deleted: number;
-      if (table.key.length === 2) {
-        const rows: { model: string; id: string }[] = await anyDb
-          .selectFrom(table.table)
-          .select(['model', 'id'])
-          .where('expires_at', '<=', now)
-          .limit(options.batchSize)
-          .execute();
-        for (const row of rows) {
-          await anyDb
-            .deleteFrom(table.table)
-            .where('model', '=', row.model)
-            .where('id', '=', row.id)
-            .execute();
-        }
-        deleted = rows.length;
-      } else {
-        const key = table.key[0];
-        const result = await anyDb
-          .deleteFrom(table.table)
-          .where(
-            key,
-            'in',
-            anyDb.selectFrom(table.table).select(key).where('expires_at', '<=', now).limit(options.batchSize),
-          )
-          .executeTakeFirst();
-        deleted = Number(result.numDeletedRows);
-      }
+    for (let batch = 0; batch < maxBatches; batch += 1) {
+      const result = await sql`
+        delete from ${table} where (${key}) in (
+          select ${key} from ${table} where expires_at <= ${at} limit ${options.batchSize}
+        )`.execute(db);
+      const deleted = Number(result.numAffectedRows ?? 0n);
       total += deleted;
       if (deleted < options.batchSize) break;
+      // Let queued requests run between batches.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return total;
   }
 
-  async function sweepOnce(): Promise<number> {
-    if (running) return running;
-    running = (async () => {
-      let total = 0;
-      const now = Date.now();
-      for (const table of TABLES) {
-        try {
-          total += await sweepTable(table, now);
-        } catch (error) {
-          options.logger?.warn({ err: error, table: table.table }, 'sweeping expired records failed');
-        }
+  async function sweep(): Promise<number> {
+    let total = 0;
+    const at = now();
+    for (const entry of TABLES) {
+      try {
+        total += await sweepTable(entry, at);
+      } catch (error) {
+        options.logger?.warn({ err: error, table: entry.table }, 'sweeping expired records failed');
       }
-      return total;
-    })();
-    try {
-      return await running;
-    } finally {
-      running = undefined;
     }
+    return total;
+  }
+
+  function sweepOnce(): Promise<number> {
+    if (!running) {
+      running = sweep().finally(() => {
+        running = undefined;
+      });
+    }
+    return running;
   }
 
   const timer = setInterval(() => {
@@ -96,7 +96,7 @@ export function startSweeper(
     sweepOnce,
     async stop() {
       clearInterval(timer);
-      if (running) await running.catch(() => 0);
+      if (running) await running;
     },
   };
 }

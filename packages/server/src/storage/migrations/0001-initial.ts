@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 
 /**
  * The initial schema. Frozen in time: written against Kysely<any>, importing no application code.
@@ -209,5 +209,4 @@ export async function up(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promi
     .addColumn('used_at', time)
     .addColumn('created_at', time, (c) => c.notNull())
     .execute();
-  void sql;
 }

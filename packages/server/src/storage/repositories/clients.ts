@@ -1,11 +1,16 @@
 import type { ClientConfig } from '../../config/types.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Database } from '../database.js';
+import { insertUnique } from '../errors.js';
 import { parseJson } from '../json.js';
 
+const secretAd = (id: string) => `clients:${id}`;
+
 /**
- * Registered clients. Contract: ids are unique; a confidential client's secret is stored encrypted
- * (bound to its id) because the engine compares the presented secret with it.
+ * Registered clients (public native desktop apps, confidential web apps).
+ * Contract: ids are unique (`add` throws DuplicateError; `upsertFromConfig` replaces); a confidential
+ * client's secret is stored encrypted, bound to its id, and returned decrypted because the engine
+ * compares the presented secret with it; `source` tells configuration from admin-made clients.
  */
 export function clientsRepository(database: Database, box: SecretBox) {
   const { db } = database;
@@ -15,54 +20,49 @@ export function clientsRepository(database: Database, box: SecretBox) {
     return {
       ...config,
       id: row.id,
-      secret: row.secret ? box.decrypt(row.secret, `clients:${row.id}`) : undefined,
+      secret: row.secret ? box.decrypt(row.secret, secretAd(row.id)) : undefined,
     };
   }
 
-  async function write(client: ClientConfig, source: 'config' | 'admin') {
-    const now = Date.now();
+  function columns(client: ClientConfig, now: number) {
     const { secret, ...metadata } = client;
-    const values = {
+    return {
       name: client.name,
       kind: client.kind,
       metadata: JSON.stringify(metadata),
-      secret: secret ? box.encrypt(secret, `clients:${client.id}`) : null,
+      secret: secret ? box.encrypt(secret, secretAd(client.id)) : null,
       updated_at: now,
     };
-    const existing = await db
-      .selectFrom('clients')
-      .select('id')
-      .where('id', '=', client.id)
-      .executeTakeFirst();
-    if (existing)
-      await db
-        .updateTable('clients')
-        .set({ ...values, source })
-        .where('id', '=', client.id)
-        .execute();
-    else
-      await db
-        .insertInto('clients')
-        .values({ id: client.id, ...values, source, created_at: now })
-        .execute();
   }
 
   return {
-    upsertFromConfig: (client: ClientConfig) => write(client, 'config'),
+    /** Creates or replaces a client declared in the configuration file. */
+    async upsertFromConfig(client: ClientConfig): Promise<void> {
+      const now = Date.now();
+      const values = { ...columns(client, now), source: 'config' as const };
+      await db
+        .insertInto('clients')
+        .values({ id: client.id, ...values, created_at: now })
+        .onConflict((oc) => oc.column('id').doUpdateSet(values))
+        .execute();
+    },
+    /** Adds a client made with the admin API/CLI; throws DuplicateError when the id is taken. */
     async add(client: ClientConfig): Promise<void> {
-      const existing = await db
-        .selectFrom('clients')
-        .select('id')
-        .where('id', '=', client.id)
-        .executeTakeFirst();
-      if (existing) throw new Error(`client ${client.id} already exists`);
-      await write(client, 'admin');
+      const now = Date.now();
+      await insertUnique(
+        () =>
+          db
+            .insertInto('clients')
+            .values({ id: client.id, ...columns(client, now), source: 'admin', created_at: now })
+            .execute(),
+        `client ${client.id} already exists`,
+      );
     },
     async find(id: string): Promise<ClientConfig | undefined> {
       const row = await db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
       return row ? toConfig(row) : undefined;
     },
-    async list(): Promise<(ClientConfig & { source: string })[]> {
+    async list(): Promise<(ClientConfig & { source: 'config' | 'admin' })[]> {
       const rows = await db.selectFrom('clients').selectAll().orderBy('id').execute();
       return rows.map((r) => ({ ...toConfig(r), source: r.source }));
     },

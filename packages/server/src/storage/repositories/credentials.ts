@@ -1,6 +1,7 @@
 import { newId } from '../../crypto/ids.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Database } from '../database.js';
+import { insertUnique } from '../errors.js';
 import { parseJson } from '../json.js';
 
 export interface TotpCredential {
@@ -18,10 +19,14 @@ export interface PasskeyCredential {
 }
 
 /**
- * Password hashes, TOTP secrets (encrypted, bound to the credential row), passkeys (unique by
- * credential id) and recovery code hashes.
- * Contract: at most one password and one TOTP per user (set* replaces); "use once" operations are
- * conditional updates, so of two simultaneous uses exactly one succeeds.
+ * Password hashes, TOTP secrets (encrypted, bound to the credential row), passkeys and recovery code
+ * hashes.
+ * Contract:
+ * - at most one password and one TOTP per user (`set*` replaces, in one transaction);
+ * - a passkey's WebAuthn credential id is unique across all users (`addPasskey` throws DuplicateError;
+ *   `findPasskey` finds its owner);
+ * - "use once" operations (`useRecoveryCode`, `acceptTotpStep`) are conditional updates: of two
+ *   simultaneous uses exactly one gets true.
  */
 export function credentialsRepository(database: Database, box: SecretBox) {
   const { db } = database;
@@ -92,8 +97,9 @@ export function credentialsRepository(database: Database, box: SecretBox) {
     },
 
     /**
-     * Records the accepted time step; false when another request already accepted this or a later
-     * step (a replay), compared in the database so two processes cannot both accept one code.
+     * Records the accepted time step as a compare-and-set from `expectedLastStep` (what `totp()`
+     * returned): false when another request accepted a step in between (a replay, or a race), so two
+     * processes cannot both accept one code. The caller checks `step > lastStep` first.
      */
     async acceptTotpStep(
       credentialId: string,
@@ -124,20 +130,24 @@ export function credentialsRepository(database: Database, box: SecretBox) {
     async addPasskey(userId: string, credentialId: string, data: Record<string, unknown>): Promise<string> {
       const now = Date.now();
       const id = newId(now);
-      await db
-        .insertInto('credentials')
-        .values({
-          id,
-          user_id: userId,
-          type: 'webauthn',
-          secret: null,
-          lookup: `webauthn:${credentialId}`,
-          data: JSON.stringify(data),
-          created_at: now,
-          last_used_at: null,
-          used_at: null,
-        })
-        .execute();
+      await insertUnique(
+        () =>
+          db
+            .insertInto('credentials')
+            .values({
+              id,
+              user_id: userId,
+              type: 'webauthn',
+              secret: null,
+              lookup: `webauthn:${credentialId}`,
+              data: JSON.stringify(data),
+              created_at: now,
+              last_used_at: null,
+              used_at: null,
+            })
+            .execute(),
+        'this passkey is already registered',
+      );
       return id;
     },
 

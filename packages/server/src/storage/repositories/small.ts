@@ -3,11 +3,18 @@ import { newId } from '../../crypto/ids.js';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import type { StoredKey } from '../../protocol/keys.js';
 import type { Database } from '../database.js';
+import { insertUnique } from '../errors.js';
 import { parseJson } from '../json.js';
 
-/** Resources (APIs). Contract: keyed by their identifier (the access token audience). */
+/** Resources (APIs). Contract: keyed by their identifier (the access token audience); `upsert` replaces. */
 export function resourcesRepository(database: Database) {
   const { db } = database;
+  const toResource = (r: { id: string; name: string; scopes: string; access_token_ttl: number | null }) => ({
+    id: r.id,
+    name: r.name,
+    scopes: parseJson<string[]>(r.scopes, []),
+    accessTokenTtl: r.access_token_ttl ?? undefined,
+  });
   return {
     async upsert(resource: ResourceConfig): Promise<void> {
       const values = {
@@ -15,46 +22,62 @@ export function resourcesRepository(database: Database) {
         scopes: JSON.stringify(resource.scopes),
         access_token_ttl: resource.accessTokenTtl ?? null,
       };
-      const existing = await db
-        .selectFrom('resources')
-        .select('id')
-        .where('id', '=', resource.id)
-        .executeTakeFirst();
-      if (existing) await db.updateTable('resources').set(values).where('id', '=', resource.id).execute();
-      else
-        await db
-          .insertInto('resources')
-          .values({ id: resource.id, ...values, created_at: Date.now() })
-          .execute();
+      await db
+        .insertInto('resources')
+        .values({ id: resource.id, ...values, created_at: Date.now() })
+        .onConflict((oc) => oc.column('id').doUpdateSet(values))
+        .execute();
+    },
+    async find(id: string): Promise<ResourceConfig | undefined> {
+      const row = await db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toResource(row) : undefined;
     },
     async list(): Promise<ResourceConfig[]> {
       const rows = await db.selectFrom('resources').selectAll().orderBy('id').execute();
-      return rows.map((r) => ({
-        id: r.id,
-        name: r.name,
-        scopes: parseJson<string[]>(r.scopes, []),
-        accessTokenTtl: r.access_token_ttl ?? undefined,
-      }));
+      return rows.map(toResource);
+    },
+    async remove(id: string): Promise<boolean> {
+      const r = await db.deleteFrom('resources').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
     },
   };
 }
 
-/** Signing and cookie keys. Contract: material is encrypted, bound to the key id. */
+/**
+ * Signing and cookie keys with their rotation state (activates_at → retires_at → expires_at).
+ * Contract: material is stored encrypted, bound to the key id, and returned decrypted; kids are
+ * unique (insert throws on a duplicate); `retire` only touches keys not retired yet.
+ */
 export function signingKeysRepository(database: Database, box: SecretBox) {
   const { db } = database;
+  const selectKeys = () =>
+    db.selectFrom('signing_keys').selectAll().orderBy('created_at').orderBy('kid').execute();
+  type Row = Awaited<ReturnType<typeof selectKeys>>[number];
+  const toKey = (r: Row): StoredKey => ({
+    kid: r.kid,
+    use: r.use,
+    alg: r.alg,
+    material: box.decrypt(r.material, `signing_keys:${r.kid}`),
+    activatesAt: r.activates_at,
+    retiresAt: r.retires_at,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+  });
   return {
+    /** Every key, oldest first. */
     async list(): Promise<StoredKey[]> {
-      const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
-      return rows.map((r) => ({
-        kid: r.kid,
-        use: r.use,
-        alg: r.alg,
-        material: box.decrypt(r.material, `signing_keys:${r.kid}`),
-        activatesAt: r.activates_at,
-        retiresAt: r.retires_at,
-        expiresAt: r.expires_at,
-        createdAt: r.created_at,
-      }));
+      return (await selectKeys()).map(toKey);
+    },
+    /** Keys not expired at `now` (published in the JWKS or pending activation), oldest first. */
+    async listActive(now: number = Date.now()): Promise<StoredKey[]> {
+      const rows = await db
+        .selectFrom('signing_keys')
+        .selectAll()
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .orderBy('created_at')
+        .orderBy('kid')
+        .execute();
+      return rows.map(toKey);
     },
     async insert(keys: StoredKey[]): Promise<void> {
       if (!keys.length) return;
@@ -194,7 +217,11 @@ export function signInStatesRepository(database: Database) {
   };
 }
 
-/** Upstream round trips (OIDC state, SAML request ids). Contract: consumed at most once. */
+/**
+ * Upstream round trips (OIDC state, SAML request ids), correlated across server processes.
+ * Contract: ids are unique (create throws DuplicateError); `consume` returns the request to exactly one
+ * caller, before it expires — a second or concurrent consume gets undefined.
+ */
 export function upstreamRequestsRepository(database: Database) {
   const { db } = database;
   return {
@@ -205,36 +232,37 @@ export function upstreamRequestsRepository(database: Database) {
       data: Record<string, unknown>;
       expiresAt: number;
     }): Promise<void> {
-      await db
-        .insertInto('upstream_requests')
-        .values({
-          id: input.id,
-          connection_id: input.connectionId,
-          interaction_uid: input.interactionUid,
-          data: JSON.stringify(input.data),
-          expires_at: input.expiresAt,
-          consumed_at: null,
-        })
-        .execute();
+      await insertUnique(
+        () =>
+          db
+            .insertInto('upstream_requests')
+            .values({
+              id: input.id,
+              connection_id: input.connectionId,
+              interaction_uid: input.interactionUid,
+              data: JSON.stringify(input.data),
+              expires_at: input.expiresAt,
+              consumed_at: null,
+            })
+            .execute(),
+        'upstream request id already used',
+      );
     },
     /** Returns the request once; a second (or concurrent) consume gets undefined. */
     async consume(
       id: string,
     ): Promise<{ connectionId: string; interactionUid: string; data: Record<string, unknown> } | undefined> {
       const now = Date.now();
-      const result = await db
+      // One conditional UPDATE … RETURNING: the row comes back to exactly one caller.
+      const row = await db
         .updateTable('upstream_requests')
         .set({ consumed_at: now })
         .where('id', '=', id)
         .where('consumed_at', 'is', null)
         .where('expires_at', '>', now)
+        .returning(['connection_id', 'interaction_uid', 'data'])
         .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) return undefined;
-      const row = await db
-        .selectFrom('upstream_requests')
-        .selectAll()
-        .where('id', '=', id)
-        .executeTakeFirstOrThrow();
+      if (!row) return undefined;
       return {
         connectionId: row.connection_id,
         interactionUid: row.interaction_uid,
@@ -244,24 +272,34 @@ export function upstreamRequestsRepository(database: Database) {
   };
 }
 
-/** One-time use of values (SAML assertion ids…). Contract: `remember` is true only the first time. */
+/**
+ * One-time use of values (SAML assertion ids, …).
+ * Contract: `remember(key, expiresAt)` resolves true for the first caller and false while the key is
+ * remembered and unexpired — atomically, across processes. An expired entry counts as absent.
+ */
 export function replayCacheRepository(database: Database) {
   const { db } = database;
   return {
     async remember(key: string, expiresAt: number): Promise<boolean> {
       const now = Date.now();
-      await db.deleteFrom('replay_cache').where('key', '=', key).where('expires_at', '<=', now).execute();
+      // One statement: insert, or take over an expired entry the sweeper has not removed yet; an
+      // unexpired entry is left alone and reports no row changed (ON CONFLICT … DO UPDATE … WHERE).
       const result = await db
         .insertInto('replay_cache')
         .values({ key, expires_at: expiresAt })
-        .onConflict((oc) => oc.column('key').doNothing())
+        .onConflict((oc) =>
+          oc.column('key').doUpdateSet({ expires_at: expiresAt }).where('replay_cache.expires_at', '<=', now),
+        )
         .executeTakeFirst();
       return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
     },
   };
 }
 
-/** One-time links (password reset). Contract: stored hashed; consumed at most once before expiry. */
+/**
+ * One-time links (password reset). Contract: only the token's hash is stored (`sha256Base64url`);
+ * `consume` succeeds at most once, before expiry, for the right kind.
+ */
 export function actionTokensRepository(database: Database) {
   const { db } = database;
   return {
@@ -294,23 +332,19 @@ export function actionTokensRepository(database: Database) {
         .executeTakeFirst();
       return row ? { userId: row.user_id } : undefined;
     },
+    /** Uses the token: its user for exactly one caller before expiry, undefined otherwise. */
     async consume(tokenHash: string, kind: string): Promise<{ userId: string } | undefined> {
       const now = Date.now();
-      const result = await db
+      const row = await db
         .updateTable('action_tokens')
         .set({ used_at: now })
         .where('token_hash', '=', tokenHash)
         .where('kind', '=', kind)
         .where('used_at', 'is', null)
         .where('expires_at', '>', now)
+        .returning('user_id')
         .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) return undefined;
-      const row = await db
-        .selectFrom('action_tokens')
-        .select('user_id')
-        .where('token_hash', '=', tokenHash)
-        .executeTakeFirstOrThrow();
-      return { userId: row.user_id };
+      return row ? { userId: row.user_id } : undefined;
     },
   };
 }

@@ -1,6 +1,10 @@
 import { newId } from '../../crypto/ids.js';
+import type { SecretBox } from '../../crypto/secret-box.js';
 import type { Database } from '../database.js';
+import { DuplicateError, insertUnique } from '../errors.js';
 import { parseJson } from '../json.js';
+
+export { DuplicateError };
 
 export interface User {
   id: string;
@@ -19,17 +23,17 @@ export interface Identity {
   subject: string;
   email: string | null;
   profile: { groups?: string[]; name?: string } & Record<string, unknown>;
+  /** Decrypted. */
   upstreamRefreshToken: string | null;
   lastAuthenticatedAt: number;
   lastValidatedAt: number;
 }
 
-export class DuplicateError extends Error {
-  override readonly name = 'DuplicateError';
-  readonly code = 'DUPLICATE';
-}
+/** Emails compare case-insensitively and without surrounding blanks. */
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+const normalize = normalizeEmail;
 
-const normalize = (email: string) => email.trim().toLowerCase();
+const identityAd = (id: string) => `identities:${id}`;
 
 function toUser(row: {
   id: string;
@@ -53,11 +57,33 @@ function toUser(row: {
 
 /**
  * Users and their upstream identities.
- * Contract: an email (normalized) belongs to at most one user (DuplicateError); an identity is keyed
- * by (connection, upstream subject) and never by email; status changes never delete data.
+ * Contract:
+ * - an email (normalized: trimmed, lower-case) belongs to at most one user: `create` throws
+ *   DuplicateError, also when two creations race (unique index);
+ * - an identity is keyed by (connection, upstream subject), never by email: `linkIdentity` throws
+ *   DuplicateError when that pair is already linked;
+ * - the upstream refresh token is stored encrypted, bound to the identity row;
+ * - status changes never delete data; a user with status 'disabled' is still found.
  */
-export function usersRepository(database: Database) {
+export function usersRepository(database: Database, box: SecretBox) {
   const { db } = database;
+
+  function toIdentity(row: IdentityRow): Identity {
+    return {
+      id: row.id,
+      userId: row.user_id,
+      connectionId: row.connection_id,
+      subject: row.subject,
+      email: row.email,
+      profile: parseJson(row.profile, {}),
+      upstreamRefreshToken: row.upstream_refresh_token
+        ? box.decrypt(row.upstream_refresh_token, identityAd(row.id))
+        : null,
+      lastAuthenticatedAt: row.last_authenticated_at,
+      lastValidatedAt: row.last_validated_at,
+    };
+  }
+
   return {
     async create(input: {
       organizationId: string;
@@ -76,15 +102,10 @@ export function usersRepository(database: Database) {
         updated_at: now,
         last_sign_in_at: null,
       };
-      if (row.email_normalized) {
-        const taken = await db
-          .selectFrom('users')
-          .select('id')
-          .where('email_normalized', '=', row.email_normalized)
-          .executeTakeFirst();
-        if (taken) throw new DuplicateError(`a user with email ${input.email} already exists`);
-      }
-      await db.insertInto('users').values(row).execute();
+      await insertUnique(
+        () => db.insertInto('users').values(row).execute(),
+        `a user with email ${row.email_normalized} already exists`,
+      );
       return toUser(row);
     },
 
@@ -168,12 +189,17 @@ export function usersRepository(database: Database) {
         subject: input.subject,
         email: input.email ?? null,
         profile: JSON.stringify(input.profile),
-        upstream_refresh_token: input.upstreamRefreshToken ?? null,
+        upstream_refresh_token: null as string | null,
         last_authenticated_at: now,
         last_validated_at: now,
         created_at: now,
       };
-      await db.insertInto('identities').values(row).execute();
+      if (input.upstreamRefreshToken)
+        row.upstream_refresh_token = box.encrypt(input.upstreamRefreshToken, identityAd(row.id));
+      await insertUnique(
+        () => db.insertInto('identities').values(row).execute(),
+        `identity ${input.subject} of connection ${input.connectionId} is already linked`,
+      );
       return toIdentity(row);
     },
 
@@ -188,24 +214,26 @@ export function usersRepository(database: Database) {
       },
     ): Promise<void> {
       const now = Date.now();
-      await db
-        .updateTable('identities')
-        .set({
-          ...(changes.profile ? { profile: JSON.stringify(changes.profile) } : {}),
-          ...(changes.email !== undefined ? { email: changes.email } : {}),
-          ...(changes.upstreamRefreshToken !== undefined
-            ? { upstream_refresh_token: changes.upstreamRefreshToken }
-            : {}),
-          ...(changes.authenticated ? { last_authenticated_at: now, last_validated_at: now } : {}),
-          ...(changes.validated ? { last_validated_at: now } : {}),
-        })
-        .where('id', '=', id)
-        .execute();
+      const set = {
+        ...(changes.profile ? { profile: JSON.stringify(changes.profile) } : {}),
+        ...(changes.email !== undefined ? { email: changes.email } : {}),
+        ...(changes.upstreamRefreshToken !== undefined
+          ? {
+              upstream_refresh_token: changes.upstreamRefreshToken
+                ? box.encrypt(changes.upstreamRefreshToken, identityAd(id))
+                : null,
+            }
+          : {}),
+        ...(changes.authenticated ? { last_authenticated_at: now, last_validated_at: now } : {}),
+        ...(changes.validated ? { last_validated_at: now } : {}),
+      };
+      if (Object.keys(set).length === 0) return;
+      await db.updateTable('identities').set(set).where('id', '=', id).execute();
     },
   };
 }
 
-function toIdentity(row: {
+type IdentityRow = {
   id: string;
   user_id: string;
   connection_id: string;
@@ -215,16 +243,4 @@ function toIdentity(row: {
   upstream_refresh_token: string | null;
   last_authenticated_at: number;
   last_validated_at: number;
-}): Identity {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    connectionId: row.connection_id,
-    subject: row.subject,
-    email: row.email,
-    profile: parseJson(row.profile, {}),
-    upstreamRefreshToken: row.upstream_refresh_token,
-    lastAuthenticatedAt: row.last_authenticated_at,
-    lastValidatedAt: row.last_validated_at,
-  };
-}
+};
