@@ -24,5 +24,11 @@ button.secondary,.button.secondary{background:#e9ecef;color:#1b1f24}
 .qr svg{width:200px;height:200px}
 .key{font-family:ui-monospace,monospace;word-break:break-all;background:#f8f9fa;padding:6px 8px;border-radius:6px}
 form.inline{display:inline}
+h2{font-size:1.1rem;margin:24px 0 8px}
+section{border-top:1px solid #e9ecef;margin-top:20px}
+ul.choices,ul.items{list-style:none;padding:0;margin:0}
+ul.items li{display:flex;justify-content:space-between;align-items:center;gap:8px;padding:6px 0;flex-wrap:wrap}
+button.small{width:auto;margin:0;padding:6px 12px;font-size:.9rem}
+.qr svg{max-width:100%}
 @media (max-width:480px){.card{margin:0;padding:24px 16px}}
 `;
