@@ -19,4 +19,5 @@ export type AdminErrorCode =
   | 'invalid'
   | 'declared_in_config'
   | 'in_use'
-  | 'verification_failed';
+  | 'verification_failed'
+  | 'conflict';

@@ -248,7 +248,7 @@ export async function verifyDomain(
   if (!stored) throw new AdminError('not_found', `no domain ${domain}`);
   if (stored.verifiedAt !== null) return summarizeDomain(stored);
   if (!stored.verificationToken)
-    throw new AdminError('invalid', `domain ${stored.domain} has no verification token`);
+    throw new AdminError('conflict', `domain ${stored.domain} has no verification token`);
   const found = await hasVerificationRecord(stored.domain, stored.verificationToken, resolver);
   await ctx.audit({
     action: 'domain_verified',

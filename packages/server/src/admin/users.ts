@@ -36,10 +36,10 @@ function summarize(user: User): UserSummary {
 
 function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) {
-    throw new AdminError('invalid', `the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+    throw new AdminError('invalid', `password (stdin): must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }
   if (password.length > MAX_PASSWORD_LENGTH) {
-    throw new AdminError('invalid', `the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
+    throw new AdminError('invalid', `password (stdin): must have at most ${MAX_PASSWORD_LENGTH} characters`);
   }
 }
 
@@ -204,7 +204,7 @@ export async function createResetLink(
   emailOrId: string,
 ): Promise<{ user: UserSummary; url: string; expiresAt: number }> {
   const user = await findUser(ctx, emailOrId);
-  if (user.status !== 'active') throw new AdminError('invalid', `user ${user.email ?? user.id} is disabled`);
+  if (user.status !== 'active') throw new AdminError('conflict', `user ${user.email ?? user.id} is disabled`);
   const token = randomToken(32);
   const expiresAt = Date.now() + RESET_LINK_TTL_MS;
   await ctx.repos.actionTokens.create({

@@ -41,7 +41,7 @@ export const USAGE = `Usage: latchkey <command> [--config FILE] [--json]
   admin audit [--user E] [--since 1h|ISO-DATE] [--limit N] [--action A]
 
 Settings come from LATCHKEY_* environment variables and the --config file (or LATCHKEY_CONFIG).
-Exit codes: 0 done, 1 the command failed (unknown user, …), 2 bad command line or configuration.
+Exit codes: 0 done, 1 the command failed (unknown user, …), 2 bad command line, flag value or configuration.
 `;
 
 async function configFrom(args: ParsedArgs, io: CliIo): Promise<LatchkeyConfig> {
@@ -176,6 +176,11 @@ function report(error: unknown, io: CliIo): number {
   }
   if (error instanceof ConfigError) {
     io.err(`${error.message}\n`);
+    return 2;
+  }
+  if (error instanceof AdminError && error.code === 'invalid') {
+    // A value the command refused (it names the flag): a command-line mistake like any other.
+    io.err(`latchkey: ${error.message}\n`);
     return 2;
   }
   if (error instanceof AdminError || error instanceof WrongSecretError) {
