@@ -34,7 +34,9 @@ describe.each(testDatabaseKinds())('sign-in flow on %s', (kind) => {
     context = await browser.newContext();
     // The app's loopback listener, as the SDK would run it (any port: RFC 8252 §7.3).
     loopback = createServer((req, res) => {
-      loopbackHits.push(`http://127.0.0.1:${(loopback.address() as AddressInfo).port}${req.url}`);
+      // Only the callback path counts: Chromium also asks for /favicon.ico.
+      if (req.url?.startsWith('/callback'))
+        loopbackHits.push(`http://127.0.0.1:${(loopback.address() as AddressInfo).port}${req.url}`);
       res.end('ok');
     });
     await new Promise<void>((resolve) => loopback.listen(0, '127.0.0.1', resolve));
