@@ -11,7 +11,6 @@ import {
   captureRedirects,
   discover,
   exchange,
-  signInWithPassword,
 } from '../test-support/oidc-client.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
