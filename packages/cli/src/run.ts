@@ -265,7 +265,10 @@ async function login(
   const flow = values.flow ?? 'loopback';
   if (!['loopback', 'scheme', 'device'].includes(flow))
     throw new UsageError(`--flow must be loopback, scheme or device, not "${flow}"`);
-  const noBrowser = values['no-browser'] ?? false;
+  // No graphical session (SSH, a container) and no $BROWSER: print the URL instead of starting
+  // xdg-open, which would fail or open a text browser in this terminal.
+  const { canOpenBrowser } = await import('@latchkey/desktop');
+  const noBrowser = (values['no-browser'] ?? false) || !canOpenBrowser(io.env);
   let result: AuthenticationResult;
   if (flow === 'device') {
     let spinner: { stop(final?: string): void } | undefined;

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export type { AuthorizationParameters, PendingAuthorization } from './authorization.js';
-export { openSystemBrowser } from './browser.js';
+export { browserCommandFromEnv, canOpenBrowser, openSystemBrowser } from './browser.js';
 export {
   type AccessTokenOptions,
   type ClientOptions,
