@@ -8,6 +8,7 @@ import { createThrottle, memoryThrottleStore, type Throttle } from './http/throt
 import { redisThrottleStore } from './http/throttle-redis.js';
 import type { PasswordHasher } from './login/password-hasher.js';
 import type { LoginServices, OrganizationView, SignInState, UserView } from './login/services.js';
+import { createConnectorSource, createRevalidator } from './login/upstream/index.js';
 import type { AccountRecord, AccountSource } from './protocol/accounts.js';
 import type { KeyStore, StoredKey } from './protocol/keys.js';
 import { applyStaticConfig } from './static-config.js';
@@ -134,7 +135,23 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
     } as unknown as NonNullable<Configuration['adapter']>;
 
     // ---- accounts ----
+    // Federated accounts are re-checked upstream on refresh (login/upstream/revalidate.ts): revoked
+    // upstream → everything of the user revoked here; upstream unreachable → kept, bounded by the
+    // organization's maxUpstreamAge.
+    const revalidator = createRevalidator({
+      database,
+      repos,
+      connectors: createConnectorSource({ issuer: config.issuer, repos }),
+      policyFor: (organizationId) => orgsById.get(organizationId)?.policy,
+      connectionOf: (organizationId) => orgsById.get(organizationId)?.connection,
+      revokeAllForUser: (userId) => revokeAllForAccount(database, userId),
+    });
     const accountSource: AccountSource = {
+      async revalidateOnRefresh(record) {
+        const org = orgsById.get(record.organizationId);
+        if (!org || org.connection.type === 'local') return true;
+        return revalidator.allowRefresh({ id: record.id, organizationId: record.organizationId });
+      },
       async findAccountRecord(id) {
         const user = await repos.users.findById(id);
         if (!user) return undefined;

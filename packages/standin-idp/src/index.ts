@@ -12,6 +12,7 @@ export {
   signInHeadless,
 } from './headless.js';
 export type { SignInStep } from './pages.js';
+export * from './saml/index.js';
 export {
   type RecordedRequest,
   type StandinClient,
@@ -19,3 +20,4 @@ export {
   type StandinIdpOptions,
   startStandinIdp,
 } from './standin-idp.js';
+export { totpCode } from './totp.js';

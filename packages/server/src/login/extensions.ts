@@ -7,6 +7,7 @@ import { accountPages } from './account/index.js';
 import type { SignInFlow } from './interaction-routes.js';
 import { passwordResetPages } from './reset/index.js';
 import { passkeyAsset, twoStepExtension } from './two-step/index.js';
+import { upstreamExtension, upstreamPages } from './upstream/index.js';
 
 /** What every sign-in extension and page plugin may use. */
 export interface ExtensionDeps {
@@ -24,10 +25,10 @@ export type PagePlugin = (app: FastifyInstance) => Promise<void> | void;
  * under /interaction/:uid/<step> and registers its step renderers on the flow.
  */
 export function signInExtensions(deps: ExtensionDeps): SignInExtension[] {
-  return [twoStepExtension(deps)];
+  return [twoStepExtension(deps), upstreamExtension(deps)];
 }
 
 /** Pages outside an interaction (account page, upstream callbacks, metrics), each in its own context. */
 export function pagePlugins(deps: ExtensionDeps): PagePlugin[] {
-  return [passkeyAsset, accountPages(deps), passwordResetPages(deps)];
+  return [passkeyAsset, accountPages(deps), passwordResetPages(deps), upstreamPages(deps)];
 }

@@ -164,6 +164,22 @@ export const messages = {
   logoutHelp: 'Sign out of Latchkey in this browser?',
   logoutConfirm: 'Sign out',
 
+  upstreamTitle: 'Sign-in did not finish',
+  upstreamStartAgain: 'Start again',
+  upstreamNotProvisioned:
+    'Your identity provider signed you in, but you do not have a Latchkey account for {org} yet. Ask your IT administrator to add you.',
+  upstreamAccountDisabled: 'Your account is disabled. Contact your IT administrator.',
+  upstreamWrongOrganization:
+    'This account belongs to another organization. Sign in with your {org} work account.',
+  upstreamEmailTaken:
+    'Another account of your identity provider is already linked to this email. Sign in with that account, or ask your IT administrator.',
+  upstreamConnectionChanged:
+    'Your organization’s sign-in settings changed while you were signing in. Start again.',
+  upstreamUnknownResponse:
+    'This sign-in response does not match a sign-in started here, was already used, or has expired. Go back to your app and start again.',
+  upstreamNotConfigured:
+    'Sign-in through your identity provider is not set up correctly. Contact your IT administrator.',
+
   errorTitle: 'Something went wrong',
   errorGeneric: 'Latchkey could not finish this request. Start again from your app.',
   errorExpired: 'This sign-in page has expired. Go back to your app and start again.',
