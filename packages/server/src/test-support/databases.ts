@@ -11,13 +11,20 @@ export type TestDatabaseKind = 'sqlite' | 'postgres';
 export const POSTGRES_ADMIN_URL =
   process.env.LATCHKEY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** Dialects to run the shared suites against; `LATCHKEY_TEST_DATABASES=sqlite` narrows. */
+/**
+ * Dialects to run the shared suites against: both by default; `LATCHKEY_TEST_DATABASES=sqlite` (or
+ * `postgres`, or a comma-separated list) narrows.
+ */
 export function testDatabaseKinds(): TestDatabaseKind[] {
   const wanted = (process.env.LATCHKEY_TEST_DATABASES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
   return (['sqlite', 'postgres'] as const).filter((k) => wanted.includes(k));
 }
 
-/** A fresh, empty database: a temp SQLite file, or a new PostgreSQL database dropped afterwards. */
+/**
+ * A fresh, empty (unmigrated) database URL: a file in a new temp folder, or a new PostgreSQL database
+ * `latchkey_t_<random>` made through LATCHKEY_TEST_POSTGRES_URL (default
+ * postgres://postgres@127.0.0.1:5432/test). `drop()` removes the folder or drops the database.
+ */
 export async function createTestDatabaseUrl(
   kind: TestDatabaseKind,
   dir?: string,
@@ -33,9 +40,16 @@ export async function createTestDatabaseUrl(
   }
   const name = `latchkey_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.connect();
+  } catch (cause) {
+    throw new Error(
+      `PostgreSQL for tests is not reachable at ${new URL(POSTGRES_ADMIN_URL).host} (LATCHKEY_TEST_POSTGRES_URL); run with LATCHKEY_TEST_DATABASES=sqlite to test SQLite only`,
+      { cause },
+    );
+  }
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
   } finally {
     await admin.end();
   }
@@ -47,7 +61,7 @@ export async function createTestDatabaseUrl(
       const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
       await client.connect();
       try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       } finally {
         await client.end();
       }
@@ -55,6 +69,7 @@ export async function createTestDatabaseUrl(
   };
 }
 
+/** A fresh database, opened and migrated; `drop()` closes it and removes it. */
 export async function createTestDatabase(
   kind: TestDatabaseKind,
 ): Promise<{ url: string; database: Database; drop(): Promise<void> }> {
