@@ -1,0 +1,88 @@
+// The load generator, in its own process so its CPU is not charged to the server under test.
+// Plain fetch (undici, keep-alive). Commands over IPC: `signIn` and `refresh`.
+import { performance } from 'node:perf_hooks';
+import { httpSignIn, serveIpc, sleep } from './lib.mjs';
+
+const CLIENT_ID = 'acme-desktop';
+const REDIRECT_URI = 'http://127.0.0.1/callback';
+
+async function refreshOnce(tokenUrl, refreshToken) {
+  const response = await fetch(tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: `grant_type=refresh_token&client_id=${CLIENT_ID}&refresh_token=${encodeURIComponent(refreshToken)}`,
+  });
+  const body = await response.json();
+  if (!response.ok || !body.refresh_token || !body.id_token) {
+    throw new Error(`refresh failed (${response.status}): ${JSON.stringify(body)}`);
+  }
+  return body.refresh_token;
+}
+
+serveIpc({
+  /** `n` complete sign-ins, `concurrency` at a time; returns their refresh tokens and latencies (ms). */
+  async signIn({ issuer, n, concurrency = 1, email = 'bob@beta.test', password }) {
+    const tokens = [];
+    const latencies = [];
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, n) }, async () => {
+        while (next < n) {
+          next++;
+          const t0 = performance.now();
+          const body = await httpSignIn(issuer, {
+            clientId: CLIENT_ID,
+            redirectUri: REDIRECT_URI,
+            email,
+            password,
+          });
+          latencies.push(performance.now() - t0);
+          tokens.push(body.refresh_token);
+        }
+      }),
+    );
+    return { tokens, latencies, seconds: (performance.now() - started) / 1000 };
+  },
+
+  /**
+   * Silent sign-ins: one refresh chain per token (so concurrency = tokens.length), each request
+   * rotating its token. Closed loop by default; with `rate` (requests/s over all chains) an open-ish
+   * loop that paces each chain at rate/chains, for latency at a fraction of peak.
+   */
+  async refresh({ issuer, tokens, durationMs, warmupMs = 300, rate }) {
+    const tokenUrl = new URL('/token', issuer).href;
+    const chains = [...tokens];
+    const latencies = [];
+    let errors = 0;
+    let firstError;
+    const warmEnd = performance.now() + warmupMs;
+    const end = warmEnd + durationMs;
+    const interval = rate ? (1000 * chains.length) / rate : 0;
+    await Promise.all(
+      chains.map(async (_token, i) => {
+        // Spread paced chains over one interval so they do not fire in lockstep.
+        let due = performance.now() + (interval * i) / chains.length;
+        while (performance.now() < end) {
+          if (interval) {
+            const wait = due - performance.now();
+            if (wait > 0) await sleep(wait);
+            due += interval;
+          }
+          const t0 = performance.now();
+          try {
+            chains[i] = await refreshOnce(tokenUrl, chains[i]);
+            if (t0 >= warmEnd) latencies.push(performance.now() - t0);
+          } catch (error) {
+            errors++;
+            firstError ??= String(error);
+            await sleep(50);
+          }
+        }
+      }),
+    );
+    return { latencies, seconds: durationMs / 1000, errors, firstError, tokens: chains };
+  },
+});
+
+process.send?.({ type: 'ready', pid: process.pid });

@@ -1,0 +1,451 @@
+// Latchkey benchmarks (DESIGN.md §6). Prints a table; never a timed test.
+//
+//   npm run bench                                   quick profile (a few seconds per case)
+//   node bench/run.mjs --duration 20 --users 1000000  the published profile
+//   node bench/run.mjs --only silent --cpu-prof      profile the server (bench/profiles/*.cpuprofile)
+//
+// Every server and the load generator run in their own processes; the load generator uses plain fetch.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { generateUsers } from './growth.mjs';
+import { here, percentile, sleep, spawnChild, summarize } from './lib.mjs';
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '8' },
+    users: { type: 'string', default: '50000' },
+    signins: { type: 'string', default: '40' },
+    'sdk-runs': { type: 'string', default: '7' },
+    only: { type: 'string' },
+    postgres: { type: 'string' },
+    'log-level': { type: 'string', default: 'warn' },
+    'cpu-prof': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (flags.help) {
+  console.log(`node bench/run.mjs [options]
+  --duration S       seconds of load per measurement (default 3)
+  --concurrency N    simultaneous desktop apps refreshing (default 8)
+  --users N          users + refresh tokens generated for the growth case (default 50000; published: 1000000)
+  --signins N        interactive sign-ins per measurement (default 40)
+  --sdk-runs N       SDK process starts (default 7)
+  --only LIST        silent,signin,sdk,growth (default all)
+  --postgres URL     an admin URL; a scratch database is created and dropped (default LATCHKEY_BENCH_POSTGRES_URL,
+                     LATCHKEY_TEST_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test)
+  --log-level L      server log level (default warn: request logs off, as for the baseline)
+  --cpu-prof         write V8 CPU profiles of the servers to bench/profiles/
+  --json FILE        also write the results as JSON`);
+  process.exit(0);
+}
+
+const DURATION_MS = Number(flags.duration) * 1000;
+const CONCURRENCY = Number(flags.concurrency);
+const only = new Set((flags.only ?? 'silent,signin,sdk,growth').split(','));
+const POSTGRES_ADMIN =
+  flags.postgres ??
+  process.env.LATCHKEY_BENCH_POSTGRES_URL ??
+  process.env.LATCHKEY_TEST_POSTGRES_URL ??
+  'postgres://postgres@127.0.0.1:5432/test';
+const PASSWORD = 'correct horse battery staple';
+const PROFILES = here('./profiles');
+const rows = [];
+const results = { machine: machine(), flags, cases: {} };
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    model: cpus[0]?.model?.trim(),
+    node: process.version,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
+}
+
+const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const mib = (bytes) => `${fmt(bytes / 2 ** 20, 0)} MB`;
+
+function row(name, value, target, ok, note = '') {
+  rows.push({ name, value, target, ok: ok === undefined ? '' : ok ? 'yes' : 'NO', note });
+  console.error(`  ${name}: ${value}${target ? ` (target ${target})` : ''}`);
+}
+
+async function scratchPostgres() {
+  const name = `latchkey_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(POSTGRES_ADMIN);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: POSTGRES_ADMIN });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+let profileCount = 0;
+async function startServer(mode, env = {}) {
+  const execArgv = ['--expose-gc'];
+  if (flags['cpu-prof']) {
+    await mkdir(PROFILES, { recursive: true });
+    execArgv.push(
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      PROFILES,
+      '--cpu-prof-name',
+      `${++profileCount}-${mode}-${env.BENCH_LABEL ?? ''}.cpuprofile`,
+    );
+  }
+  const server = spawnChild(here('./server.mjs'), {
+    execArgv,
+    env: { BENCH_MODE: mode, BENCH_LOG_LEVEL: flags['log-level'], ...env },
+  });
+  const { url } = await server.ready;
+  return { ...server, url };
+}
+
+async function startLoadgen() {
+  const loadgen = spawnChild(here('./loadgen.mjs'));
+  await loadgen.ready;
+  return loadgen;
+}
+
+/** Fresh refresh tokens: real HTTP sign-ins on Latchkey, minted in memory on the baseline. */
+async function tokensFor(server, mode, loadgen, n) {
+  if (mode === 'baseline') return server.call('mint', { n });
+  const { tokens } = await loadgen.call('signIn', {
+    issuer: server.url,
+    n,
+    concurrency: 2,
+    password: PASSWORD,
+  });
+  return tokens;
+}
+
+/**
+ * Peak throughput (closed loop, CONCURRENCY apps), then p99 at half of that rate, plus resident
+ * memory idle (after start and a few sign-ins) and peak under load.
+ */
+async function silentCase(label, mode, env = {}, { halfPeak = true, server: given } = {}) {
+  const server = given ?? (await startServer(mode, { BENCH_LABEL: label, ...env }));
+  const loadgen = await startLoadgen();
+  try {
+    let tokens = await tokensFor(server, mode, loadgen, CONCURRENCY);
+    await sleep(300);
+    await server.call('gc');
+    await sleep(200);
+    const idleRss = (await server.call('stats')).rss;
+    await server.call('resetPeak');
+    const before = await server.call('stats');
+    const peak = await loadgen.call('refresh', { issuer: server.url, tokens, durationMs: DURATION_MS });
+    const after = await server.call('stats');
+    tokens = peak.tokens;
+    const stats = summarize(peak.latencies, peak.seconds);
+    const cpuMs = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
+    const out = {
+      ...stats,
+      errors: peak.errors,
+      firstError: peak.firstError,
+      cpuMsPerRequest: cpuMs / Math.max(1, stats.count),
+      idleRss,
+      peakRss: after.peakRss,
+    };
+    if (halfPeak) {
+      const half = await loadgen.call('refresh', {
+        issuer: server.url,
+        tokens,
+        durationMs: DURATION_MS,
+        rate: stats.perSecond / 2,
+      });
+      const h = summarize(half.latencies, half.seconds);
+      out.half = {
+        rate: stats.perSecond / 2,
+        achieved: h.perSecond,
+        p50: h.p50,
+        p99: h.p99,
+        errors: half.errors,
+      };
+    }
+    console.error(
+      `  ${label}: ${fmt(out.perSecond, 0)}/s p50 ${fmt(out.p50, 2)} ms p99 ${fmt(out.p99, 2)} ms` +
+        `${out.half ? `, at half: p99 ${fmt(out.half.p99, 2)} ms` : ''}, ${fmt(out.cpuMsPerRequest, 2)} ms CPU/req` +
+        `${out.errors ? `, ${out.errors} errors (${out.firstError})` : ''}`,
+    );
+    return out;
+  } finally {
+    await loadgen.stop();
+    if (!given) await server.stop();
+  }
+}
+
+async function silent() {
+  console.error('silent sign-in (refresh grant, rotation, ES256 ID token)');
+  const pgdb = await scratchPostgres();
+  try {
+    const base1 = await silentCase('baseline', 'baseline');
+    const sqlite = await silentCase('sqlite', 'latchkey');
+    const postgres = await silentCase('postgres', 'latchkey', { BENCH_DATABASE_URL: pgdb.url });
+    const base2 = await silentCase('baseline', 'baseline', {}, { halfPeak: false });
+    const baseline = (base1.perSecond + base2.perSecond) / 2;
+    results.cases.silent = { baseline: [base1, base2], sqlite, postgres };
+    const c = `c=${CONCURRENCY}`;
+    row(
+      `Silent sign-in, bare oidc-provider (in-memory), ${c}`,
+      `${fmt(baseline, 0)}/s (runs ${fmt(base1.perSecond, 0)}, ${fmt(base2.perSecond, 0)}), p50 ${fmt(base1.p50, 2)} ms, p99 ${fmt(base1.p99, 2)} ms`,
+      '',
+    );
+    for (const [name, r, target] of [
+      ['SQLite', sqlite, 0.8],
+      ['PostgreSQL', postgres, 0.6],
+    ]) {
+      const ratio = r.perSecond / baseline;
+      row(
+        `Silent sign-in, Latchkey on ${name}, ${c}`,
+        `${fmt(r.perSecond, 0)}/s = ${fmt(ratio * 100, 0)}% of baseline, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ${fmt(r.cpuMsPerRequest, 2)} ms server CPU/req${r.errors ? `, ${r.errors} errors` : ''}`,
+        `≥ ${target * 100}%`,
+        ratio >= target && !r.errors,
+      );
+      row(
+        `  p99 at half of peak (${fmt(r.half.rate, 0)}/s), ${name}`,
+        `${fmt(r.half.p99, 2)} ms (p50 ${fmt(r.half.p50, 2)} ms)`,
+        '< 20 ms',
+        r.half.p99 < 20,
+      );
+    }
+    row(
+      'Server memory, SQLite (idle / under load)',
+      `${mib(sqlite.idleRss)} / ${mib(sqlite.peakRss)}`,
+      '< 150 / < 300 MB',
+      sqlite.idleRss < 150 * 2 ** 20 && sqlite.peakRss < 300 * 2 ** 20,
+    );
+    row(
+      'Server memory, PostgreSQL (idle / under load)',
+      `${mib(postgres.idleRss)} / ${mib(postgres.peakRss)}`,
+      '< 150 / < 300 MB',
+      postgres.idleRss < 150 * 2 ** 20 && postgres.peakRss < 300 * 2 ** 20,
+    );
+    row('Bare oidc-provider memory (idle / under load)', `${mib(base1.idleRss)} / ${mib(base1.peakRss)}`, '');
+  } finally {
+    await pgdb.drop();
+  }
+}
+
+/** Argon2id at OWASP settings (m=19456 KiB, t=2, p=1), sequential, in this process: ms per hash. */
+async function argonCost() {
+  const { hash } = await import('@node-rs/argon2');
+  const options = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 };
+  await hash('warm up', options);
+  const n = 20;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await hash(`password ${i}`, options);
+  return (performance.now() - t0) / n;
+}
+
+async function signInCase(label, argon) {
+  const server = await startServer('latchkey', { BENCH_LABEL: label, BENCH_ARGON2: argon });
+  const loadgen = await startLoadgen();
+  try {
+    const n = Number(flags.signins);
+    await loadgen.call('signIn', { issuer: server.url, n: 4, concurrency: 2, password: PASSWORD });
+    const before = await server.call('stats');
+    const run = await loadgen.call('signIn', { issuer: server.url, n, concurrency: 2, password: PASSWORD });
+    const after = await server.call('stats');
+    const cpuMs = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
+    const stats = summarize(run.latencies, run.seconds);
+    const out = { ...stats, cpuMsPerSignIn: cpuMs / n, perCore: (1000 * n) / cpuMs };
+    console.error(
+      `  ${label}: ${fmt(out.perSecond, 1)} sign-ins/s wall, ${fmt(out.cpuMsPerSignIn, 2)} ms server CPU each, p50 ${fmt(out.p50, 1)} ms`,
+    );
+    return out;
+  } finally {
+    await loadgen.stop();
+    await server.stop();
+  }
+}
+
+async function signin() {
+  console.error('interactive sign-in (email, password, Launch Application, code exchange) over HTTP');
+  const hashMs = await argonCost();
+  const bound = 1000 / hashMs;
+  const tiny = await signInCase('signin-nohash', 'tiny');
+  const owasp = await signInCase('signin-owasp', 'owasp');
+  results.cases.signin = { hashMs, bound, tiny, owasp };
+  row(
+    'Interactive sign-in, hashing aside (Argon2id m=1 MiB t=1)',
+    `${fmt(tiny.cpuMsPerSignIn, 2)} ms server CPU per sign-in (${fmt(tiny.perCore, 0)}/s per core; ${fmt(tiny.perSecond, 1)}/s wall on this machine, p50 ${fmt(tiny.p50, 1)} ms)`,
+    '< 5 ms',
+    tiny.cpuMsPerSignIn < 5,
+  );
+  row(
+    'Interactive sign-in, Argon2id OWASP (m=19 MiB t=2 p=1)',
+    `${fmt(owasp.perCore, 1)}/s per core = ${fmt((owasp.perCore / bound) * 100, 0)}% of the hashing bound (${fmt(hashMs, 1)} ms/hash → ${fmt(bound, 1)}/s per core); ${fmt(owasp.cpuMsPerSignIn, 1)} ms CPU each, ${fmt(owasp.perSecond, 1)}/s wall`,
+    '≥ 90%',
+    owasp.perCore / bound >= 0.9,
+  );
+}
+
+function runProcess(command, args, env) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - t0;
+      if (code !== 0) reject(new Error(`${args.join(' ')} exited ${code}: ${stderr}`));
+      else resolve({ ms, stdout });
+    });
+  });
+}
+
+async function sdk() {
+  console.error('desktop SDK: process start to access token from the stored refresh token');
+  const server = await startServer('latchkey', { BENCH_LABEL: 'sdk' });
+  const loadgen = await startLoadgen();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-bench-sdk-'));
+  try {
+    const [refreshToken] = await tokensFor(server, 'latchkey', loadgen, 1);
+    const storeDir = path.join(dir, 'store');
+    const cacheDir = path.join(dir, 'cache');
+    const storeKey = 'bench-file-store-key-0123456789';
+    const { createFileStore } = await import('../packages/desktop/dist/index.js');
+    const store = createFileStore({ directory: storeDir, secret: storeKey, onWarning: () => {} });
+    const issuer = new URL(server.url).href;
+    const userId = await server.call('userId', { email: 'bob@beta.test' });
+    await store.write(
+      `latchkey:acme-desktop@${issuer}`,
+      JSON.stringify({
+        version: 1,
+        refreshToken,
+        account: { issuer, clientId: 'acme-desktop', subject: userId, email: 'bob@beta.test' },
+        updatedAt: Date.now(),
+      }),
+    );
+    const cli = here('../packages/cli/bin/latchkey-desktop.js');
+    const args = [
+      cli,
+      'token',
+      '--issuer',
+      server.url,
+      '--client-id',
+      'acme-desktop',
+      '--store',
+      'file',
+      '--store-dir',
+      storeDir,
+      '--cache-dir',
+      cacheDir,
+      '--json',
+    ];
+    const env = { LATCHKEY_FILE_STORE_KEY: storeKey, NODE_NO_WARNINGS: '1' };
+    const times = [];
+    const runs = Number(flags['sdk-runs']);
+    for (let i = 0; i < runs + 1; i++) {
+      const { ms, stdout } = await runProcess(process.execPath, args, env);
+      if (!JSON.parse(stdout).access_token) throw new Error(`no access token: ${stdout}`);
+      if (i > 0) times.push(ms); // the first start fills the discovery cache
+    }
+    const bare = [];
+    for (let i = 0; i < 5; i++) bare.push((await runProcess(process.execPath, ['-e', '0'], {})).ms);
+    const sorted = [...times].sort((a, b) => a - b);
+    const p50 = percentile(sorted, 50);
+    const nodeStart = percentile(
+      [...bare].sort((a, b) => a - b),
+      50,
+    );
+    results.cases.sdk = { times, nodeStartMs: nodeStart };
+    row(
+      'Desktop SDK, process start → access token (latchkey-desktop token, file store)',
+      `${fmt(p50, 0)} ms median of ${runs} (min ${fmt(sorted[0], 0)}, max ${fmt(sorted.at(-1), 0)}; a bare \`node -e 0\` takes ${fmt(nodeStart, 0)} ms)`,
+      '< 150 ms',
+      p50 < 150,
+    );
+  } finally {
+    await loadgen.stop();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function growth() {
+  const users = Number(flags.users);
+  console.error(`growth: refresh latency on PostgreSQL, nearly empty vs ${users} users with refresh tokens`);
+  const pgdb = await scratchPostgres();
+  try {
+    const empty = await silentCase(
+      'growth-empty',
+      'latchkey',
+      { BENCH_DATABASE_URL: pgdb.url },
+      { halfPeak: false },
+    );
+    let last = 0;
+    const seconds = await generateUsers(pgdb.url, {
+      users,
+      onProgress: (done) => {
+        if (done - last >= 200_000 || done === users) {
+          console.error(`  generated ${done} users`);
+          last = done;
+        }
+      },
+    });
+    const full = await silentCase(
+      'growth-full',
+      'latchkey',
+      { BENCH_DATABASE_URL: pgdb.url },
+      { halfPeak: false },
+    );
+    results.cases.growth = { users, generateSeconds: seconds, empty, full };
+    const slower = full.p50 / empty.p50 - 1;
+    row(
+      `Growth: refresh on PostgreSQL with ${users.toLocaleString('en')} users + refresh tokens (generated in ${fmt(seconds, 0)} s)`,
+      `p50 ${fmt(full.p50, 2)} vs ${fmt(empty.p50, 2)} ms nearly empty (${slower >= 0 ? '+' : ''}${fmt(slower * 100, 0)}%), ${fmt(full.perSecond, 0)} vs ${fmt(empty.perSecond, 0)}/s`,
+      'within 20%',
+      slower <= 0.2,
+    );
+  } finally {
+    await pgdb.drop();
+  }
+}
+
+const started = performance.now();
+console.error(
+  `Latchkey benchmarks: ${results.machine.cpus} × ${results.machine.model}, Node ${process.version}, ${DURATION_MS / 1000} s per measurement`,
+);
+if (only.has('silent')) await silent();
+if (only.has('signin')) await signin();
+if (only.has('sdk')) await sdk();
+if (only.has('growth')) await growth();
+
+console.log(
+  `\nLatchkey benchmarks — ${results.machine.cpus} × ${results.machine.model}, ${results.machine.memoryGiB} GiB, Node ${process.version}; ` +
+    `${DURATION_MS / 1000} s per measurement, load generator in its own process (fetch), concurrency ${CONCURRENCY}\n`,
+);
+console.log('| measurement | result | target | met |');
+console.log('| --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.name} | ${r.value} | ${r.target} | ${r.ok} |`);
+console.log(`\n(${fmt((performance.now() - started) / 1000, 0)} s)`);
+if (flags.json) await writeFile(flags.json, JSON.stringify(results, null, 2));

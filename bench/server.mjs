@@ -1,0 +1,161 @@
+// A server under test, in its own process. BENCH_MODE=latchkey runs the compiled Latchkey server
+// (packages/server/dist) on BENCH_DATABASE_URL; BENCH_MODE=baseline runs the bare oidc-provider with
+// its in-memory adapter, configured for the same grant (same client, ES256 ID tokens, rotation).
+// Talks to the parent over IPC: `ready`, then `stats` / `resetPeak` / `mint` / `userId`.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { serveIpc } from './lib.mjs';
+
+const mode = process.env.BENCH_MODE ?? 'latchkey';
+const port = Number(process.env.BENCH_PORT) || (await freePort());
+const issuer = `http://127.0.0.1:${port}`;
+
+export const CLIENT = {
+  id: 'acme-desktop',
+  redirectUri: 'http://127.0.0.1/callback',
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port: p } = srv.address();
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+// Resident memory: sampled every 50 ms, peak kept until the parent resets it.
+let peakRss = process.memoryUsage().rss;
+setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50).unref();
+
+let close = async () => {};
+let mint = async () => {
+  throw new Error('mint is for the baseline');
+};
+let userId = async () => undefined;
+
+if (mode === 'latchkey') {
+  const dist = new URL('../packages/server/dist/', import.meta.url);
+  const { loadConfig } = await import(new URL('config/load.js', dist).href);
+  const { startServer } = await import(new URL('server.js', dist).href);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-bench-'));
+  const configPath = path.join(dir, 'latchkey.yaml');
+  const argon =
+    process.env.BENCH_ARGON2 === 'owasp' ? '' : 'argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }';
+  await writeFile(
+    configPath,
+    `
+clients:
+  - id: acme-desktop
+    name: Acme Desktop
+    redirect_uris: [com.acme.desktop:/oauth2redirect, http://127.0.0.1/callback]
+organizations:
+  - id: beta
+    name: Beta LLC
+    domains: [beta.test]
+    connection: { type: local }
+users:
+  - { email: bob@beta.test, password: "correct horse battery staple", name: Bob Builder }
+${argon}
+`,
+  );
+  const config = await loadConfig({
+    cwd: dir,
+    configPath,
+    env: {
+      LATCHKEY_ISSUER: issuer,
+      LATCHKEY_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? `sqlite:${path.join(dir, 'latchkey.db')}`,
+      LATCHKEY_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz',
+      LATCHKEY_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      ...(process.env.LATCHKEY_METRICS ? { LATCHKEY_METRICS: process.env.LATCHKEY_METRICS } : {}),
+    },
+  });
+  const server = await startServer(config, { pollIntervalMs: 60_000 });
+  close = () => server.close();
+  userId = async ({ email }) => (await server.backend.repos.users.findByEmail(email))?.id;
+} else {
+  const { default: Provider } = await import('oidc-provider');
+  const { generateKeyPair, exportJWK } = await import('jose');
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(privateKey)), kid: 'bench-es256', alg: 'ES256', use: 'sig' };
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT.id,
+        client_name: 'Acme Desktop',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: [CLIENT.redirectUri],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        id_token_signed_response_alg: 'ES256',
+      },
+    ],
+    jwks: { keys: [jwk] },
+    cookies: { keys: ['bench-cookie-key-0123456789abcdef'] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    findAccount: async (_ctx, sub) => ({
+      accountId: sub,
+      claims: async () => ({ sub, email: 'bob@beta.test', email_verified: true, name: 'Bob Builder' }),
+    }),
+    features: { devInteractions: { enabled: false } },
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    expiresWithSession: async () => false,
+    issueRefreshToken: async () => true,
+  });
+  provider.on('server_error', (_ctx, error) => console.error(error));
+  const httpServer = provider.listen(port);
+  await new Promise((resolve) => httpServer.once('listening', resolve));
+  close = () => new Promise((resolve) => httpServer.close(() => resolve()));
+  mint = async ({ n }) => {
+    const client = await provider.Client.find(CLIENT.id);
+    const scope = 'openid email profile offline_access';
+    const tokens = [];
+    for (let i = 0; i < n; i++) {
+      const grant = new provider.Grant({ accountId: 'bob', clientId: CLIENT.id });
+      grant.addOIDCScope(scope);
+      const grantId = await grant.save();
+      const now = Math.floor(Date.now() / 1000);
+      const token = new provider.RefreshToken({
+        accountId: 'bob',
+        client,
+        grantId,
+        scope,
+        gty: 'authorization_code',
+        iiat: now,
+        authTime: now,
+        expiresWithSession: false,
+      });
+      tokens.push(await token.save());
+    }
+    return tokens;
+  };
+}
+
+serveIpc({
+  stats: () => ({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss, peakRss }),
+  resetPeak: () => {
+    peakRss = process.memoryUsage().rss;
+    return peakRss;
+  },
+  gc: () => {
+    globalThis.gc?.();
+    return process.memoryUsage().rss;
+  },
+  mint,
+  userId,
+});
+
+// SIGTERM: stop cleanly so --cpu-prof can write its profile.
+process.on('SIGTERM', () => {
+  close().finally(() => process.exit(0));
+});
+
+process.send?.({ type: 'ready', url: issuer, pid: process.pid });
