@@ -18,7 +18,6 @@ import {
   verifyOperatorSecret,
   WrongSecretError,
 } from './repositories.js';
-import { createSamlStores } from './saml-stores.js';
 import { startSweeper } from './sweeper.js';
 
 /**
@@ -565,20 +564,6 @@ describe.each(kinds)('storage conformance: %s', (kind: TestDatabaseKind) => {
       expect(await repos.replayCache.remember(stale, Date.now() - 1)).toBe(true);
       expect(await repos.replayCache.remember(stale, Date.now() + 60_000)).toBe(true);
       expect(await repos.replayCache.remember(stale, Date.now() + 60_000)).toBe(false);
-    });
-
-    it('SAML stores: request ids and assertion ids are single-use', async () => {
-      const stores = createSamlStores(database, 'acme-saml');
-      await stores.requestStore.save('_req1', Date.now() + 60_000);
-      const otherStores = createSamlStores(other, 'acme-saml');
-      const results = await Promise.all([
-        stores.requestStore.consume('_req1'),
-        otherStores.requestStore.consume('_req1'),
-      ]);
-      expect(results.sort()).toEqual([false, true]);
-      expect(await createSamlStores(database, 'beta-saml').requestStore.consume('_req1')).toBe(false);
-      expect(await stores.replayStore.remember('saml:acme:_a1', Date.now() + 60_000)).toBe(true);
-      expect(await otherStores.replayStore.remember('saml:acme:_a1', Date.now() + 60_000)).toBe(false);
     });
 
     it('action tokens are stored hashed and consumed once', async () => {
