@@ -1,4 +1,3 @@
-import { randomToken, sha256Base64url } from '../crypto/ids.js';
 import { accountKey, addressKey } from '../http/throttle.js';
 import { MAX_PASSWORD_LENGTH } from '../login/password-hasher.js';
 import type { User } from '../storage/repositories/users.js';
@@ -16,9 +15,8 @@ export interface UserSummary {
   lastSignInAt: number | null;
 }
 
-/** NIST SP 800-63B §5.1.1.2: at least 8 characters, no composition rules. */
+/** NIST SP 800-63B §5.1.1.2: at least 8 characters, no composition rules (as the account page). */
 export const MIN_PASSWORD_LENGTH = 8;
-export const RESET_LINK_TTL_MS = 60 * 60 * 1000;
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -197,7 +195,8 @@ export async function clearThrottle(
 
 /**
  * A one-time link that lets the user choose a new password (no mail server needed: the operator
- * hands it over). Only the token's SHA-256 is stored; it is valid for one hour and one use.
+ * hands it over). Made by the reset page's own `createPasswordResetLink` (login/reset), so the
+ * link and the page agree on hashing and lifetime; its audit event names the CLI as the actor.
  */
 export async function createResetLink(
   ctx: AdminContext,
@@ -205,19 +204,18 @@ export async function createResetLink(
 ): Promise<{ user: UserSummary; url: string; expiresAt: number }> {
   const user = await findUser(ctx, emailOrId);
   if (user.status !== 'active') throw new AdminError('conflict', `user ${user.email ?? user.id} is disabled`);
-  const token = randomToken(32);
+  // Loaded on use: the sign-in pages pull in the protocol engine.
+  const { createPasswordResetLink, RESET_LINK_TTL_MS } = await import('../login/reset/index.js');
+  const repos = {
+    actionTokens: ctx.repos.actionTokens,
+    audit: {
+      append: (event: Parameters<AdminContext['repos']['audit']['append']>[0]) =>
+        ctx.repos.audit.append({ ...event, actor: ctx.actor, organizationId: user.organizationId }),
+    },
+  };
+  // It needs only these two repositories of the backend.
+  const backend = { repos } as unknown as Parameters<typeof createPasswordResetLink>[0];
   const expiresAt = Date.now() + RESET_LINK_TTL_MS;
-  await ctx.repos.actionTokens.create({
-    tokenHash: sha256Base64url(token),
-    kind: 'password_reset',
-    userId: user.id,
-    expiresAt,
-  });
-  await ctx.audit({
-    action: 'reset_link_created',
-    userId: user.id,
-    organizationId: user.organizationId,
-    details: { expiresAt },
-  });
-  return { user: summarize(user), url: `${ctx.config.issuer}/reset/${token}`, expiresAt };
+  const url = await createPasswordResetLink(backend, user.id, ctx.config.issuer);
+  return { user: summarize(user), url, expiresAt };
 }

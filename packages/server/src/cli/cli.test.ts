@@ -256,7 +256,7 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
       'password_set',
       '2sv_reset',
       'throttle_cleared',
-      'reset_link_created',
+      'password_reset_link',
     ]) {
       expect(actions).toContain(action);
     }
