@@ -178,7 +178,12 @@ describe.each(kinds)('storage conformance: %s', (kind: TestDatabaseKind) => {
         verificationToken: 'token-1',
         verifiedAt: null,
       });
+      const gamma = async () => (await repos.organizations.listWithDetails({ id: 'gamma' }))[0];
+      // Claimed (no one else may take it) but not routing sign-ins until verified.
+      expect((await gamma())?.domains).toContain('pending.test');
+      expect((await gamma())?.verifiedDomains).not.toContain('pending.test');
       expect(await repos.organizations.markDomainVerified('pending.test')).toBe(true);
+      expect((await gamma())?.verifiedDomains).toContain('pending.test');
       expect(await repos.organizations.markDomainVerified('pending.test')).toBe(false);
       expect((await repos.organizations.findDomain('pending.test'))?.verifiedAt).toEqual(expect.any(Number));
       expect((await repos.organizations.listDomains('gamma')).map((d) => d.domain)).toContain('pending.test');

@@ -24,7 +24,10 @@ export interface OrganizationDetails {
   id: string;
   name: string;
   policy: OrganizationPolicy;
+  /** Every domain the organization claims, verified or not (a claim blocks other organizations). */
   domains: string[];
+  /** The domains that route sign-ins: an unverified domain routes nobody until `domains verify`. */
+  verifiedDomains: string[];
   connection?:
     | { id: string; type: string; settings: Record<string, unknown>; secrets: Record<string, string> }
     | undefined;
@@ -185,6 +188,9 @@ export function organizationsRepository(database: Database, box: SecretBox) {
           name: org.name,
           policy: parseJson<OrganizationPolicy>(org.policy, {} as OrganizationPolicy),
           domains: domains.filter((d) => d.organization_id === org.id).map((d) => d.domain),
+          verifiedDomains: domains
+            .filter((d) => d.organization_id === org.id && d.verified_at !== null)
+            .map((d) => d.domain),
           connection: decrypted
             ? {
                 id: decrypted.id,
