@@ -167,6 +167,7 @@ export async function httpSignIn(issuer, { clientId, redirectUri, email, passwor
   };
   const post = async (page, fields) => {
     const html = await page.text();
+    if (page.status >= 400) throw new Error(`sign-in page answered ${page.status}: ${html.slice(0, 300)}`);
     const csrf = CSRF.exec(html)?.[1];
     const action = ACTION.exec(html)?.[1];
     if (!csrf || !action) throw new Error(`no form on page (status ${page.status}): ${html.slice(0, 300)}`);

@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { Backend } from '../backend.js';
 import type { LatchkeyConfig } from '../config/types.js';
 import type { Csrf } from '../http/csrf.js';
+import { metricsPlugin } from '../http/metrics.js';
 import { accountPages } from './account/index.js';
 import type { SignInFlow } from './interaction-routes.js';
 import { passwordResetPages } from './reset/index.js';
@@ -30,5 +31,12 @@ export function signInExtensions(deps: ExtensionDeps): SignInExtension[] {
 
 /** Pages outside an interaction (account page, upstream callbacks, metrics), each in its own context. */
 export function pagePlugins(deps: ExtensionDeps): PagePlugin[] {
-  return [passkeyAsset, accountPages(deps), passwordResetPages(deps), upstreamPages(deps)];
+  const metrics = metricsPlugin({ provider: deps.provider, audit: deps.backend.repos.audit });
+  return [
+    passkeyAsset,
+    accountPages(deps),
+    passwordResetPages(deps),
+    upstreamPages(deps),
+    ...(metrics ? [metrics] : []),
+  ];
 }

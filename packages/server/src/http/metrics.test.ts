@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpSignIn } from '../../../../bench/lib.mjs';
+import { startTestServer, type TestServer } from '../test-support/server.js';
+
+const CLIENT = { clientId: 'acme-desktop', redirectUri: 'http://127.0.0.1/callback' };
+
+describe('/metrics', () => {
+  let server: TestServer;
+  const token = 'metrics-token-0123456789';
+
+  beforeAll(async () => {
+    process.env.LATCHKEY_METRICS_TOKEN = token;
+    server = await startTestServer();
+    delete process.env.LATCHKEY_METRICS_TOKEN;
+  });
+  afterAll(() => server?.dispose());
+
+  const scrape = (headers: Record<string, string> = {}) =>
+    fetch(`${server.issuer}/metrics`, { headers }).then(async (r) => ({
+      status: r.status,
+      text: await r.text(),
+    }));
+
+  it('counts sign-ins, grants and latency by route pattern', async () => {
+    const tokens = await httpSignIn(server.issuer, {
+      ...CLIENT,
+      email: 'bob@beta.test',
+      password: 'correct horse battery staple',
+    });
+    await expect(
+      httpSignIn(server.issuer, { ...CLIENT, email: 'bob@beta.test', password: 'wrong password!' }),
+    ).rejects.toThrow();
+    const refresh = (refreshToken: string) =>
+      fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: 'acme-desktop',
+          refresh_token: refreshToken,
+        }),
+      });
+    expect((await refresh(tokens.refresh_token)).status).toBe(200);
+    expect((await refresh('not-a-token')).status).toBe(400);
+
+    const { status, text } = await scrape();
+    expect(status).toBe(200);
+    expect(text).toContain('latchkey_sign_ins_total{method="password",result="success"} 1');
+    expect(text).toContain('latchkey_sign_ins_total{method="password",result="wrong_password"} 1');
+    expect(text).toContain('latchkey_grants_total{grant_type="authorization_code",result="success"} 1');
+    expect(text).toContain('latchkey_grants_total{grant_type="refresh_token",result="success"} 1');
+    expect(text).toContain('latchkey_grants_total{grant_type="refresh_token",result="invalid_grant"} 1');
+    expect(text).toMatch(
+      /latchkey_http_request_duration_seconds_count\{method="POST",route="\/token",status="200"\} 2/,
+    );
+    expect(text).toMatch(/route="\/interaction\/:uid\/password"/);
+    expect(text).toContain('latchkey_process_resident_memory_bytes');
+    // Raw paths (interaction ids, codes) never become labels.
+    expect(text).not.toMatch(/route="\/interaction\/[A-Za-z0-9_-]{16,}/);
+  });
+
+  it('is not served through a proxy or to strangers, unless they hold the token', async () => {
+    expect((await scrape({ 'x-forwarded-for': '203.0.113.9' })).status).toBe(404);
+    expect((await scrape({ 'x-forwarded-for': '203.0.113.9', authorization: 'Bearer nope' })).status).toBe(
+      404,
+    );
+    const withToken = await scrape({ 'x-forwarded-for': '203.0.113.9', authorization: `Bearer ${token}` });
+    expect(withToken.status).toBe(200);
+  });
+});
