@@ -83,10 +83,12 @@ export async function linkIdentity(
       return { ok: false, reason: 'wrong_organization', userId: existing.id };
     }
     if (existing.status !== 'active') return { ok: false, reason: 'account_disabled', userId: existing.id };
-    const others = await repos.users.identitiesOf(existing.id);
-    if (others.some((i) => i.connectionId === identity.connectionId)) {
-      return { ok: false, reason: 'email_taken', userId: existing.id };
-    }
+    const linked = (await repos.users.identitiesOf(existing.id)).find(
+      (i) => i.connectionId === identity.connectionId,
+    );
+    // Linked to this very subject since step 1 looked (a concurrent first sign-in): a known identity.
+    if (linked?.subject === identity.subject) return linkIdentity(repos, input);
+    if (linked) return { ok: false, reason: 'email_taken', userId: existing.id };
     return link(existing.id, false);
   }
 
