@@ -11,7 +11,15 @@ let built: Promise<void> | undefined;
 export function buildAll(): Promise<void> {
   built ??= promisify(execFile)(
     'npx',
-    ['tsc', '-b', 'packages/server', 'packages/desktop', 'packages/cli', 'packages/standin-idp'],
+    [
+      'tsc',
+      '-b',
+      'packages/server',
+      'packages/desktop',
+      'packages/cli',
+      'packages/standin-idp',
+      'packages/demo',
+    ],
     { cwd: REPO_ROOT },
   ).then(
     () => undefined,

@@ -168,12 +168,14 @@ export async function waitForHttp(url: string, timeoutMs = 30_000, isAlive: () =
 export async function startLatchkey(options: {
   yaml: string;
   kind?: TestDatabaseKind;
+  /** Chosen beforehand when others must know it (an upstream IdP's redirect URI). */
+  issuer?: string;
 }): Promise<LatchkeyProcess> {
   const dir = await tempDir('latchkey-e2e-server-');
   const database = await createTestDatabaseUrl(options.kind ?? 'sqlite', dir);
   const configPath = path.join(dir, 'latchkey.yaml');
   await writeFile(configPath, options.yaml);
-  const issuer = `http://127.0.0.1:${await freePort()}`;
+  const issuer = options.issuer ?? `http://127.0.0.1:${await freePort()}`;
   const env = {
     LATCHKEY_ISSUER: issuer,
     LATCHKEY_DATABASE_URL: database.url,
@@ -273,7 +275,7 @@ export async function clickHandoff(
   return next;
 }
 
-export { runCli };
+export { freePort, runCli };
 
 /**
  * Saves a screenshot under test-results/<suite>/, and (for the journey's README pictures) under
