@@ -9,3 +9,15 @@ export declare function httpSignIn(
 ): Promise<{ access_token: string; refresh_token: string; id_token: string; [key: string]: unknown }>;
 export declare function percentile(sorted: ArrayLike<number>, p: number): number;
 export declare function sleep(ms: number): Promise<void>;
+export interface Child {
+  child: import('node:child_process').ChildProcess;
+  ready: Promise<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+  call(cmd: string, payload?: Record<string, unknown>): Promise<unknown>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+export declare function spawnChild(
+  script: string,
+  options?: { args?: string[]; env?: Record<string, string>; execArgv?: string[]; quiet?: boolean },
+): Child;

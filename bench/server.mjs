@@ -10,7 +10,9 @@ import { serveIpc } from './lib.mjs';
 
 const mode = process.env.BENCH_MODE ?? 'latchkey';
 const port = Number(process.env.BENCH_PORT) || (await freePort());
-const issuer = `http://127.0.0.1:${port}`;
+// Several processes of one fleet share one issuer (BENCH_ISSUER) while listening on their own ports.
+const issuer = process.env.BENCH_ISSUER ?? `http://127.0.0.1:${port}`;
+const url = `http://127.0.0.1:${port}`;
 
 export const CLIENT = {
   id: 'acme-desktop',
@@ -39,6 +41,7 @@ let mint = async () => {
   throw new Error('mint is for the baseline');
 };
 let userId = async () => undefined;
+let keys = {};
 
 if (mode === 'latchkey') {
   const dist = new URL('../packages/server/dist/', import.meta.url);
@@ -70,14 +73,26 @@ ${argon}
     configPath,
     env: {
       LATCHKEY_ISSUER: issuer,
+      LATCHKEY_PORT: String(port),
       LATCHKEY_DATABASE_URL: process.env.BENCH_DATABASE_URL ?? `sqlite:${path.join(dir, 'latchkey.db')}`,
       LATCHKEY_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz',
       LATCHKEY_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       ...(process.env.LATCHKEY_METRICS ? { LATCHKEY_METRICS: process.env.LATCHKEY_METRICS } : {}),
     },
   });
-  const server = await startServer(config, { pollIntervalMs: 60_000 });
+  const server = await startServer(config, { pollIntervalMs: Number(process.env.BENCH_POLL_MS) || 60_000 });
   close = () => server.close();
+  keys = {
+    rotateKeys: async () => {
+      await server.keys.rotate({ activateInMs: 0, keepOldForMs: 3_600_000 });
+      await server.reloadKeys();
+      return server.keys.activeKids();
+    },
+    reloadKeys: async () => {
+      await server.reloadKeys();
+      return server.keys.activeKids();
+    },
+  };
   userId = async ({ email }) => (await server.backend.repos.users.findByEmail(email))?.id;
 } else {
   const { default: Provider } = await import('oidc-provider');
@@ -151,6 +166,7 @@ serveIpc({
   },
   mint,
   userId,
+  ...keys,
 });
 
 // SIGTERM: stop cleanly so --cpu-prof can write its profile.
@@ -158,4 +174,4 @@ process.on('SIGTERM', () => {
   close().finally(() => process.exit(0));
 });
 
-process.send?.({ type: 'ready', url: issuer, pid: process.pid });
+process.send?.({ type: 'ready', url, issuer, pid: process.pid });

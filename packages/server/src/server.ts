@@ -60,15 +60,25 @@ export async function startServer(
         else app?.log.info(entry, 'protocol request refused');
       },
     });
+  // The key set (in signing order) the current engine was built with. Compared with what the
+  // database holds now rather than trusting `refresh()`'s change flag: `keys.rotate()` in this very
+  // process refreshes the key list itself, and the engine must still be rebuilt afterwards.
+  const keySet = () =>
+    keys
+      .list()
+      .map((k) => k.kid)
+      .join(',');
   provider = build();
+  let builtWith = keySet();
 
   const reloadKeys = async () => {
-    const changed = await keys.refresh();
-    if (changed) {
-      provider = build();
-      app?.log.info({ kids: keys.activeKids() }, 'signing keys changed; engine rebuilt');
-    }
-    return changed;
+    await keys.refresh();
+    const current = keySet();
+    if (current === builtWith) return false;
+    provider = build();
+    builtWith = current;
+    app?.log.info({ kids: keys.activeKids() }, 'signing keys changed; engine rebuilt');
+    return true;
   };
 
   const csrf = new Csrf(backend.deriveKey('latchkey/csrf'), config.issuer.startsWith('https:'));

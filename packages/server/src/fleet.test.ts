@@ -1,0 +1,115 @@
+import { decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpSignIn, spawnChild } from '../../../bench/lib.mjs';
+import { createTestDatabaseUrl } from './test-support/databases.js';
+import { freePort } from './test-support/server.js';
+
+/**
+ * DESIGN §6 "past one machine": two server processes (the compiled server, via bench/server.mjs) on
+ * different ports, with the same issuer, on one PostgreSQL. Nothing but the database is shared.
+ */
+const RUNNER = new URL('../../../bench/server.mjs', import.meta.url).pathname;
+const CLIENT = { clientId: 'acme-desktop', redirectUri: 'http://127.0.0.1/callback' };
+
+type Node = ReturnType<typeof spawnChild> & { url: string };
+
+async function refresh(node: Node, refreshToken: string) {
+  const response = await fetch(`${node.url}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      client_id: CLIENT.clientId,
+      refresh_token: refreshToken,
+    }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, string> };
+}
+
+describe('a fleet of two processes on one PostgreSQL', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabaseUrl>>;
+  let a: Node;
+  let b: Node;
+
+  async function start(issuer: string, port: number): Promise<Node> {
+    const node = spawnChild(RUNNER, {
+      env: {
+        BENCH_MODE: 'latchkey',
+        BENCH_DATABASE_URL: database.url,
+        BENCH_ISSUER: issuer,
+        BENCH_PORT: String(port),
+      },
+    });
+    const { url } = (await node.ready) as { url: string };
+    return { ...node, url };
+  }
+
+  beforeAll(async () => {
+    database = await createTestDatabaseUrl('postgres');
+    const portA = await freePort();
+    const issuer = `http://127.0.0.1:${portA}`;
+    // One after the other: the first one migrates and applies the configuration file.
+    a = await start(issuer, portA);
+    b = await start(issuer, await freePort());
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await database?.drop();
+  });
+
+  const signIn = (node: Node) =>
+    httpSignIn(node.url, { ...CLIENT, email: 'bob@beta.test', password: 'correct horse battery staple' });
+
+  it('a refresh token issued by one process is rotated by the other, and back', async () => {
+    const first = await signIn(a);
+    const second = await refresh(b, first.refresh_token);
+    expect(second.status).toBe(200);
+    expect(second.body.refresh_token).not.toBe(first.refresh_token);
+    const third = await refresh(a, second.body.refresh_token as string);
+    expect(third.status).toBe(200);
+    expect(third.body.id_token).toBeTruthy();
+  });
+
+  it('reuse of a rotated token is detected whichever process serves it, and revokes the family', async () => {
+    const first = await signIn(b);
+    const second = await refresh(a, first.refresh_token);
+    const third = await refresh(b, second.body.refresh_token as string);
+    expect(third.status).toBe(200);
+    // The first token's successor has itself been used: presenting the first token again is a replay.
+    const replay = await refresh(a, first.refresh_token);
+    expect(replay.status).toBe(400);
+    expect(replay.body.error).toBe('invalid_grant');
+    // …and the whole family is gone on both processes.
+    expect((await refresh(b, third.body.refresh_token as string)).status).toBe(400);
+    const again = await signIn(a);
+    const rotated = await refresh(b, again.refresh_token);
+    expect((await refresh(b, rotated.body.refresh_token as string)).status).toBe(200);
+    expect((await refresh(a, again.refresh_token)).body.error).toBe('invalid_grant');
+  });
+
+  it('a key rotated on one process signs on both once they reload', async () => {
+    const before = await signIn(a);
+    const oldKid = decodeProtectedHeader(before.id_token).kid;
+    const kids = (await a.call('rotateKeys')) as string[];
+    expect(kids).not.toContain(oldKid);
+    // The other process picks the new keys up on its next poll; here, at once.
+    expect(await b.call('reloadKeys')).toEqual(kids);
+
+    const fromB = await refresh(b, before.refresh_token);
+    expect(fromB.status).toBe(200);
+    const newKid = decodeProtectedHeader(fromB.body.id_token as string).kid;
+    expect(newKid).not.toBe(oldKid);
+    expect(kids).toContain(newKid);
+    const fromA = await refresh(a, fromB.body.refresh_token as string);
+    expect(decodeProtectedHeader(fromA.body.id_token as string).kid).toBe(newKid);
+
+    // Both publish the new key and keep the old one for tokens it signed.
+    for (const node of [a, b]) {
+      const jwks = (await (await fetch(`${node.url}/jwks`)).json()) as { keys: { kid: string }[] };
+      const published = jwks.keys.map((k) => k.kid);
+      expect(published).toContain(newKid);
+      expect(published).toContain(oldKid);
+    }
+  });
+});
