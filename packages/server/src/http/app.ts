@@ -7,6 +7,7 @@ import { registerInteractionRoutes, type SignInFlow } from '../login/interaction
 import { messages } from '../login/messages.js';
 import type { LoginServices } from '../login/services.js';
 import { messagePage } from '../login/views/pages.js';
+import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { stylesheet } from './assets.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
 import { securityHeaders } from './security-headers.js';
@@ -122,8 +123,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
           { err: { name: error.name, message: error.message, code: error.code } },
           'request refused',
         );
-      const unavailable =
-        error.code === 'DATABASE_UNAVAILABLE' || /ECONNREFUSED|database/i.test(error.message);
+      const unavailable = isDatabaseUnavailable(error);
       const message = expired
         ? messages.errorExpired
         : unavailable

@@ -241,6 +241,7 @@ export function renderErrorPage(
   if (code === 'invalid_client') message = messages.errorUnknownClient;
   else if (/redirect_uri/.test(description)) message = messages.errorRedirectUri;
   else if (code === 'server_error') message = messages.errorGeneric;
+  else if (code === 'temporarily_unavailable') message = messages.errorUnavailable;
   else if (
     /interaction|session/i.test(description) ||
     (code === 'invalid_request' && /expired/.test(description))
