@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
+import { REQUEST_RECEIVED_AT } from '../storage/oidc-adapter.js';
 import { applySecurityHeaders } from './security-headers.js';
 
 /**
@@ -72,6 +73,9 @@ export function mountEngine(app: FastifyInstance, engine: EngineHolder, https: b
         method: ['GET', 'POST', 'OPTIONS', 'HEAD'],
         url,
         handler: async (request, reply) => {
+          // When the request arrived: a refresh that arrives while another use of the same token is
+          // still being answered is a race, never a retry (storage/oidc-adapter.ts, reuse grace).
+          (request.raw as unknown as Record<symbol, unknown>)[REQUEST_RECEIVED_AT] = Date.now();
           normalizeForwarded(request);
           applySecurityHeaders(reply.raw, https);
           reply.hijack();

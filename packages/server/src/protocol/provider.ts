@@ -76,7 +76,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
         enabled: true,
         charset: 'base-20',
         mask: '****-****',
-        userCodeInputSource: (ctx, form, out, err) => renderDeviceInput(ctx, form, out, err),
+        userCodeInputSource: (ctx, form, out, err) => {
+          // The code from verification_uri_complete (see the middleware below), shown pre-filled.
+          const prefill = (ctx.state as { latchkeyUserCode?: unknown } | undefined)?.latchkeyUserCode;
+          if (typeof prefill === 'string' && !err && ctx.oidc.params && !ctx.oidc.params.user_code)
+            ctx.oidc.params.user_code = prefill;
+          return renderDeviceInput(ctx, form, out, err);
+        },
         userCodeConfirmSource: (ctx, form, client, deviceInfo, userCode) =>
           renderDeviceConfirm(ctx, form, client, deviceInfo, userCode),
         successSource: (ctx) => renderDeviceSuccess(ctx),
@@ -151,6 +157,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  // RFC 8628 §3.3.1: verification_uri_complete opens the code page with the code pre-filled, and the
+  // person still presses Continue before the confirmation page. (The engine would post the code on
+  // its own, skipping the person's look at the code page.)
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/device' && typeof ctx.query.user_code === 'string') {
+      ctx.state.latchkeyUserCode = ctx.query.user_code;
+      const { user_code: _prefilled, ...rest } = ctx.query;
+      ctx.query = rest;
+    }
+    await next();
+  });
   // Trust X-Forwarded-* only because http/app.ts strips them from untrusted peers before the engine
   // sees the request (see http/forwarded.ts).
   provider.proxy = true;

@@ -6,12 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, screenshot, waitForText } from '../test-support/browser.js';
 import { testDatabaseKinds } from '../test-support/databases.js';
-import {
-  buildAuth,
-  captureRedirects,
-  discover,
-  exchange,
-} from '../test-support/oidc-client.js';
+import { buildAuth, captureRedirects, discover, exchange } from '../test-support/oidc-client.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
 const SCHEME = 'com.acme.desktop:/oauth2redirect';

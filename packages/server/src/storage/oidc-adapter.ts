@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { type Compilable, CompiledQuery } from 'kysely';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import type { Database } from './database.js';
 
 export interface OidcAdapterOptions {
@@ -17,7 +17,112 @@ type RecordRow = {
   grace_used_at: number | null;
 };
 
+type FoundWithGrant = RecordRow & {
+  grant_id: string | null;
+  grant_payload: string | null;
+  grant_expires_at: number | null;
+  grant_consumed_at: number | null;
+};
+
 const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at'] as const;
+
+const SLOT = '\u0000latchkey-slot:';
+
+/** A named placeholder for `prepared` (typed as anything so it fits every column). */
+export function param(name: string): never {
+  return `${SLOT}${name}` as never;
+}
+
+/**
+ * Compiles a Kysely query once; each call returns it with the named `param()` slots filled in. The
+ * SQL text (and so the dialect's placeholders) is fixed, only the parameter array changes.
+ */
+export function prepared(query: Compilable<unknown>): (values: Record<string, unknown>) => CompiledQuery {
+  const { sql: text, parameters } = query.compile();
+  const slots = parameters.map((p) =>
+    typeof p === 'string' && p.startsWith(SLOT) ? p.slice(SLOT.length) : undefined,
+  );
+  return (values) =>
+    CompiledQuery.raw(
+      text,
+      slots.map((name, i) => (name === undefined ? parameters[i] : (values[name] ?? null))),
+    );
+}
+
+/** What a request saw when it read a refresh token (`find`), keyed by the engine's request context. */
+interface TokenRead {
+  consumedAt: number | null;
+  at: number;
+}
+const tokenReads = new WeakMap<object, Map<string, TokenRead>>();
+
+function remember(ctx: unknown, id: string, read: TokenRead): void {
+  if (!ctx || typeof ctx !== 'object') return;
+  let reads = tokenReads.get(ctx);
+  if (!reads) {
+    reads = new Map();
+    tokenReads.set(ctx, reads);
+  }
+  reads.set(id, read);
+}
+
+function readsOf(ctx: unknown): Map<string, TokenRead> | undefined {
+  return ctx && typeof ctx === 'object' ? tokenReads.get(ctx) : undefined;
+}
+
+/**
+ * Rotations this process ran lately: refresh-token id -> when its response was finished (Infinity
+ * while it is still being answered). A second use that arrived before that moment overlapped the rotation:
+ * a race, not a retry after a lost response, even when the successor is already stored. (For a
+ * rotation run by another process the rule falls back to "the successor existed before the second
+ * request read the token".) Entries are dropped a minute after they finish.
+ */
+const rotations = new Map<string, number>();
+/**
+ * A re-presentation that arrives within this time after the rotation answered is part of a race.
+ * Requests are not always interleaved (a server may answer one completely before it even reads the
+ * other, e.g. SQLite in one process), so "arrived after the answer" alone cannot tell two requests
+ * sent together from a retry; a client that lost a response notices it later than this.
+ */
+const RACE_SETTLE_MS = 1_000;
+const ROTATION_MEMORY_MS = 60_000;
+
+function markRotating(ctx: unknown, id: string, at: number): void {
+  const res = (ctx as { res?: { once?(event: 'close', listener: () => void): unknown } } | undefined)?.res;
+  if (typeof res?.once !== 'function') return;
+  for (const [old, finished] of rotations) {
+    if (finished > at - ROTATION_MEMORY_MS) break;
+    rotations.delete(old);
+  }
+  rotations.set(id, Number.POSITIVE_INFINITY);
+  res.once('close', () => {
+    // Re-inserted so the map stays ordered by finish time for the pruning above.
+    rotations.delete(id);
+    rotations.set(id, Date.now());
+  });
+}
+
+/**
+ * Set on the raw request (`IncomingMessage`) by the HTTP layer when a request reaches the engine
+ * (http/provider-mount.ts): epoch milliseconds.
+ */
+export const REQUEST_RECEIVED_AT: unique symbol = Symbol.for('latchkey.requestReceivedAt');
+
+function receivedAtOf(ctx: unknown): number | undefined {
+  const req = (ctx as { req?: Record<symbol, unknown> } | undefined)?.req;
+  const at = req?.[REQUEST_RECEIVED_AT];
+  return typeof at === 'number' ? at : undefined;
+}
+
+/**
+ * True inside a refresh-token grant, or outside any engine request (direct calls, tests). The grace
+ * applies only there: introspection and revocation see a rotated token as what it is, consumed.
+ */
+function isRefreshGrant(ctx: unknown): boolean {
+  if (!ctx || typeof ctx !== 'object' || !('oidc' in ctx)) return true;
+  const oidc = (ctx as { oidc?: { route?: string; params?: { grant_type?: unknown } } }).oidc;
+  return oidc?.route === 'token' && oidc.params?.grant_type === 'refresh_token';
+}
 
 /**
  * oidc-provider's storage adapter (its `adapter` option) on one table, `oidc_records`, keyed by
@@ -59,6 +164,91 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
   const { db } = database;
   const now = options.now ?? Date.now;
 
+  // The hot path runs on statements compiled once (see `prepared`): building and compiling Kysely
+  // queries per call cost about a sixth of a refresh grant's CPU.
+  const q = {
+    find: prepared(
+      db
+        .selectFrom('oidc_records')
+        .select(COLUMNS)
+        .where('model', '=', param('model'))
+        .where('id', '=', param('id')),
+    ),
+    // A refresh token or code is always followed by a lookup of its grant (the engine's
+    // validateGrant): fetch both in one round trip.
+    findWithGrant: prepared(
+      db
+        .selectFrom('oidc_records as r')
+        .leftJoin('oidc_records as g', (join) =>
+          join.on('g.model', '=', 'Grant').onRef('g.id', '=', 'r.grant_id'),
+        )
+        .select([
+          'r.payload',
+          'r.expires_at',
+          'r.consumed_at',
+          'r.grace_used_at',
+          'r.grant_id',
+          'g.payload as grant_payload',
+          'g.expires_at as grant_expires_at',
+          'g.consumed_at as grant_consumed_at',
+        ])
+        .where('r.model', '=', param('model'))
+        .where('r.id', '=', param('id')),
+    ),
+    upsert: prepared(
+      db
+        .insertInto('oidc_records')
+        .values({
+          model: param('model'),
+          id: param('id'),
+          payload: param('payload'),
+          grant_id: param('grant_id'),
+          account_id: param('account_id'),
+          uid: param('uid'),
+          user_code: param('user_code'),
+          expires_at: param('expires_at'),
+          consumed_at: null,
+          grace_used_at: null,
+          created_at: param('created_at'),
+        })
+        .onConflict((oc) =>
+          oc.columns(['model', 'id']).doUpdateSet((eb) => ({
+            payload: eb.ref('excluded.payload'),
+            grant_id: eb.ref('excluded.grant_id'),
+            account_id: eb.ref('excluded.account_id'),
+            uid: eb.ref('excluded.uid'),
+            user_code: eb.ref('excluded.user_code'),
+            expires_at: eb.ref('excluded.expires_at'),
+          })),
+        ),
+    ),
+    consume: prepared(
+      db
+        .updateTable('oidc_records')
+        .set({ consumed_at: param('at') })
+        .where('model', '=', param('model'))
+        .where('id', '=', param('id'))
+        .where('consumed_at', 'is', null),
+    ),
+    destroy: prepared(
+      db.deleteFrom('oidc_records').where('model', '=', param('model')).where('id', '=', param('id')),
+    ),
+    revoke: prepared(db.deleteFrom('oidc_records').where('grant_id', '=', param('grant_id'))),
+  };
+
+  // Grants fetched with their token, waiting for the engine's Grant.find that follows within the same
+  // request. Single use and short-lived, dropped whenever the grant is written or revoked here; a
+  // revocation by another process in between is still caught by the conditional consume (the token
+  // is gone by then).
+  const prefetched = new Map<string, { row: RecordRow; at: number }>();
+  const PREFETCH_MS = 1_000;
+  const WITH_GRANT = new Set([
+    'RefreshToken',
+    'AuthorizationCode',
+    'DeviceCode',
+    'BackchannelAuthenticationRequest',
+  ]);
+
   return class LatchkeyOidcAdapter implements Adapter {
     readonly #grace: () => number;
 
@@ -71,20 +261,21 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       const session = (payload as { session?: { accountId?: unknown } }).session;
       const accountId =
         payload.accountId ?? (typeof session?.accountId === 'string' ? session.accountId : undefined);
-      const values = {
-        payload: JSON.stringify(payload),
-        // A grant is its own family: indexing it under its id lets revokeByGrantId remove it too.
-        grant_id: payload.grantId ?? (this.model === 'Grant' ? id : null),
-        account_id: accountId ?? null,
-        uid: payload.uid ?? null,
-        user_code: payload.userCode ?? null,
-        expires_at: expiresIn ? at + expiresIn * 1000 : null,
-      };
-      await db
-        .insertInto('oidc_records')
-        .values({ model: this.model, id, ...values, consumed_at: null, grace_used_at: null, created_at: at })
-        .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values))
-        .execute();
+      if (this.model === 'Grant') prefetched.delete(id);
+      await db.executeQuery(
+        q.upsert({
+          model: this.model,
+          id,
+          payload: JSON.stringify(payload),
+          // A grant is its own family: indexing it under its id lets revokeByGrantId remove it too.
+          grant_id: payload.grantId ?? (this.model === 'Grant' ? id : null),
+          account_id: accountId ?? null,
+          uid: payload.uid ?? null,
+          user_code: payload.userCode ?? null,
+          expires_at: expiresIn ? at + expiresIn * 1000 : null,
+          created_at: at,
+        }),
+      );
     }
 
     #hydrate(row: RecordRow | undefined): AdapterPayload | undefined {
@@ -96,19 +287,46 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       delete payload.consumed;
       if (row.consumed_at !== null) {
         const grace = this.#grace();
-        const forgivable = grace > 0 && row.grace_used_at === null && at - row.consumed_at < grace;
+        const forgivable =
+          grace > 0 &&
+          row.grace_used_at === null &&
+          at - row.consumed_at < grace &&
+          isRefreshGrant(Provider.ctx);
         if (!forgivable) payload.consumed = Math.floor(row.consumed_at / 1000);
       }
       return payload;
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const row = await db
-        .selectFrom('oidc_records')
-        .select(COLUMNS)
-        .where('model', '=', this.model)
-        .where('id', '=', id)
-        .executeTakeFirst();
+      if (this.model === 'Grant') {
+        const hit = prefetched.get(id);
+        if (hit) {
+          prefetched.delete(id);
+          if (now() - hit.at < PREFETCH_MS) return this.#hydrate(hit.row);
+        }
+      }
+      let row: RecordRow | undefined;
+      if (WITH_GRANT.has(this.model)) {
+        const { rows } = await db.executeQuery<FoundWithGrant>(q.findWithGrant({ model: this.model, id }));
+        const found = rows[0];
+        if (found?.grant_id && found.grant_payload !== null) {
+          if (prefetched.size >= 1_000) prefetched.clear();
+          prefetched.set(found.grant_id, {
+            at: now(),
+            row: {
+              payload: found.grant_payload,
+              expires_at: found.grant_expires_at,
+              consumed_at: found.grant_consumed_at,
+              grace_used_at: null,
+            },
+          });
+        }
+        row = found;
+      } else {
+        row = (await db.executeQuery<RecordRow>(q.find({ model: this.model, id }))).rows[0];
+      }
+      if (row && this.model === 'RefreshToken')
+        remember(Provider.ctx, id, { consumedAt: row.consumed_at, at: now() });
       return this.#hydrate(row);
     }
 
@@ -134,92 +352,132 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
 
     async consume(id: string): Promise<void> {
       const at = now();
-      const first = await db
-        .updateTable('oidc_records')
-        .set({ consumed_at: at })
-        .where('model', '=', this.model)
-        .where('id', '=', id)
-        .where('consumed_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(first.numUpdatedRows) === 1) return;
+      const first = await db.executeQuery(q.consume({ model: this.model, id, at }));
+      if (Number(first.numAffectedRows) === 1) {
+        if (this.model === 'RefreshToken') markRotating(Provider.ctx, id, at);
+        return;
+      }
 
       const grace = this.#grace();
-      if (grace > 0 && (await forgive(id, at, grace))) return;
+      if (grace > 0) {
+        const seen = readsOf(Provider.ctx)?.get(id);
+        // Overlapping uses are a race, not a retry after a lost response: this request read the token
+        // before anyone had consumed it, or arrived while the rotation that consumed it was still being
+        // answered (known in this process). Exactly one wins (the update above); the other is refused
+        // and nothing is revoked.
+        const readAt = seen?.at ?? at;
+        const receivedAt = receivedAtOf(Provider.ctx);
+        const answeredAt = rotations.get(id);
+        const overlapped =
+          (seen !== undefined && seen.consumedAt === null) ||
+          (receivedAt !== undefined && answeredAt !== undefined && receivedAt < answeredAt);
+        // Arrived right after the rotation answered (or, from another process, was consumed): most
+        // likely sent together with it, so not forgiven either (see RACE_SETTLE_MS).
+        const settledAt = answeredAt ?? seen?.consumedAt ?? null;
+        const settling =
+          receivedAt !== undefined && settledAt !== null && receivedAt < settledAt + RACE_SETTLE_MS;
+        if (!overlapped && (await forgive(id, at, grace, readAt, settling))) return;
+      }
       throw new errors.InvalidGrant(
         this.model === 'RefreshToken' ? 'refresh token already used' : 'grant already used',
       );
     }
 
     async destroy(id: string): Promise<void> {
-      await db.deleteFrom('oidc_records').where('model', '=', this.model).where('id', '=', id).execute();
+      if (this.model === 'Grant') prefetched.delete(id);
+      await db.executeQuery(q.destroy({ model: this.model, id }));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await db.deleteFrom('oidc_records').where('grant_id', '=', grantId).execute();
+      prefetched.delete(grantId);
+      await db.executeQuery(q.revoke({ grant_id: grantId }));
     }
   };
 
   /**
    * The one-time grace for a rotated refresh token (see above). Runs only after a failed consume, so
-   * its extra statements never touch the hot path. True when forgiven.
+   * its extra statements never touch the hot path. `readAt` is when this request read the token
+   * (`find`): the rotation must have completed before that, or the two requests overlapped (a race,
+   * refused without revoking anything). `settling`: arrived too soon after the rotation to be a retry
+   * (refused unless it is a replay). True when forgiven.
    */
-  async function forgive(id: string, at: number, grace: number): Promise<boolean> {
+  async function forgive(
+    id: string,
+    at: number,
+    grace: number,
+    readAt: number,
+    settling: boolean,
+  ): Promise<boolean> {
     return db.transaction().execute(async (trx) => {
+      const old = await trx
+        .selectFrom('oidc_records')
+        .select(['grant_id', 'consumed_at', 'grace_used_at'])
+        .where('model', '=', 'RefreshToken')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!old?.grant_id || old.consumed_at === null) return false;
+      const grantId = old.grant_id;
+
+      // The successor this token's rotation issued: the grant's first refresh token created after it
+      // was consumed (rotation saves it in the same request, right after the consume). Only this one
+      // counts: a later generation (or another chain of the grant) says nothing about this token.
+      const successor = await trx
+        .selectFrom('oidc_records')
+        .select(['id', 'consumed_at', 'created_at'])
+        .where('model', '=', 'RefreshToken')
+        .where('grant_id', '=', grantId)
+        .where('id', '!=', id)
+        .where('created_at', '>=', old.consumed_at)
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst();
+
+      const revokeFamily = async () => {
+        await trx
+          .deleteFrom('oidc_records')
+          .where((eb) =>
+            eb.or([
+              eb('grant_id', '=', grantId),
+              eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)]),
+            ]),
+          )
+          .execute();
+      };
+
+      // The client received the rotated token and used it: the old one is a replay. Revoke the
+      // family, as the engine does outside the window.
+      if (successor && successor.consumed_at !== null) {
+        await revokeFamily();
+        return false;
+      }
+      // No successor yet, or it appeared after this request read the token: the first rotation had
+      // not finished when this request started. A race, not a lost response: refuse, revoke nothing.
+      if (!successor || successor.created_at > readAt || settling) return false;
+      if (old.grace_used_at !== null || at - old.consumed_at >= grace) return false;
+
       const marked = await trx
         .updateTable('oidc_records')
         .set({ grace_used_at: at })
         .where('model', '=', 'RefreshToken')
         .where('id', '=', id)
-        .where('grant_id', 'is not', null)
-        .where('consumed_at', '>', at - grace)
         .where('grace_used_at', 'is', null)
-        .where(({ exists, selectFrom }) =>
-          exists(
-            selectFrom('oidc_records as successor')
-              .select(sql<number>`1`.as('one'))
-              .where('successor.model', '=', 'RefreshToken')
-              .whereRef('successor.grant_id', '=', 'oidc_records.grant_id')
-              .whereRef('successor.id', '!=', 'oidc_records.id')
-              .whereRef('successor.created_at', '>=', 'oidc_records.consumed_at')
-              .where('successor.consumed_at', 'is', null),
-          ),
-        )
-        .returning(['grant_id', 'consumed_at'])
         .executeTakeFirst();
+      if (Number(marked.numUpdatedRows) !== 1) return false;
 
-      if (marked?.grant_id && marked.consumed_at !== null) {
-        // The successor is the response the client lost: without it, one live chain remains.
-        await trx
-          .deleteFrom('oidc_records')
-          .where('model', '=', 'RefreshToken')
-          .where('grant_id', '=', marked.grant_id)
-          .where('id', '!=', id)
-          .where('created_at', '>=', marked.consumed_at)
-          .where('consumed_at', 'is', null)
-          .execute();
-        return true;
+      // The successor is the response the client lost: without it, one live chain remains. If it was
+      // used in the meantime after all, the client had it: a replay.
+      const dropped = await trx
+        .deleteFrom('oidc_records')
+        .where('model', '=', 'RefreshToken')
+        .where('id', '=', successor.id)
+        .where('consumed_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(dropped.numDeletedRows) !== 1) {
+        await revokeFamily();
+        return false;
       }
-
-      // Not forgiven. If the rotation's successor was itself used, the client got the rotated token
-      // and this is a replay of an old one: revoke the family, as the engine does outside the window.
-      const replayed = await trx
-        .selectFrom('oidc_records as old')
-        .innerJoin('oidc_records as successor', (join) =>
-          join
-            .onRef('successor.grant_id', '=', 'old.grant_id')
-            .on('successor.model', '=', 'RefreshToken')
-            .onRef('successor.id', '!=', 'old.id')
-            .onRef('successor.created_at', '>=', 'old.consumed_at'),
-        )
-        .select('old.grant_id')
-        .where('old.model', '=', 'RefreshToken')
-        .where('old.id', '=', id)
-        .where('old.grace_used_at', 'is', null)
-        .where('successor.consumed_at', 'is not', null)
-        .executeTakeFirst();
-      if (replayed?.grant_id)
-        await trx.deleteFrom('oidc_records').where('grant_id', '=', replayed.grant_id).execute();
-      return false;
+      return true;
     });
   }
 }
