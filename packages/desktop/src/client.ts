@@ -39,6 +39,12 @@ import {
 import type { TokenStore } from './stores/token-store.js';
 import { type AuthenticationResult, acceptTokens, verifyIdTokenSignature } from './tokens.js';
 
+/**
+ * How long a silent sign-in waits before presenting a refresh token again after a network failure.
+ * Longer than the server's race-settle window (1 s), shorter than its reuse grace window (30 s).
+ */
+export const LOST_RESPONSE_RETRY_DELAY_MS = 1_500;
+
 /** Options of {@link createClient}. */
 export interface ClientOptions {
   /** The Latchkey server's issuer identifier, e.g. `https://sso.example.com` (OpenID Connect Discovery §4). */
@@ -347,6 +353,9 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
           return await refreshOnce(as, session, request);
         } catch (error) {
           if (!(error instanceof NetworkError)) throw error;
+          // Latchkey refuses a re-presentation that follows the rotation too closely (it cannot be
+          // told apart from two requests sent together); a retry after a lost response waits it out.
+          await new Promise((resolve) => setTimeout(resolve, LOST_RESPONSE_RETRY_DELAY_MS));
           return await refreshOnce(as, session, request);
         }
       } catch (error) {

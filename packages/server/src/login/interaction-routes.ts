@@ -367,20 +367,20 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
       // so it walks exactly the path (and timing) of a real account.
       const keys = { account: accountKey(state.userId ?? state.email), address: addressKey(request.ip) };
       const decision = services.throttle ? await services.throttle.attempt(keys) : { allowed: true as const };
-      if (!decision.allowed) {
-        await services.audit({
+      const auditFailure = (details: Record<string, unknown>) =>
+        services.audit({
           action: 'password',
           outcome: 'failure',
           userId: state.userId,
           organizationId: state.organizationId,
           clientId: String(d.params.client_id),
-          ...context(request, {
-            details: {
-              reason: 'throttled',
-              limitedBy: decision.limitedBy,
-              retryAfterMs: decision.retryAfterMs,
-            },
-          }),
+          ...context(request, { details }),
+        });
+      if (!decision.allowed) {
+        await auditFailure({
+          reason: 'throttled',
+          limitedBy: decision.limitedBy,
+          retryAfterMs: decision.retryAfterMs,
         });
         const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
         return showStep(
@@ -395,16 +395,7 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
       const ok = await services.passwords.verify(state.userId, password);
       const user = ok && state.userId ? await services.users.byId(state.userId) : undefined;
       if (!ok || !user || user.status !== 'active') {
-        await services.audit({
-          action: 'password',
-          outcome: 'failure',
-          userId: state.userId,
-          organizationId: state.organizationId,
-          clientId: String(d.params.client_id),
-          ...context(request, {
-            details: { reason: user && user.status !== 'active' ? 'disabled' : 'wrong_password' },
-          }),
-        });
+        await auditFailure({ reason: user && user.status !== 'active' ? 'disabled' : 'wrong_password' });
         return showStep(request, reply, d, state, messages.passwordWrong, 401);
       }
       await services.audit({
