@@ -387,6 +387,43 @@ async function refresh(
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+describe('latchkey secret rotate', () => {
+  it('re-encrypts secrets at rest under a new operator secret; the old one is then refused', async () => {
+    const cwd = await tempDir();
+    const database = `sqlite:${path.join(cwd, 'rotate.db')}`;
+    const oldEnv = baseEnv({ LATCHKEY_DATABASE_URL: database, LATCHKEY_SECRET: TEST_SECRET });
+    const added = await latchkey(
+      ['admin', 'orgs', 'add', '--id', 'beta', '--name', 'Beta', '--domain', 'beta.test'],
+      {
+        cwd,
+        env: oldEnv,
+      },
+    );
+    expect(added.code).toBe(0);
+    const keys = await latchkey(['keys', 'list', '--json'], { cwd, env: oldEnv });
+    expect(keys.code).toBe(0);
+    const newSecret = 'the-new-operator-secret-0123456789-abcdefgh';
+    await writeFile(path.join(cwd, 'new.key'), `${newSecret}\n`);
+    const tooShort = await latchkey(['secret', 'rotate'], { cwd, env: oldEnv, input: 'short\n' });
+    expect(tooShort.code).toBe(2);
+    const rotated = await latchkey(['secret', 'rotate', '--new-secret-file', 'new.key', '--json'], {
+      cwd,
+      env: oldEnv,
+    });
+    expect(rotated.code).toBe(0);
+    expect(JSON.parse(rotated.stdout).signing_keys).toBeGreaterThan(0);
+    const withNew = await latchkey(['keys', 'list', '--json'], {
+      cwd,
+      env: baseEnv({ LATCHKEY_DATABASE_URL: database, LATCHKEY_SECRET: newSecret }),
+    });
+    expect(withNew.code).toBe(0);
+    expect(JSON.parse(withNew.stdout)).toEqual(JSON.parse(keys.stdout));
+    const withOld = await latchkey(['keys', 'list'], { cwd, env: oldEnv });
+    expect(withOld.code).toBe(1);
+    expect(withOld.stderr).toMatch(/does not match/);
+  });
+});
+
 describe('admin against the database of a running server', () => {
   let server: TestServer;
   let cwd: string;

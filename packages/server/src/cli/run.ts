@@ -1,16 +1,21 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { openAdmin } from '../admin/context.js';
 import { AdminError } from '../admin/errors.js';
 import { listKeys, rotateKeys } from '../admin/keys.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig } from '../config/load.js';
+import { MIN_SECRET_LENGTH } from '../config/operator-secret.js';
 import type { LatchkeyConfig } from '../config/types.js';
+import { SecretBox } from '../crypto/secret-box.js';
 import { openDatabase } from '../storage/database.js';
 import { migrateToLatest, migrationStatus } from '../storage/migrate.js';
 import { WrongSecretError } from '../storage/repositories.js';
+import { rotateOperatorSecret } from '../storage/secret-rotation.js';
 import { ADMIN_COMMANDS, adminCommandKey, type CommandOutput } from './admin-commands.js';
 import { type ParsedArgs, parseArgs, UsageError } from './args.js';
 import { allowFlags, BOOLEAN_FLAGS, booleanFlag, durationFlag, optionalString } from './flags.js';
-import type { CliIo } from './io.js';
+import { type CliIo, readSecret } from './io.js';
 import { formatTime, json, table } from './output.js';
 
 export const USAGE = `Usage: latchkey <command> [--config FILE] [--json]
@@ -21,6 +26,8 @@ export const USAGE = `Usage: latchkey <command> [--config FILE] [--json]
   keys rotate [--activate-in 10m] [--keep-old 1d]
                                         publish new keys now, sign with them after --activate-in,
                                         keep the old ones verifying for --keep-old after that
+  secret rotate [--new-secret-file F]   re-encrypt secrets at rest under a new operator secret
+                                        (new secret from the file or stdin; stop servers first)
 
   admin clients add --id ID --name NAME --redirect-uri URI [--redirect-uri URI…]
                     [--device-flow] [--kind native|web] [--secret-stdin]
@@ -114,6 +121,42 @@ async function keys(args: ParsedArgs, io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * `latchkey secret rotate`: re-encrypts everything sealed under the current operator secret (from the
+ * configuration) under a new one, read from `--new-secret-file` or standard input. Run it with the
+ * servers stopped, then start them with the new secret.
+ */
+async function secret(args: ParsedArgs, io: CliIo): Promise<number> {
+  if (args.positionals[1] !== 'rotate') throw new UsageError('secret: expected "secret rotate"');
+  allowFlags(args, ['new-secret-file']);
+  const file = optionalString(args, 'new-secret-file');
+  const next = file
+    ? (await readFile(path.resolve(io.cwd, file), 'utf8')).trim()
+    : await readSecret(io, 'New operator secret: ');
+  if (!next || next.length < MIN_SECRET_LENGTH) {
+    throw new UsageError(`the new secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  const config = await configFrom(args, io);
+  if (next === config.secret) throw new UsageError('the new secret is the current one');
+  const database = await openDatabase(config.databaseUrl);
+  try {
+    await migrateToLatest(database);
+    const report = await rotateOperatorSecret(
+      database,
+      SecretBox.fromSecret(config.secret),
+      SecretBox.fromSecret(next),
+    );
+    const total = Object.values(report).reduce((a, b) => a + b, 0);
+    print(io, args, {
+      data: report,
+      text: `Re-encrypted ${total} values under the new secret. Start every server with it now (LATCHKEY_SECRET or LATCHKEY_SECRET_FILE).\n`,
+    });
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
 async function admin(argv: readonly string[], args: ParsedArgs, io: CliIo): Promise<number> {
   const positionals = args.positionals.slice(1);
   const key = adminCommandKey(positionals);
@@ -159,9 +202,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await keys(args, io);
       case 'admin':
         return await admin(argv, args, io);
+      case 'secret':
+        return await secret(args, io);
       default:
         throw new UsageError(
-          `unknown command "${command}" (serve, migrate, keys, admin; see latchkey --help)`,
+          `unknown command "${command}" (serve, migrate, keys, secret, admin; see latchkey --help)`,
         );
     }
   } catch (error) {
