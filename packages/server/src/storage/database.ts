@@ -75,7 +75,7 @@ function openSqlite(url: string): Database {
     sqlite.close();
     throw error;
   }
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
     dialect: 'sqlite',
@@ -104,5 +104,35 @@ function openPostgres(url: string, options: OpenDatabaseOptions): Database {
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+  };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; the hot paths (token grants) run the same few
+ * statements thousands of times. better-sqlite3 statements are reusable (the driver runs one query
+ * at a time and never iterates two at once), so prepared statements are kept by SQL text.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database, size = 256) {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    prepare(text: string): SqliteDatabase.Statement {
+      let statement = cache.get(text);
+      if (statement) {
+        // Refresh its place in the least-recently-used order.
+        cache.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (cache.size >= size) {
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+      }
+      cache.set(text, statement);
+      return statement;
+    },
+    close(): void {
+      cache.clear();
+      sqlite.close();
+    },
   };
 }
