@@ -97,7 +97,7 @@ export async function startBrowserHook(): Promise<BrowserHook> {
   return {
     env: {
       BROWSER: `${process.execPath} ${BROWSER_HOOK}`,
-      LATCHKEY_E2E_BROWSER_HOOK: `http://127.0.0.1:${port}/`,
+      E2E_BROWSER_HOOK: `http://127.0.0.1:${port}/`,
     },
     next: (timeoutMs) => urls.next(timeoutMs),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
