@@ -157,6 +157,10 @@ describe('interactive sign-in, each way home', () => {
     const userCode = (await login.waitForLine(/^ {4}[A-Z0-9-]{6,}$/)).trim();
     const link = await login.waitForLine(/^http:\/\/127\.0\.0\.1:\d+\/device\?user_code=/);
     const page = await openTab(link.trim());
+    // The link carries the code; the page shows it filled in, for the person to compare and submit.
+    await waitForText(page.locator('h1'), 'Connect a device');
+    expect(await page.getByLabel('Code shown on your device').inputValue()).toBe(userCode);
+    await page.getByRole('button', { name: 'Continue' }).click();
     await waitForText(page.locator('h1'), 'Connect Acme Desktop?');
     expect(await page.locator('body').textContent()).toContain(userCode);
     await shoot(page, SUITE, 'device-1-confirm');
@@ -267,6 +271,9 @@ describe('after sign-in', () => {
   });
 
   it('the SDK in-process: sign in, access token for the API, sign out revokes at the server', async () => {
+    // A browser of its own: with the shared session, this sign-in would join the grant the CLI
+    // profiles hold, and revoking its refresh token would sign them out too (see the report).
+    const own = await browser.newContext();
     const client = await createClient({
       issuer: server.issuer,
       clientId: 'acme-desktop',
@@ -278,7 +285,9 @@ describe('after sign-in', () => {
       // the page on the side.
       openBrowser: (url) => {
         browsing = (async () => {
-          const page = await openTab(url);
+          const page = await own.newPage();
+          await page.goto(url);
+          await enterPassword(page);
           await page.locator('#handoff').click();
           await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/$/);
           await page.close();
@@ -294,8 +303,11 @@ describe('after sign-in', () => {
       expect(JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).aud).toBe(API);
       expect((await client.signOut()).revoked).toBe(true);
       expect((await client.getState()).status).toBe('signed-out');
+      // The CLI's sign-in, from another browser session, is untouched.
+      expect((await runCli(['whoami'], env)).code).toBe(0);
     } finally {
       await client.close();
+      await own.close();
     }
   });
 
