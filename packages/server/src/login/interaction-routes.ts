@@ -76,6 +76,19 @@ export function emailDomain(email: string): string {
  *   → the engine comes back with a consent prompt → handoff page → click → code.
  * Every step reads and writes `SignInState`, so any server process can serve any step.
  */
+type EngineGrant = InstanceType<ReturnType<LoginServices['provider']>['Grant']>;
+
+/** Copies what one grant allows (OpenID scopes and claims, API scopes) onto another. */
+function copyGrant(from: EngineGrant, to: EngineGrant): void {
+  const scope = from.getOIDCScope();
+  if (scope) to.addOIDCScope(scope);
+  const claims = from.getOIDCClaims();
+  if (claims.length > 0) to.addOIDCClaims(claims);
+  for (const [indicator, resourceScope] of Object.entries(from.resources ?? {})) {
+    if (resourceScope) to.addResourceScope(indicator, resourceScope);
+  }
+}
+
 export function registerInteractionRoutes(app: FastifyInstance, services: LoginServices): SignInFlow {
   const steps = new Map<string, StepRenderer>();
   const base = (uid: string) => `/interaction/${encodeURIComponent(uid)}`;
@@ -437,10 +450,13 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     if (d.prompt.name !== 'consent' || !accountId) return reply.redirect(base(d.uid), 303);
     const provider = services.provider();
     const clientId = String(d.params.client_id);
-    const grant = d.grantId
-      ? await provider.Grant.find(d.grantId)
-      : new provider.Grant({ accountId, clientId });
-    if (!grant) return reply.redirect(base(d.uid), 303);
+    // Every authorization gets a grant of its own, even when the browser session already holds one
+    // for this app: each install (a laptop, a second OS account, a device-flow kiosk) then owns its
+    // refresh token family, and one install signing out (RFC 7009 revokes the whole grant) leaves
+    // the others signed in. What the session's earlier grant allowed is carried over.
+    const grant = new provider.Grant({ accountId, clientId });
+    const earlier = d.grantId ? await provider.Grant.find(d.grantId) : undefined;
+    if (earlier && earlier.accountId === accountId) copyGrant(earlier, grant);
     const missing = d.prompt.details as {
       missingOIDCScope?: string[];
       missingOIDCClaims?: string[];

@@ -157,6 +157,29 @@ describe.each(testDatabaseKinds())('sign-in flow on %s', (kind) => {
     expect(payload.client_id).toBe('acme-desktop');
   });
 
+  it('each sign-in of an app holds its own grant: signing one install out leaves the others signed in', async () => {
+    // A second install of Acme Desktop (another machine account, a device-flow kiosk) signed in from
+    // the same browser session: one click, no credentials.
+    const pending = await buildAuth(desktop, SCHEME);
+    await page.goto(pending.url.toString());
+    await waitForText(page.locator('#handoff'), 'Launch Acme Desktop');
+    const second = await exchange(desktop, pending, await clickHandoff(SCHEME));
+    expect(second.claims()?.email).toBe(BOB.email);
+
+    // The second install signs out (RFC 7009). The engine revokes that token's whole grant.
+    await client.tokenRevocation(desktop, second.refresh_token as string);
+    await expect(client.refreshTokenGrant(desktop, second.refresh_token as string)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    // The first install is untouched, and so is its access to the API it was granted.
+    const first = await client.refreshTokenGrant(desktop, refreshToken, {
+      resource: 'https://api.acme.test',
+      scope: 'openid calls',
+    });
+    refreshToken = first.refresh_token as string;
+    expect(first.access_token).toBeTruthy();
+  });
+
   it('"Not you?" switches account', async () => {
     const pending = await buildAuth(desktop, SCHEME);
     await page.goto(pending.url.toString());
