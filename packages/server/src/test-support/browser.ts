@@ -64,7 +64,17 @@ export function captureSchemeNavigations(
 export async function screenshot(page: Page, suite: string, name: string): Promise<void> {
   const dir = path.resolve(process.cwd(), 'test-results', suite);
   await mkdir(dir, { recursive: true });
-  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+  // Headless Chromium now and then answers "Unable to capture screenshot" while a frame is being
+  // composited (seen after WebAuthn ceremonies on a loaded machine); a second try a moment later works.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+      return;
+    } catch (error) {
+      if (attempt >= 3 || !/Unable to capture screenshot/.test(String(error))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+    }
+  }
 }
 
 /**

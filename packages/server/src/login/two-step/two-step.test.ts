@@ -307,6 +307,15 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     expect(claims.acr).toBe('urn:latchkey:acr:mfa');
   });
 
+  /** Submits the password form and waits for the answer page (the previous page's alert would match too). */
+  async function submitPassword(page: Page): Promise<void> {
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && /\/password$/.test(r.url())),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    await page.waitForLoadState();
+  }
+
   it('wrong passwords are throttled with a readable wait and an audit event; an admin clear lifts it', async () => {
     const { page, next } = await freshPage();
     const pending = await buildAuth(desktop, SCHEME);
@@ -316,14 +325,15 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     let text = '';
     for (let i = 0; i < 12 && !/Too many attempts/.test(text); i += 1) {
       await page.getByLabel('Password').fill('wrong');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      // Wait for the answer page itself: the previous page's alert would match too.
+      await submitPassword(page);
       text = await waitForText(page.getByRole('alert'), /Wrong email|Too many attempts/);
     }
     expect(text).toMatch(/^Too many attempts\. Wait \d+ seconds, then try again\.$/);
     await screenshot(page, 'two-step', '16-throttled');
     // Even the right password waits.
     await page.getByLabel('Password').fill(PW);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitPassword(page);
     await waitForText(page.getByRole('alert'), /Too many attempts/);
     const erin = await userId('erin@beta.test');
     const events = await server.backend.repos.audit.query({ action: 'throttled' });
