@@ -10,7 +10,6 @@ import {
   registerScheme,
   type TokenStore,
 } from '@latchkey/desktop';
-import qrcode from 'qrcode';
 import { type CliConfig, ConfigError, type ConfigFlags, resolveConfig } from './config.js';
 import { type Io, startSpinner } from './output.js';
 
@@ -279,8 +278,11 @@ async function login(
           io.stderr.write(
             `To sign in, open ${info.verificationUri} and enter the code\n\n    ${info.userCode}\n\n`,
           );
-          if (io.stderr.isTTY && !json)
+          if (io.stderr.isTTY && !json) {
+            // Loaded only here: importing it costs every other command ~20 ms of start-up.
+            const { default: qrcode } = await import('qrcode');
             io.stderr.write(`${await qrcode.toString(target, { type: 'terminal', small: true })}\n`);
+          }
           if (info.verificationUriComplete)
             io.stderr.write(`or open this link:\n${info.verificationUriComplete}\n`);
           spinner = startSpinner(io, 'Waiting for approval…', !json);
