@@ -3,11 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientConfig, OrganizationConfig, OrganizationPolicy } from '../config/types.js';
 import { newId, randomToken, sha256Base64url } from '../crypto/ids.js';
 import { SecretBox } from '../crypto/secret-box.js';
-import { createTestDatabase, type TestDatabaseKind, testDatabaseKinds } from '../test-support/databases.js';
+import {
+  createTestDatabase,
+  createTestDatabaseUrl,
+  type TestDatabaseKind,
+  testDatabaseKinds,
+} from '../test-support/databases.js';
 import { type Database, DatabaseUrlError, openDatabase } from './database.js';
 import { DuplicateError } from './errors.js';
 import { migrateToLatest, migrationStatus } from './migrate.js';
@@ -1022,6 +1028,46 @@ describe('openDatabase', () => {
     await expect(openDatabase('./data/latchkey.db')).rejects.toBeInstanceOf(DatabaseUrlError);
     await expect(openDatabase('sqlite:')).rejects.toBeInstanceOf(DatabaseUrlError);
   });
+
+  it.runIf(testDatabaseKinds().includes('postgres'))(
+    'PostgreSQL: data statements stay prepared per connection and survive a schema change under them',
+    async () => {
+      const target = await createTestDatabaseUrl('postgres');
+      const other = new pg.Client({ connectionString: target.url });
+      const database = await openDatabase(target.url, { poolSize: 1 });
+      try {
+        const { sql } = await import('kysely');
+        await other.connect();
+        await other.query('create table widgets (id integer primary key)');
+        await other.query('insert into widgets values (1)');
+        const select = () =>
+          sql<Record<string, unknown>>`select * from widgets where id = ${1}`.execute(database.db);
+        expect((await select()).rows).toEqual([{ id: 1 }]);
+        const prepared = await sql<{
+          n: number;
+        }>`select count(*)::int as n from pg_prepared_statements where statement like 'select * from widgets%'`.execute(
+          database.db,
+        );
+        expect(prepared.rows[0]?.n).toBe(1);
+        // Another process migrates: the prepared plan's result type changes under this connection.
+        await other.query("alter table widgets add column label text not null default 'w'");
+        expect((await select()).rows).toEqual([{ id: 1, label: 'w' }]);
+        expect((await select()).rows).toEqual([{ id: 1, label: 'w' }]);
+        // DDL and transaction control are never kept prepared.
+        await sql`create table gadgets (id integer)`.execute(database.db);
+        const ddl = await sql<{
+          n: number;
+        }>`select count(*)::int as n from pg_prepared_statements where statement like 'create%'`.execute(
+          database.db,
+        );
+        expect(ddl.rows[0]?.n).toBe(0);
+      } finally {
+        await database.close();
+        await other.end();
+        await target.drop();
+      }
+    },
+  );
 
   it('creates the folder of a SQLite file and turns on WAL and foreign keys', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-open-'));
