@@ -300,7 +300,7 @@ export function registerInteractionRoutes(app: FastifyInstance, services: LoginS
     notice?: string,
   ) {
     const user = await services.users.byId(accountId);
-    if (!user || user.status !== 'active') {
+    if (user?.status !== 'active') {
       return html(
         reply,
         messagePage({ title: messages.errorTitle, message: messages.errorAccountDisabled }),

@@ -49,7 +49,7 @@ export class AccountStore {
     _token?: unknown,
   ): Promise<LatchkeyAccount | undefined> {
     const record = await this.source.findAccountRecord(sub);
-    if (!record || record.status !== 'active') return undefined;
+    if (record?.status !== 'active') return undefined;
     if (
       this.source.revalidateOnRefresh &&
       ctx?.oidc?.route === 'token' &&

@@ -82,7 +82,7 @@ export function accountPages(deps: ExtensionDeps): PagePlugin {
       const session = await provider.Session.get({ req: request.raw, res: reply.raw } as never);
       if (!session?.accountId) return undefined;
       const user = await repos.users.findById(session.accountId);
-      if (!user || user.status !== 'active') return undefined;
+      if (user?.status !== 'active') return undefined;
       const org = await services.organizations.byId(user.organizationId);
       return {
         user,
@@ -328,7 +328,7 @@ export function accountPages(deps: ExtensionDeps): PagePlugin {
 
     app.post('/account/passkeys/options', async (request, reply) => {
       const who = await signedIn(request, reply);
-      if (!who || !who.local) return reply.code(401).send({ error: 'not_signed_in' });
+      if (!who?.local) return reply.code(401).send({ error: 'not_signed_in' });
       if (!deps.csrf.verify(request)) return reply.code(403).send({ error: 'csrf' });
       const existing = await repos.credentials.passkeys(who.user.id);
       const options = await registrationOptions({

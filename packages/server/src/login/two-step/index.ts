@@ -373,7 +373,7 @@ export function twoStepExtension(deps: ExtensionDeps): SignInExtension {
         if (!verified) return refuse('invalid', owner.userId);
         const user = await services.users.byId(owner.userId);
         const org = user ? await services.organizations.byId(user.organizationId) : undefined;
-        if (!user || user.status !== 'active' || !org || org.connection.type !== 'local') {
+        if (user?.status !== 'active' || !org || org.connection.type !== 'local') {
           return refuse(user?.status === 'disabled' ? 'disabled' : 'not_local', owner.userId);
         }
         if (
