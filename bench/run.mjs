@@ -206,7 +206,7 @@ async function silent() {
     const c = `c=${CONCURRENCY}`;
     row(
       `Silent sign-in, bare oidc-provider (in-memory), ${c}`,
-      `${fmt(baseline, 0)}/s (runs ${fmt(base1.perSecond, 0)}, ${fmt(base2.perSecond, 0)}), p50 ${fmt(base1.p50, 2)} ms, p99 ${fmt(base1.p99, 2)} ms`,
+      `${fmt(baseline, 0)}/s (runs ${fmt(base1.perSecond, 0)}, ${fmt(base2.perSecond, 0)}), p50 ${fmt(base1.p50, 2)} ms, p99 ${fmt(base1.p99, 2)} ms, ${fmt((base1.cpuMsPerRequest + base2.cpuMsPerRequest) / 2, 2)} ms server CPU/req`,
       '',
     );
     for (const [name, r, target] of [

@@ -271,9 +271,8 @@ describe('after sign-in', () => {
   });
 
   it('the SDK in-process: sign in, access token for the API, sign out revokes at the server', async () => {
-    // A browser of its own: with the shared session, this sign-in would join the grant the CLI
-    // profiles hold, and revoking its refresh token would sign them out too (see the report).
-    const own = await browser.newContext();
+    // The same browser session the CLI signed in with: one click, and a grant of its own, so that
+    // signing the SDK out (RFC 7009 revokes its whole grant) leaves the CLI signed in.
     const client = await createClient({
       issuer: server.issuer,
       clientId: 'acme-desktop',
@@ -285,9 +284,8 @@ describe('after sign-in', () => {
       // the page on the side.
       openBrowser: (url) => {
         browsing = (async () => {
-          const page = await own.newPage();
-          await page.goto(url);
-          await enterPassword(page);
+          const page = await openTab(url);
+          if (!(await page.locator('#handoff').count())) await enterPassword(page);
           await page.locator('#handoff').click();
           await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/$/);
           await page.close();
@@ -303,11 +301,10 @@ describe('after sign-in', () => {
       expect(JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).aud).toBe(API);
       expect((await client.signOut()).revoked).toBe(true);
       expect((await client.getState()).status).toBe('signed-out');
-      // The CLI's sign-in, from another browser session, is untouched.
+      // The CLI's sign-in, from the same browser session, is untouched.
       expect((await runCli(['whoami'], env)).code).toBe(0);
     } finally {
       await client.close();
-      await own.close();
     }
   });
 
