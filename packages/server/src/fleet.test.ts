@@ -88,6 +88,21 @@ describe('a fleet of two processes on one PostgreSQL', () => {
     expect((await refresh(a, again.refresh_token)).body.error).toBe('invalid_grant');
   });
 
+  it('one token refreshed on both processes at the same moment: exactly one wins, the winner’s chain lives on', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const first = await signIn(round % 2 === 0 ? a : b);
+      const answers = await Promise.all([refresh(a, first.refresh_token), refresh(b, first.refresh_token)]);
+      expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
+      const loser = answers.find((r) => r.status === 400);
+      const winner = answers.find((r) => r.status === 200);
+      expect(loser?.body.error).toBe('invalid_grant');
+      // A race is not a replay: nothing was revoked, and the winner goes on on either process.
+      const next = await refresh(round % 2 === 0 ? b : a, winner?.body.refresh_token as string);
+      expect(next.status).toBe(200);
+      expect((await refresh(a, next.body.refresh_token as string)).status).toBe(200);
+    }
+  });
+
   it('a key rotated on one process signs on both once they reload', async () => {
     const before = await signIn(a);
     const oldKid = decodeProtectedHeader(before.id_token).kid;
