@@ -326,9 +326,9 @@ function runProcess(command, args, env) {
 }
 
 /** Times `latchkey-desktop token` process starts against a store that already holds a refresh token. */
-async function timeSdkStarts({ server, store, storeArgs, env, profileName }) {
+async function timeSdkStarts({ server, loadgen, store, storeArgs, env, profileName }) {
   const issuer = new URL(server.url).href;
-  const [refreshToken] = await tokensFor(server, 'latchkey', sdkLoadgen, 1);
+  const [refreshToken] = await tokensFor(server, 'latchkey', loadgen, 1);
   const userId = await server.call('userId', { email: 'bob@beta.test' });
   await store.write(
     `latchkey:acme-desktop@${issuer}`,
@@ -377,11 +377,10 @@ async function timeSdkStarts({ server, store, storeArgs, env, profileName }) {
   return [...times].sort((a, b) => a - b);
 }
 
-let sdkLoadgen;
 async function sdk() {
   console.error('desktop SDK: process start to access token from the stored refresh token');
   const server = await startServer('latchkey', { BENCH_LABEL: 'sdk' });
-  sdkLoadgen = await startLoadgen();
+  const loadgen = await startLoadgen();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-bench-sdk-'));
   const desktop = await import('../packages/desktop/dist/index.js');
   const bare = [];
@@ -394,6 +393,22 @@ async function sdk() {
     `${fmt(percentile(sorted, 50), 0)} ms median of ${sorted.length} (min ${fmt(sorted[0], 0)}, max ${fmt(sorted.at(-1), 0)}; ` +
     `${fmt(percentile(sorted, 50) - nodeStart, 0)} ms over a bare \`node -e 0\`, which takes ${fmt(nodeStart, 0)} ms here)`;
   results.cases.sdk = { nodeStartMs: nodeStart };
+  /** Times one store's starts, keeps them under results.cases.sdk[key] and prints the row. */
+  const measure = async (key, label, options) => {
+    const sorted = await timeSdkStarts({
+      server,
+      loadgen,
+      profileName: `sdk-start-${key}.cpuprofile`,
+      ...options,
+    });
+    results.cases.sdk[key] = sorted;
+    row(
+      `Desktop SDK, process start → access token (latchkey-desktop token, ${label})`,
+      describe(sorted),
+      '< 150 ms',
+      percentile(sorted, 50) < 150,
+    );
+  };
   let secretService;
   try {
     // The default store: the OS keychain, here Linux's Secret Service (gnome-keyring on a private
@@ -403,20 +418,11 @@ async function sdk() {
     const { startSecretService } = await import('../packages/desktop/src/test-support/secret-service.ts');
     secretService = await startSecretService();
     if (secretService.available) {
-      const sorted = await timeSdkStarts({
-        server,
+      await measure('keychain', 'OS keychain: Secret Service', {
         store: desktop.createKeychainStore(),
         storeArgs: ['--store', 'keychain'],
         env: secretService.env,
-        profileName: 'sdk-start-keychain.cpuprofile',
       });
-      results.cases.sdk.keychain = sorted;
-      row(
-        'Desktop SDK, process start → access token (latchkey-desktop token, OS keychain: Secret Service)',
-        describe(sorted),
-        '< 150 ms',
-        percentile(sorted, 50) < 150,
-      );
     } else {
       console.error(`  keychain case skipped: ${secretService.reason}`);
     }
@@ -425,23 +431,14 @@ async function sdk() {
     // scrypt (N=2^14, r=8), deliberately slow, once per process.
     const storeKey = 'bench-file-store-key-0123456789';
     const storeDir = path.join(dir, 'store');
-    const sorted = await timeSdkStarts({
-      server,
+    await measure('file', 'encrypted file store: scrypt key', {
       store: desktop.createFileStore({ directory: storeDir, secret: storeKey, onWarning: () => {} }),
       storeArgs: ['--store', 'file', '--store-dir', storeDir],
       env: { LATCHKEY_FILE_STORE_KEY: storeKey },
-      profileName: 'sdk-start-file.cpuprofile',
     });
-    results.cases.sdk.file = sorted;
-    row(
-      'Desktop SDK, process start → access token (latchkey-desktop token, encrypted file store: scrypt key)',
-      describe(sorted),
-      '< 150 ms',
-      percentile(sorted, 50) < 150,
-    );
   } finally {
     await secretService?.stop();
-    await sdkLoadgen.stop();
+    await loadgen.stop();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }

@@ -70,12 +70,6 @@ export function emailDomain(email: string): string {
   return email.slice(email.lastIndexOf('@') + 1);
 }
 
-/**
- * The sign-in pages of an interaction (`/interaction/:uid/...`), as a small pipeline:
- *   show → email → (organization's connection) → password → [2-step verification] → login result
- *   → the engine comes back with a consent prompt → handoff page → click → code.
- * Every step reads and writes `SignInState`, so any server process can serve any step.
- */
 type EngineGrant = InstanceType<ReturnType<LoginServices['provider']>['Grant']>;
 
 /** Copies what one grant allows (OpenID scopes and claims, API scopes) onto another. */
@@ -89,6 +83,12 @@ function copyGrant(from: EngineGrant, to: EngineGrant): void {
   }
 }
 
+/**
+ * The sign-in pages of an interaction (`/interaction/:uid/...`), as a small pipeline:
+ *   show → email → (organization's connection) → password → [2-step verification] → login result
+ *   → the engine comes back with a consent prompt → handoff page → click → code.
+ * Every step reads and writes `SignInState`, so any server process can serve any step.
+ */
 export function registerInteractionRoutes(app: FastifyInstance, services: LoginServices): SignInFlow {
   const steps = new Map<string, StepRenderer>();
   const base = (uid: string) => `/interaction/${encodeURIComponent(uid)}`;

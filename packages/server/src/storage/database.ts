@@ -147,7 +147,7 @@ const STALE_PLAN = 'cached plan must not change result type';
  * PostgreSQL parses and plans an unnamed statement on every execution; the token grants run the same
  * few statements all day. Naming a data statement (by a hash of its text) lets pg prepare it once per
  * connection and then only bind and execute it: the database's CPU per silent sign-in drops by about
- * a third. A connection that sees a statement's result shape change (another process migrated the
+ * a fifth (README, Performance). A connection that sees a statement's result shape change (another process migrated the
  * schema) forgets it and runs the query unnamed once; the next use prepares it afresh.
  */
 function withNamedStatements(pool: pg.Pool) {

@@ -325,7 +325,6 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     let text = '';
     for (let i = 0; i < 12 && !/Too many attempts/.test(text); i += 1) {
       await page.getByLabel('Password').fill('wrong');
-      // Wait for the answer page itself: the previous page's alert would match too.
       await submitPassword(page);
       text = await waitForText(page.getByRole('alert'), /Wrong email|Too many attempts/);
     }
