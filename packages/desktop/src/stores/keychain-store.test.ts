@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../errors.js';
 import { startSecretService } from '../test-support/secret-service.js';
 import { tokenStoreConformance } from '../test-support/store-conformance.js';
-import { createKeychainStore, isKeychainAvailable } from './keychain-store.js';
+import { createKeychainStore, defaultChunkSize, isKeychainAvailable } from './keychain-store.js';
 
 // A private Secret Service (gnome-keyring under dbus-run-session) for this test file's process.
 const secretService = await startSecretService();
@@ -33,6 +33,29 @@ describe.skipIf(!secretService.available)('keychain store (Secret Service)', () 
     expect(await store.read('chunked')).toBe(value);
     await store.delete('chunked');
     expect(await store.read('chunked')).toBeUndefined();
+  });
+
+  it('keeps a session (refresh token, ID token, account) in one entry outside Windows, and takes over chunked ones', async () => {
+    expect(defaultChunkSize('win32')).toBe(1000);
+    expect(defaultChunkSize('linux')).toBe(16_000);
+    expect(defaultChunkSize('darwin')).toBe(16_000);
+    const { AsyncEntry } = await import('@napi-rs/keyring');
+    const head = () => new AsyncEntry('latchkey-test', 'session').getPassword();
+    // Written in chunks (as by a store with the Windows limit), then rewritten with the default.
+    await createKeychainStore({ service: 'latchkey-test', chunkSize: 1000 }).write(
+      'session',
+      'a'.repeat(3000),
+    );
+    const chunked = await head();
+    expect(chunked).toMatch(/^lk1:c:[0-9a-f]+:3$/);
+    const store = createKeychainStore({ service: 'latchkey-test' });
+    expect(await store.read('session')).toBe('a'.repeat(3000));
+    await store.write('session', 'b'.repeat(3000));
+    expect(await head()).toBe(`lk1:v:${'b'.repeat(3000)}`);
+    // The old chunks are gone.
+    const generation = chunked?.split(':')[2];
+    expect(await new AsyncEntry('latchkey-test', `session#${generation}#0`).getPassword()).toBeFalsy();
+    await store.delete('session');
   });
 });
 

@@ -6,9 +6,11 @@ export interface KeychainStoreOptions {
   /** The keychain "service" name the entries are filed under. Default `latchkey`. */
   service?: string;
   /**
-   * Longest value, in characters, kept in one keychain entry. Windows Credential Manager refuses
-   * secrets over 2,560 bytes and keyring stores them as UTF-16, so one entry holds at most 1,280
-   * characters; longer values (a refresh token plus an ID token) are split into chunks.
+   * Longest value, in characters, kept in one keychain entry; longer values are split into chunks.
+   * Default: 1,000 on Windows, whose Credential Manager refuses secrets over 2,560 bytes (keyring
+   * stores them as UTF-16, so 1,280 characters at most) — a refresh token plus an ID token does not
+   * fit; 16,000 elsewhere (macOS Keychain and the Secret Service take far more), so a session is one
+   * entry and a silent sign-in costs three keychain calls instead of nine.
    */
   chunkSize?: number;
 }
@@ -53,6 +55,11 @@ function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
+/** Characters per keychain entry on `platform` (see `KeychainStoreOptions.chunkSize`). */
+export function defaultChunkSize(platform: NodeJS.Platform = process.platform): number {
+  return platform === 'win32' ? 1000 : 16_000;
+}
+
 /**
  * The OS keychain through @napi-rs/keyring: macOS Keychain, Windows Credential Manager, Linux Secret
  * Service (gnome-keyring, KWallet). Values longer than `chunkSize` are split over several entries; the
@@ -61,28 +68,50 @@ function firstLine(error: unknown): string {
  */
 export function createKeychainStore(options: KeychainStoreOptions = {}): TokenStore {
   const service = options.service ?? 'latchkey';
-  const chunkSize = options.chunkSize ?? 1000;
-  const entry = async (account: string) => (await loadKeyring())(service, account);
+  const chunkSize = options.chunkSize ?? defaultChunkSize();
+  // Making an entry costs ~5 ms of blocking work on Linux (it opens its own D-Bus connection), a
+  // keychain call on it well under 1 ms: a silent sign-in reads and rewrites one entry, so entries are
+  // kept. One that fails is dropped and the call is tried once more on a new one, in case the keychain
+  // daemon was restarted under a long-running app.
+  const entries = new Map<string, KeyringEntry>();
+  const withEntry = async <T>(account: string, call: (entry: KeyringEntry) => Promise<T>): Promise<T> => {
+    const create = await loadKeyring();
+    const cached = entries.get(account);
+    if (cached) {
+      try {
+        return await call(cached);
+      } catch {
+        entries.delete(account);
+      }
+    }
+    const fresh = create(service, account);
+    const result = await call(fresh);
+    entries.set(account, fresh);
+    return result;
+  };
   const get = async (account: string) => {
     try {
-      return (await (await entry(account)).getPassword()) ?? undefined;
+      return (await withEntry(account, (entry) => entry.getPassword())) ?? undefined;
     } catch (error) {
       throw unavailable(error);
     }
   };
   const set = async (account: string, value: string) => {
     try {
-      await (await entry(account)).setPassword(value);
+      await withEntry(account, (entry) => entry.setPassword(value));
     } catch (error) {
       throw unavailable(error);
     }
   };
   const remove = async (account: string) => {
     try {
-      await (await entry(account)).deleteCredential();
+      await withEntry(account, (entry) => entry.deleteCredential());
     } catch (error) {
       if (/no (matching )?entry|not found/i.test(firstLine(error))) return;
       throw unavailable(error);
+    } finally {
+      // Chunk entries are named per generation and never come back once deleted.
+      entries.delete(account);
     }
   };
   const chunkAccount = (key: string, generation: string, index: number) => `${key}#${generation}#${index}`;
