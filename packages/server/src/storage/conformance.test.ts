@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import type { AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import pg from 'pg';
@@ -110,8 +111,33 @@ describe.each(kinds)('storage conformance: %s', (kind: TestDatabaseKind) => {
     it('migrations are idempotent and listed with their applied time', async () => {
       expect(await migrateToLatest(database)).toEqual([]);
       const status = await migrationStatus(database);
-      expect(status.map((m) => m.name)).toEqual(['0001-initial', '0002-expiry-indexes']);
+      expect(status.map((m) => m.name)).toEqual([
+        '0001-initial',
+        '0002-expiry-indexes',
+        '0003-partial-lookup-indexes',
+      ]);
       for (const m of status) expect(m.appliedAt).toBeInstanceOf(Date);
+    });
+
+    it('indexes uid and user_code only where they are set, and the lookups still use those indexes', async () => {
+      const definitions =
+        kind === 'sqlite'
+          ? await sql<{ name: string; def: string }>`SELECT name, sql AS def FROM sqlite_master
+              WHERE type = 'index' AND name IN ('oidc_records_uid', 'oidc_records_user_code')`.execute(raw())
+          : await sql<{ name: string; def: string }>`SELECT indexname AS name, indexdef AS def FROM pg_indexes
+              WHERE indexname IN ('oidc_records_uid', 'oidc_records_user_code')`.execute(raw());
+      expect(definitions.rows).toHaveLength(2);
+      for (const { name, def } of definitions.rows) {
+        const column = name.replace('oidc_records_', '');
+        expect(def.replace(/[()"]/g, '')).toMatch(new RegExp(`WHERE ${column} IS NOT NULL`, 'i'));
+      }
+      if (kind === 'sqlite') {
+        for (const column of ['uid', 'user_code']) {
+          const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT payload FROM oidc_records
+            WHERE model = 'Session' AND ${sql.ref(column)} = 'x'`.execute(raw());
+          expect(plan.rows.map((r) => r.detail).join(' ')).toContain(`oidc_records_${column}`);
+        }
+      }
     });
 
     it('reads epoch-millisecond columns back as numbers', async () => {

@@ -2,6 +2,7 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Database } from './database.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-expiry-indexes.js';
+import * as m0003 from './migrations/0003-partial-lookup-indexes.js';
 
 /**
  * Migrations live in code (the server runs from dist/, so no file scanning) and are applied in name
@@ -12,6 +13,7 @@ function migrations(dialect: Database['dialect']): Record<string, Migration> {
   return {
     '0001-initial': { up: (db) => m0001.up(db, dialect) },
     '0002-expiry-indexes': { up: (db) => m0002.up(db, dialect) },
+    '0003-partial-lookup-indexes': { up: (db) => m0003.up(db, dialect) },
   };
 }
 
