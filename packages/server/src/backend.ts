@@ -12,10 +12,17 @@ import { createConnectorSource, createRevalidator } from './login/upstream/index
 import type { AccountRecord, AccountSource } from './protocol/accounts.js';
 import type { KeyStore, StoredKey } from './protocol/keys.js';
 import { applyStaticConfig } from './static-config.js';
+import { type AccountRow, latestIdentityProfile } from './storage/account-row.js';
 import { type Database, openDatabase } from './storage/database.js';
 import { parseJson } from './storage/json.js';
 import { migrateToLatest } from './storage/migrate.js';
-import { createOidcAdapter, param, prepared, revokeAllForAccount } from './storage/oidc-adapter.js';
+import {
+  createOidcAdapter,
+  param,
+  prefetchedAccount,
+  prepared,
+  revokeAllForAccount,
+} from './storage/oidc-adapter.js';
 import { createRepositories, type Repositories, verifyOperatorSecret } from './storage/repositories.js';
 import { startSweeper } from './storage/sweeper.js';
 import { asUnavailable } from './storage/unavailable.js';
@@ -90,15 +97,6 @@ function failFast(adapter: any): any {
   }
   return adapter;
 }
-
-type AccountRow = {
-  id: string;
-  organization_id: string;
-  email: string | null;
-  name: string | null;
-  status: string;
-  profile: string | null;
-};
 
 /**
  * The glue between storage and the rest of the server: repositories, the engine's adapter (with
@@ -181,15 +179,7 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
       database.db
         .selectFrom('users')
         .select(['id', 'organization_id', 'email', 'name', 'status'])
-        .select((eb) =>
-          eb
-            .selectFrom('identities')
-            .select('identities.profile')
-            .whereRef('identities.user_id', '=', 'users.id')
-            .orderBy('identities.last_authenticated_at', 'desc')
-            .limit(1)
-            .as('profile'),
-        )
+        .select(latestIdentityProfile('users.id').as('profile'))
         .where('id', '=', param('id')),
     );
     // Federated accounts are re-checked upstream on refresh (login/upstream/revalidate.ts): revoked
@@ -209,14 +199,17 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
         if (!org || org.connection.type === 'local') return true;
         return revalidator.allowRefresh({ id: record.id, organizationId: record.organizationId });
       },
-      // Every refresh grant asks for the account: the user and the groups of its latest upstream
-      // identity in one compiled statement (one round trip instead of two; bench/README).
+      // Every refresh grant and code exchange asks for the account: the adapter has usually read it
+      // in the same statement as the token (prefetchedAccount); otherwise the user and the groups of
+      // its latest upstream identity come in one compiled statement.
       async findAccountRecord(id) {
-        const row = (
-          await database.db.executeQuery<AccountRow>(accountQuery({ id })).catch((error: unknown) => {
-            throw asUnavailable(error);
-          })
-        ).rows[0];
+        const row =
+          prefetchedAccount(id) ??
+          (
+            await database.db.executeQuery<AccountRow>(accountQuery({ id })).catch((error: unknown) => {
+              throw asUnavailable(error);
+            })
+          ).rows[0];
         if (!row) return undefined;
         const groups = parseJson<{ groups?: unknown }>(row.profile ?? undefined, {}).groups;
         const record: AccountRecord = {

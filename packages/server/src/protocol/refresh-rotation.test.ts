@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../test-support/browser.js';
@@ -207,5 +208,33 @@ describe.each(testDatabaseKinds())('refresh tokens on %s', (kind) => {
     // Bob's organization keeps the default lifetimes on the same server.
     const bobs = (await bobNoGrace.tokens()).refresh_token as string;
     await refreshOk(noGraceServer, bobs);
+  });
+
+  it('each refresh reads the account as it is now: a rename shows in the next ID token, and a user disabled in the database (tokens left alone) is refused at once', async () => {
+    const { db } = graceServer.backend.database;
+    const first = await refresh(graceServer, (await bob.tokens()).refresh_token as string);
+    expect(first.status, first.text).toBe(200);
+    const bobId = decodeJwt(first.json?.id_token as string).sub as string;
+    expect(decodeJwt(first.json?.id_token as string).name).toBe('Bob Builder');
+    let token = first.json?.refresh_token as string;
+    const renamed = async (name: string) => {
+      await db.updateTable('users').set({ name }).where('id', '=', bobId).execute();
+    };
+    try {
+      await renamed('Robert Builder');
+      const response = await refresh(graceServer, token);
+      expect(response.status, response.text).toBe(200);
+      expect(decodeJwt(response.json?.id_token as string).name).toBe('Robert Builder');
+      token = response.json?.refresh_token as string;
+      // Disabled behind the server's back (no revocation, as `admin users disable` would do).
+      await db.updateTable('users').set({ status: 'disabled' }).where('id', '=', bobId).execute();
+      expectInvalidGrant(await refresh(graceServer, token));
+    } finally {
+      await db
+        .updateTable('users')
+        .set({ status: 'active', name: 'Bob Builder' })
+        .where('id', '=', bobId)
+        .execute();
+    }
   });
 });

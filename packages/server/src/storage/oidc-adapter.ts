@@ -1,6 +1,7 @@
 import { type Compilable, CompiledQuery } from 'kysely';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import Provider, { errors } from 'oidc-provider';
+import { type AccountRow, latestIdentityProfile } from './account-row.js';
 import type { Database } from './database.js';
 
 export interface OidcAdapterOptions {
@@ -22,6 +23,12 @@ type FoundWithGrant = RecordRow & {
   grant_payload: string | null;
   grant_expires_at: number | null;
   grant_consumed_at: number | null;
+  account_id: string | null;
+  account_organization_id: string | null;
+  account_email: string | null;
+  account_name: string | null;
+  account_status: string | null;
+  account_profile: string | null;
 };
 
 const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at'] as const;
@@ -68,6 +75,23 @@ function remember(ctx: unknown, id: string, read: TokenRead): void {
 
 function readsOf(ctx: unknown): Map<string, TokenRead> | undefined {
   return ctx && typeof ctx === 'object' ? tokenReads.get(ctx) : undefined;
+}
+
+/**
+ * The account read along with a refresh token or code, for the same request's account lookup (the
+ * engine asks for the account right after the token and its grant): keyed by the request context,
+ * taken once, so it is never older than the request's own read of the token.
+ */
+const accountReads = new WeakMap<object, AccountRow>();
+
+/** The account row this engine request read with its token, if it is `id`'s (once). */
+export function prefetchedAccount(id: string): AccountRow | undefined {
+  const ctx = Provider.ctx;
+  if (!ctx) return undefined;
+  const row = accountReads.get(ctx);
+  if (row?.id !== id) return undefined;
+  accountReads.delete(ctx);
+  return row;
 }
 
 /**
@@ -182,6 +206,8 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         .leftJoin('oidc_records as g', (join) =>
           join.on('g.model', '=', 'Grant').onRef('g.id', '=', 'r.grant_id'),
         )
+        // …and the account the engine asks for next (see prefetchedAccount).
+        .leftJoin('users as u', 'u.id', 'r.account_id')
         .select([
           'r.payload',
           'r.expires_at',
@@ -191,7 +217,13 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
           'g.payload as grant_payload',
           'g.expires_at as grant_expires_at',
           'g.consumed_at as grant_consumed_at',
+          'u.id as account_id',
+          'u.organization_id as account_organization_id',
+          'u.email as account_email',
+          'u.name as account_name',
+          'u.status as account_status',
         ])
+        .select(latestIdentityProfile('u.id').as('account_profile'))
         .where('r.model', '=', param('model'))
         .where('r.id', '=', param('id')),
     ),
@@ -319,6 +351,17 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
               consumed_at: found.grant_consumed_at,
               grace_used_at: null,
             },
+          });
+        }
+        const ctx = Provider.ctx;
+        if (ctx && found?.account_id && found.account_organization_id && found.account_status) {
+          accountReads.set(ctx, {
+            id: found.account_id,
+            organization_id: found.account_organization_id,
+            email: found.account_email,
+            name: found.account_name,
+            status: found.account_status,
+            profile: found.account_profile,
           });
         }
         row = found;
