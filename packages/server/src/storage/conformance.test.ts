@@ -1056,6 +1056,25 @@ describe('openDatabase', () => {
   });
 
   it.runIf(testDatabaseKinds().includes('postgres'))(
+    'PostgreSQL: server settings in the URL (options=-c …) reach every connection, as README documents',
+    async () => {
+      const target = await createTestDatabaseUrl('postgres');
+      const url = new URL(target.url);
+      url.searchParams.set('options', '-c synchronous_commit=off');
+      const database = await openDatabase(url.href, { poolSize: 2 });
+      try {
+        const shown = await Promise.all(
+          [1, 2].map(() => sql<{ synchronous_commit: string }>`show synchronous_commit`.execute(database.db)),
+        );
+        expect(shown.map((r) => r.rows[0]?.synchronous_commit)).toEqual(['off', 'off']);
+      } finally {
+        await database.close();
+        await target.drop();
+      }
+    },
+  );
+
+  it.runIf(testDatabaseKinds().includes('postgres'))(
     'PostgreSQL: data statements stay prepared per connection and survive a schema change under them',
     async () => {
       const target = await createTestDatabaseUrl('postgres');
