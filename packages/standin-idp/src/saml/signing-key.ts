@@ -29,12 +29,24 @@ export function generateSigningKey(commonName: string): SigningKey {
 const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
 const COMMON_NAME = '2.5.4.3';
 
-function selfSignedCertificate(commonName: string, privateKey: KeyObject, publicKey: KeyObject): Buffer {
+/**
+ * A self-signed certificate for the key pair. `serialBytes`: 16 random bytes (tests pass their own).
+ * Exported for tests.
+ */
+export function selfSignedCertificate(
+  commonName: string,
+  privateKey: KeyObject,
+  publicKey: KeyObject,
+  serialBytes: Buffer = randomBytes(16),
+): Buffer {
   const algorithm = sequence(oid(SHA256_WITH_RSA), Buffer.from([0x05, 0x00]));
   const name = sequence(set(sequence(oid(COMMON_NAME), tlv(0x0c, Buffer.from(commonName, 'utf8')))));
   const now = Date.now();
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive INTEGER
+  const serial = Buffer.from(serialBytes);
+  // A positive INTEGER in DER's minimal form: the top bit clear (else negative) and the first byte
+  // never zero (a leading 0x00 before a byte < 0x80 is not minimal, and OpenSSL refuses the
+  // certificate — it did, about once in 256 keys).
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
   const tbs = sequence(
     tlv(0xa0, integer(Buffer.from([2]))), // [0] EXPLICIT version v3
     integer(serial),
