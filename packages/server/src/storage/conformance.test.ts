@@ -1081,7 +1081,6 @@ describe('openDatabase', () => {
       const other = new pg.Client({ connectionString: target.url });
       const database = await openDatabase(target.url, { poolSize: 1 });
       try {
-        const { sql } = await import('kysely');
         await other.connect();
         await other.query('create table widgets (id integer primary key)');
         await other.query('insert into widgets values (1)');
