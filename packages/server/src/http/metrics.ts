@@ -154,7 +154,15 @@ export function createMetrics(): Metrics {
     watchProvider(provider) {
       if (watched.has(provider)) return;
       watched.add(provider);
-      provider.on('grant.success', (ctx) => grants.inc({ grant_type: grantType(ctx), result: 'success' }));
+      // Counted when the response is done: a refresh-token rotation still commits after the engine's
+      // `grant.success`, and a race lost at that commit is answered with `grant.error` instead
+      // (storage/oidc-adapter.ts, heldWritesMiddleware).
+      provider.on('grant.success', (ctx) => {
+        const type = grantType(ctx);
+        ctx.res.once('close', () => {
+          if (ctx.res.statusCode < 400) grants.inc({ grant_type: type, result: 'success' });
+        });
+      });
       provider.on('grant.error', (ctx, error) =>
         grants.inc({
           grant_type: grantType(ctx),

@@ -8,6 +8,7 @@ import {
   renderLoggedOut,
   renderLogoutConfirm,
 } from '../login/views/pages.js';
+import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
 import type { ProtocolKeys } from './keys.js';
@@ -168,6 +169,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
     }
     await next();
   });
+  // Refresh-token rotations the storage adapter held back commit before the response leaves.
+  provider.use(
+    heldWritesMiddleware(provider, (ctx, error) => deps.onError?.(ctx as KoaContextWithOIDC, error)),
+  );
   // Trust X-Forwarded-* only because http/app.ts strips them from untrusted peers before the engine
   // sees the request (see http/forwarded.ts).
   provider.proxy = true;

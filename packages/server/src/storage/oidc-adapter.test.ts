@@ -1,9 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider from 'oidc-provider';
+import type { KyselyPlugin } from 'kysely';
+import Provider, { errors } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabaseKind, testDatabaseKinds } from '../test-support/databases.js';
-import { createOidcAdapter } from './oidc-adapter.js';
+import { createOidcAdapter, heldWritesMiddleware } from './oidc-adapter.js';
+
+const API = 'https://api.example.test';
 
 /**
  * The adapter under the real engine (oidc-provider 9): the refresh-token grant with rotation, where
@@ -16,11 +19,23 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
   let provider: Provider;
   let tokenUrl: string;
   let grace = 0;
+  /** The engine's `useGrantedResource`: a refresh without `resource` gets a JWT for the granted API. */
+  let useGrantedResource = false;
+  /** Statements the adapter ran (counted by a Kysely plugin on its connection). */
+  let statements = 0;
 
   beforeAll(async () => {
     test = await createTestDatabase(kind);
+    const counter: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        statements += 1;
+        return args.result;
+      },
+    };
+    const counted = { ...test.database, db: test.database.db.withPlugin(counter) };
     provider = new Provider('http://127.0.0.1', {
-      adapter: createOidcAdapter(test.database, { refreshReuseGraceMs: () => grace }),
+      adapter: createOidcAdapter(counted, { refreshReuseGraceMs: () => grace }),
       clients: [
         {
           client_id: 'desk',
@@ -31,11 +46,23 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
           response_types: ['code'],
         },
       ],
-      features: { devInteractions: { enabled: false } },
+      features: {
+        devInteractions: { enabled: false },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined,
+          useGrantedResource: () => useGrantedResource,
+          getResourceServerInfo: (_ctx, indicator) => {
+            if (indicator !== API) throw new errors.InvalidTarget();
+            return { scope: 'read', audience: API, accessTokenFormat: 'jwt' };
+          },
+        },
+      },
       rotateRefreshToken: true,
       ttl: { Grant: 3600, RefreshToken: 3600, AccessToken: 600, IdToken: 600 },
       findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
     });
+    provider.use(heldWritesMiddleware(provider));
     server = createServer(provider.callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     tokenUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
@@ -47,9 +74,13 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
   });
 
   /** A grant with one refresh token, as the authorization code grant would leave them. */
-  async function issue(accountId: string): Promise<{ grantId: string; refreshToken: string }> {
+  async function issue(
+    accountId: string,
+    options: { resource?: string } = {},
+  ): Promise<{ grantId: string; refreshToken: string }> {
     const grant = new provider.Grant({ accountId, clientId: 'desk' });
     grant.addOIDCScope('openid offline_access');
+    if (options.resource) grant.addResourceScope(options.resource, 'read');
     const grantId = await grant.save();
     const client = await provider.Client.find('desk');
     if (!client) throw new Error('client desk missing');
@@ -57,13 +88,17 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
       accountId,
       client,
       grantId,
-      scope: 'openid offline_access',
+      scope: options.resource ? 'openid offline_access read' : 'openid offline_access',
       gty: 'authorization_code',
+      ...(options.resource ? { resource: options.resource } : {}),
     });
     return { grantId, refreshToken: await token.save() };
   }
 
-  async function refresh(refreshToken: string): Promise<{ status: number; body: Record<string, string> }> {
+  async function refresh(
+    refreshToken: string,
+    extra: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, string> }> {
     const response = await fetch(tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -71,6 +106,7 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
         grant_type: 'refresh_token',
         refresh_token: refreshToken,
         client_id: 'desk',
+        ...extra,
       }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, string> };
@@ -148,5 +184,78 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
     expect(results.some((r) => r.status === 200)).toBe(true);
     for (const r of results) if (r.status !== 200) expect(r.body.error).toBe('invalid_grant');
     expect(await liveRefreshTokens(grantId)).toBeLessThanOrEqual(1);
+  });
+
+  it('a rotation commits once: its consume, successor and access token in one statement on PostgreSQL, one transaction on SQLite', async () => {
+    grace = 0;
+    const { refreshToken } = await issue('acct-one-commit');
+    statements = 0;
+    const first = await refresh(refreshToken);
+    expect(first.status).toBe(200);
+    // The token with its grant (one statement), then the rotation: PostgreSQL one statement,
+    // SQLite the consume and two inserts inside one transaction.
+    expect(statements).toBe(kind === 'postgres' ? 2 : 4);
+    const rows = await test.database.db
+      .selectFrom('oidc_records')
+      .select(['model', 'consumed_at'])
+      .where('account_id', '=', 'acct-one-commit')
+      .execute();
+    expect(
+      rows
+        .filter((r) => r.model === 'RefreshToken')
+        .map((r) => r.consumed_at !== null)
+        .sort(),
+    ).toEqual([false, true]);
+    expect(rows.filter((r) => r.model === 'AccessToken')).toHaveLength(1);
+  });
+
+  it('a rotation refused after its consume (an unknown resource) writes nothing: the token still works', async () => {
+    grace = 0;
+    const { grantId, refreshToken } = await issue('acct-bad-target');
+    const refused = await refresh(refreshToken, { resource: 'https://unknown.example.test' });
+    expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    expect(await liveRefreshTokens(grantId)).toBe(1);
+    // Before, the consume was committed on its own: the token was burned without a successor and
+    // this retry was reuse, revoking the family.
+    const retry = await refresh(refreshToken);
+    expect(retry.status).toBe(200);
+    expect(await liveRefreshTokens(grantId)).toBe(1);
+  });
+
+  it('an access token for an API (a JWT, not stored): the rotation commits before the response', async () => {
+    grace = 0;
+    const { grantId, refreshToken } = await issue('acct-api', { resource: API });
+    const first = await refresh(refreshToken, { resource: API });
+    expect(first.status).toBe(200);
+    expect(first.body.access_token?.split('.')).toHaveLength(3);
+    expect(await liveRefreshTokens(grantId)).toBe(1);
+    const second = await refresh(first.body.refresh_token as string, { resource: API });
+    expect(second.status).toBe(200);
+    expect((await refresh(refreshToken, { resource: API })).body.error).toBe('invalid_grant');
+    expect(await liveRefreshTokens(grantId)).toBe(0);
+  });
+
+  it('a JWT access token for the granted API (no resource in the request): committed before the response; a race loser gets invalid_grant', async () => {
+    // No access token save follows the successor's: the engine middleware commits.
+    grace = 0;
+    useGrantedResource = true;
+    try {
+      const { grantId, refreshToken } = await issue('acct-granted', { resource: API });
+      const first = await refresh(refreshToken);
+      expect(first.status).toBe(200);
+      expect(first.body.access_token?.split('.')).toHaveLength(3);
+      expect(await liveRefreshTokens(grantId)).toBe(1);
+      expect((await refresh(first.body.refresh_token as string)).status).toBe(200);
+
+      for (let round = 0; round < 3; round += 1) {
+        const raced = await issue(`acct-granted-race-${round}`, { resource: API });
+        const results = await Promise.all([refresh(raced.refreshToken), refresh(raced.refreshToken)]);
+        expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
+        expect(results.find((r) => r.status === 400)?.body.error).toBe('invalid_grant');
+        expect(await liveRefreshTokens(raced.grantId)).toBe(1);
+      }
+    } finally {
+      useGrantedResource = false;
+    }
   });
 });

@@ -3,6 +3,8 @@ import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider'
 import Provider, { errors } from 'oidc-provider';
 import { type AccountRow, latestIdentityProfile } from './account-row.js';
 import type { Database } from './database.js';
+import { createRotationCommit, type HeldConsume, type RecordValues } from './rotation-commit.js';
+import { asUnavailable } from './unavailable.js';
 
 export interface OidcAdapterOptions {
   /** Re-presenting a rotated refresh token within this window is forgiven once (0 disables). */
@@ -124,6 +126,65 @@ function markRotating(ctx: unknown, id: string, at: number): void {
     rotations.delete(id);
     rotations.set(id, Date.now());
   });
+}
+
+/**
+ * A rotation whose consume is held back until the request's last write (rotation-commit.ts), keyed by
+ * the engine's request context.
+ */
+interface HeldRotation {
+  consume: HeldConsume;
+  records: RecordValues[];
+  commit(consume: HeldConsume, records: RecordValues[]): Promise<boolean>;
+}
+const heldRotations = new WeakMap<object, HeldRotation>();
+
+/** Commits a held rotation; the engine's InvalidGrant when another use of the token won meanwhile. */
+async function commitHeld(ctx: object, held: HeldRotation): Promise<void> {
+  heldRotations.delete(ctx);
+  if (!(await held.commit(held.consume, held.records))) {
+    // Consumed between this request's read and its commit: the two uses overlapped, a race. Exactly
+    // one wins; this one is refused and nothing is revoked (as in `consume` below).
+    throw new errors.InvalidGrant('refresh token already used');
+  }
+  markRotating(ctx, held.consume.id, held.consume.at);
+}
+
+/**
+ * Engine middleware (`provider.use`) that settles what a request left held when its response is
+ * ready: committed behind a successful response, dropped behind an error. The adapter commits at the
+ * access token's save; this commits when the engine stores nothing after the successor refresh token
+ * (a JWT access token for an API). A failed commit is answered as the engine answers a failure inside
+ * the grant (the engine has already emitted `grant.success`; metrics count a grant on its response).
+ */
+export function heldWritesMiddleware(
+  provider: Provider,
+  onServerError?: (ctx: unknown, error: Error) => void,
+): Parameters<Provider['use']>[0] {
+  return async (ctx, next) => {
+    await next();
+    const held = heldRotations.get(ctx);
+    if (!held) return;
+    if (ctx.status >= 400) {
+      heldRotations.delete(ctx);
+      return;
+    }
+    try {
+      await commitHeld(ctx, held);
+    } catch (caught) {
+      const error = asUnavailable(caught) as Error & {
+        expose?: boolean;
+        statusCode?: number;
+        error_description?: string;
+      };
+      ctx.status = error.expose && error.statusCode ? error.statusCode : 500;
+      ctx.body = error.expose
+        ? { error: error.message, error_description: error.error_description }
+        : { error: 'server_error', error_description: 'oops! something went wrong' };
+      if (!error.expose) onServerError?.(ctx, error);
+      provider.emit('grant.error', ctx, error);
+    }
+  };
 }
 
 /**
@@ -267,6 +328,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
     ),
     revoke: prepared(db.deleteFrom('oidc_records').where('grant_id', '=', param('grant_id'))),
   };
+  const commitRotation = createRotationCommit(database, q);
 
   // Grants fetched with their token, waiting for the engine's Grant.find that follows within the same
   // request. Single use and short-lived, dropped whenever the grant is written or revoked here; a
@@ -294,20 +356,29 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       const accountId =
         payload.accountId ?? (typeof session?.accountId === 'string' ? session.accountId : undefined);
       if (this.model === 'Grant') prefetched.delete(id);
-      await db.executeQuery(
-        q.upsert({
-          model: this.model,
-          id,
-          payload: JSON.stringify(payload),
-          // A grant is its own family: indexing it under its id lets revokeByGrantId remove it too.
-          grant_id: payload.grantId ?? (this.model === 'Grant' ? id : null),
-          account_id: accountId ?? null,
-          uid: payload.uid ?? null,
-          user_code: payload.userCode ?? null,
-          expires_at: expiresIn ? at + expiresIn * 1000 : null,
-          created_at: at,
-        }),
-      );
+      const record: RecordValues = {
+        model: this.model,
+        id,
+        payload: JSON.stringify(payload),
+        // A grant is its own family: indexing it under its id lets revokeByGrantId remove it too.
+        grant_id: payload.grantId ?? (this.model === 'Grant' ? id : null),
+        account_id: accountId ?? null,
+        uid: payload.uid ?? null,
+        user_code: payload.userCode ?? null,
+        expires_at: expiresIn ? at + expiresIn * 1000 : null,
+        created_at: at,
+      };
+      const ctx = Provider.ctx;
+      const held = ctx ? heldRotations.get(ctx) : undefined;
+      if (ctx && held) {
+        held.records.push(record);
+        // The successor waits for the access token, the rotation's last write. (An access token that
+        // is a JWT is not stored: then the engine middleware commits, heldWritesMiddleware.)
+        if (this.model === 'RefreshToken') return;
+        await commitHeld(ctx, held);
+        return;
+      }
+      await db.executeQuery(q.upsert({ ...record }));
     }
 
     #hydrate(row: RecordRow | undefined): AdapterPayload | undefined {
@@ -395,6 +466,23 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
 
     async consume(id: string): Promise<void> {
       const at = now();
+      const ctx = Provider.ctx;
+      if (
+        this.model === 'RefreshToken' &&
+        ctx &&
+        isRefreshGrant(ctx) &&
+        readsOf(ctx)?.get(id)?.consumedAt === null &&
+        !heldRotations.has(ctx)
+      ) {
+        // A rotation of a token this request read unconsumed: held back and committed with the
+        // successor and the access token, in one commit (rotation-commit.ts).
+        heldRotations.set(ctx, {
+          consume: { model: this.model, id, at },
+          records: [],
+          commit: commitRotation,
+        });
+        return;
+      }
       const first = await db.executeQuery(q.consume({ model: this.model, id, at }));
       if (Number(first.numAffectedRows) === 1) {
         if (this.model === 'RefreshToken') markRotating(Provider.ctx, id, at);
