@@ -212,7 +212,8 @@ function isRefreshGrant(ctx: unknown): boolean {
 /**
  * oidc-provider's storage adapter (its `adapter` option) on one table, `oidc_records`, keyed by
  * (model, id) with indexed grant_id, account_id, uid, user_code and expires_at. The engine constructs
- * it once per model name. Every call on the hot path is one statement.
+ * it once per model name. Every call on the hot path is one statement; a refresh grant reads once (the
+ * token with its grant and account) and commits once (the rotation).
  *
  * Contract, as the engine expects it (panva/node-oidc-provider example/my_adapter.js):
  * - `find`/`findByUid`/`findByUserCode` return the payload, or undefined when absent or expired;
@@ -225,7 +226,9 @@ function isRefreshGrant(ctx: unknown): boolean {
  * Single use (FACTS.md): the engine checks `consumed` after `find` and then calls `consume()` without
  * looking at its result. `consume` here is a conditional update (`consumed_at IS NULL`) that throws
  * the engine's own InvalidGrant when it changed nothing, so of two simultaneous uses of one code or
- * refresh token exactly one wins.
+ * refresh token exactly one wins. In a refresh grant, the consume of a token the request read unused
+ * is held back and runs, still conditional, in one commit with the successor and the access token
+ * (rotation-commit.ts); the loser of a race is then refused at that commit, the same way.
  *
  * Refresh-token reuse grace (DESIGN §5; model RefreshToken only, `refreshReuseGraceMs() > 0`): a
  * rotated refresh token presented again within the window is forgiven once, for a client that lost
