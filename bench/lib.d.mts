@@ -5,7 +5,15 @@ export declare class CookieJar {
 }
 export declare function httpSignIn(
   issuer: string,
-  options: { clientId: string; redirectUri: string; email: string; password: string; scope?: string },
+  options: {
+    clientId: string;
+    redirectUri: string;
+    email: string;
+    password: string;
+    scope?: string;
+    /** An API (RFC 8707) the refresh token may later ask JWT access tokens for. */
+    resource?: string;
+  },
 ): Promise<{ access_token: string; refresh_token: string; id_token: string; [key: string]: unknown }>;
 export declare function percentile(sorted: ArrayLike<number>, p: number): number;
 export declare function sleep(ms: number): Promise<void>;

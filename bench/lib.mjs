@@ -129,7 +129,7 @@ function decodeHtml(text) {
  * email page, password page, the Launch Application click, the redirect with the code, and the code
  * exchange at the token endpoint. Resolves the token response.
  */
-export async function httpSignIn(issuer, { clientId, redirectUri, email, password, scope }) {
+export async function httpSignIn(issuer, { clientId, redirectUri, email, password, scope, resource }) {
   const jar = new CookieJar();
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
@@ -143,6 +143,7 @@ export async function httpSignIn(issuer, { clientId, redirectUri, email, passwor
     code_challenge_method: 'S256',
     state: randomBytes(8).toString('hex'),
     nonce: randomBytes(8).toString('hex'),
+    ...(resource ? { resource } : {}),
   }).toString();
 
   const request = async (url, init = {}) => {

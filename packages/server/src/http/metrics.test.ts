@@ -67,4 +67,43 @@ describe('/metrics', () => {
     const withToken = await scrape({ 'x-forwarded-for': '203.0.113.9', authorization: `Bearer ${token}` });
     expect(withToken.status).toBe(200);
   });
+
+  it('a refresh for an API that loses a race at its commit counts as invalid_grant, not success', async () => {
+    // The JWT access token is not stored, so the rotation commits after the engine's grant.success
+    // (storage/oidc-adapter.ts, heldWritesMiddleware): the loser must be counted once, as refused.
+    const before = (await scrape()).text;
+    const count = (text: string, result: string) =>
+      Number(
+        new RegExp(`latchkey_grants_total\\{grant_type="refresh_token",result="${result}"\\} (\\d+)`).exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    const tokens = await httpSignIn(server.issuer, {
+      ...CLIENT,
+      email: 'bob@beta.test',
+      password: 'correct horse battery staple',
+      scope: 'openid offline_access calls',
+      resource: 'https://api.acme.test',
+    });
+    const refreshForApi = () =>
+      fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: 'acme-desktop',
+          refresh_token: tokens.refresh_token,
+          resource: 'https://api.acme.test',
+          scope: 'openid calls',
+        }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }));
+    const results = await Promise.all([refreshForApi(), refreshForApi()]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
+    expect(results.find((r) => r.status === 200)?.body.access_token?.split('.')).toHaveLength(3);
+    expect(results.find((r) => r.status === 400)?.body.error).toBe('invalid_grant');
+
+    const after = (await scrape()).text;
+    expect(count(after, 'success') - count(before, 'success')).toBe(1);
+    expect(count(after, 'invalid_grant') - count(before, 'invalid_grant')).toBe(1);
+  });
 });
