@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpSignIn } from '../../../../bench/lib.mjs';
+import { refreshRaw, simultaneousPosts } from '../test-support/oidc-client.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
 const CLIENT = { clientId: 'acme-desktop', redirectUri: 'http://127.0.0.1/callback' };
@@ -30,18 +31,8 @@ describe('/metrics', () => {
     await expect(
       httpSignIn(server.issuer, { ...CLIENT, email: 'bob@beta.test', password: 'wrong password!' }),
     ).rejects.toThrow();
-    const refresh = (refreshToken: string) =>
-      fetch(`${server.issuer}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'refresh_token',
-          client_id: 'acme-desktop',
-          refresh_token: refreshToken,
-        }),
-      });
-    expect((await refresh(tokens.refresh_token)).status).toBe(200);
-    expect((await refresh('not-a-token')).status).toBe(400);
+    expect((await refreshRaw(server.issuer, CLIENT.clientId, tokens.refresh_token)).status).toBe(200);
+    expect((await refreshRaw(server.issuer, CLIENT.clientId, 'not-a-token')).status).toBe(400);
 
     const { status, text } = await scrape();
     expect(status).toBe(200);
@@ -85,22 +76,17 @@ describe('/metrics', () => {
       scope: 'openid offline_access calls',
       resource: 'https://api.acme.test',
     });
-    const refreshForApi = () =>
-      fetch(`${server.issuer}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'refresh_token',
-          client_id: 'acme-desktop',
-          refresh_token: tokens.refresh_token,
-          resource: 'https://api.acme.test',
-          scope: 'openid calls',
-        }),
-      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }));
-    const results = await Promise.all([refreshForApi(), refreshForApi()]);
+    const form = {
+      grant_type: 'refresh_token',
+      client_id: CLIENT.clientId,
+      refresh_token: tokens.refresh_token,
+      resource: 'https://api.acme.test',
+      scope: 'openid calls',
+    };
+    const results = await simultaneousPosts(`${server.issuer}/token`, [form, form]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
-    expect(results.find((r) => r.status === 200)?.body.access_token?.split('.')).toHaveLength(3);
-    expect(results.find((r) => r.status === 400)?.body.error).toBe('invalid_grant');
+    expect((results.find((r) => r.status === 200)?.json?.access_token as string).split('.')).toHaveLength(3);
+    expect(results.find((r) => r.status === 400)?.json?.error).toBe('invalid_grant');
 
     const after = (await scrape()).text;
     expect(count(after, 'success') - count(before, 'success')).toBe(1);

@@ -23,6 +23,8 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
   let useGrantedResource = false;
   /** Statements the adapter ran (counted by a Kysely plugin on its connection). */
   let statements = 0;
+  /** The statement count at which the database "drops the connection" instead of answering. */
+  let failAt = 0;
 
   beforeAll(async () => {
     test = await createTestDatabase(kind);
@@ -30,6 +32,9 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
       transformQuery: (args) => args.node,
       transformResult: async (args) => {
         statements += 1;
+        if (statements === failAt) {
+          throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+        }
         return args.result;
       },
     };
@@ -246,6 +251,18 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
       expect(first.body.access_token?.split('.')).toHaveLength(3);
       expect(await liveRefreshTokens(grantId)).toBe(1);
       expect((await refresh(first.body.refresh_token as string)).status).toBe(200);
+
+      // The database drops out at the rotation's commit: a 503 the app can retry, not a 500.
+      const outage = await issue('acct-granted-outage', { resource: API });
+      failAt = statements + 2; // the token read, then the commit
+      try {
+        expect(await refresh(outage.refreshToken)).toMatchObject({
+          status: 503,
+          body: { error: 'temporarily_unavailable' },
+        });
+      } finally {
+        failAt = 0;
+      }
 
       for (let round = 0; round < 3; round += 1) {
         const raced = await issue(`acct-granted-race-${round}`, { resource: API });

@@ -381,7 +381,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         await commitHeld(ctx, held);
         return;
       }
-      await db.executeQuery(q.upsert({ ...record }));
+      await db.executeQuery(q.upsert(record));
     }
 
     #hydrate(row: RecordRow | undefined): AdapterPayload | undefined {

@@ -1,5 +1,6 @@
 import { CompiledQuery } from 'kysely';
 import type { Database } from './database.js';
+import type { Schema } from './schema.js';
 
 /**
  * One commit per refresh-token rotation.
@@ -20,24 +21,10 @@ import type { Database } from './database.js';
  * usable, where before it was burned without a successor.
  */
 
-/** One `oidc_records` row as the adapter's upsert writes it. */
-export interface RecordValues {
-  model: string;
-  id: string;
-  payload: string;
-  grant_id: string | null;
-  account_id: string | null;
-  uid: string | null;
-  user_code: string | null;
-  expires_at: number | null;
-  created_at: number;
-}
+/** One `oidc_records` row as the adapter's upsert writes it (a new record is never consumed). */
+export type RecordValues = Omit<Schema['oidc_records'], 'consumed_at' | 'grace_used_at'>;
 
-export interface HeldConsume {
-  model: string;
-  id: string;
-  at: number;
-}
+export type HeldConsume = { model: string; id: string; at: number };
 
 export interface RotationStatements {
   /** The conditional consume alone (`consumed_at IS NULL`); numAffectedRows tells whether it won. */
@@ -46,18 +33,8 @@ export interface RotationStatements {
   upsert(values: Record<string, unknown>): CompiledQuery;
 }
 
-const COLUMNS = [
-  'model',
-  'id',
-  'payload',
-  'grant_id',
-  'account_id',
-  'uid',
-  'user_code',
-  'expires_at',
-  'created_at',
-] as const;
-const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
+/** The inserted columns with their PostgreSQL types (parameters in a VALUES list need casts). */
+const PG_TYPES: Record<keyof RecordValues, string> = {
   model: 'text',
   id: 'text',
   payload: 'text',
@@ -68,6 +45,7 @@ const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
   expires_at: 'bigint',
   created_at: 'bigint',
 };
+const COLUMNS = Object.keys(PG_TYPES) as (keyof RecordValues)[];
 
 /**
  * The PostgreSQL statement for a consume and `rows` inserts. Data-modifying CTEs run on one snapshot
@@ -109,12 +87,13 @@ export function createRotationCommit(
   statements: RotationStatements,
 ): (consume: HeldConsume, records: RecordValues[]) => Promise<boolean> {
   const { db } = database;
-  const texts = new Map<number, string>();
 
   if (database.dialect === 'postgres') {
+    // The statement's text by number of records (the successor and the access token: 2).
+    const texts = new Map<number, string>();
     return async (consume, records) => {
       if (records.length === 0) {
-        const result = await db.executeQuery(statements.consume({ ...consume }));
+        const result = await db.executeQuery(statements.consume(consume));
         return Number(result.numAffectedRows) === 1;
       }
       let text = texts.get(records.length);
@@ -131,9 +110,9 @@ export function createRotationCommit(
 
   return (consume, records) =>
     db.transaction().execute(async (trx) => {
-      const consumed = await trx.executeQuery(statements.consume({ ...consume }));
+      const consumed = await trx.executeQuery(statements.consume(consume));
       if (Number(consumed.numAffectedRows) !== 1) return false;
-      for (const record of records) await trx.executeQuery(statements.upsert({ ...record }));
+      for (const record of records) await trx.executeQuery(statements.upsert(record));
       return true;
     });
 }
