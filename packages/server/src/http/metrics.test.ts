@@ -85,7 +85,8 @@ describe('/metrics', () => {
     };
     const results = await simultaneousPosts(`${server.issuer}/token`, [form, form]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
-    expect((results.find((r) => r.status === 200)?.json?.access_token as string).split('.')).toHaveLength(3);
+    const accessToken = String(results.find((r) => r.status === 200)?.json?.access_token);
+    expect(accessToken.split('.')).toHaveLength(3);
     expect(results.find((r) => r.status === 400)?.json?.error).toBe('invalid_grant');
 
     const after = (await scrape()).text;
