@@ -127,6 +127,7 @@ ${argon}
     issueRefreshToken: async () => true,
   });
   provider.on('server_error', (_ctx, error) => console.error(error));
+  provider.use(bareInteractions(provider));
   const httpServer = provider.listen(port);
   await new Promise((resolve) => httpServer.once('listening', resolve));
   close = () => new Promise((resolve) => httpServer.close(() => resolve()));
@@ -152,6 +153,58 @@ ${argon}
       tokens.push(await token.save());
     }
     return tokens;
+  };
+}
+
+/**
+ * The sign-in pages of the bare engine, as thin as they can be while doing what a sign-in must: the
+ * same requests as Latchkey's local sign-in (email page, password page, Launch Application page,
+ * redirect with the code), the engine's interaction and grant APIs, a CSRF-shaped form field, no
+ * database, no hashing. `httpSignIn` drives both, so the pair measures what our sign-in adds to the
+ * engine's own share of a sign-in.
+ */
+function bareInteractions(provider) {
+  const form = (action, fields) =>
+    `<!doctype html><title>Sign in</title><form method="post" action="${action}"><input type="hidden" name="_csrf" value="bare">${fields}<button>Continue</button></form>`;
+  const readForm = async (req) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    return new URLSearchParams(body);
+  };
+  return async (ctx, next) => {
+    const match = /^\/interaction\/([^/]+)(?:\/(email|password|confirm))?$/.exec(ctx.path);
+    if (!match) return next();
+    const [, uid, step] = match;
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid !== uid) ctx.throw(400, 'interaction mismatch');
+    ctx.type = 'html';
+    if (!step) {
+      ctx.body =
+        details.prompt.name === 'login'
+          ? form(`/interaction/${uid}/email`, '<input name="email">')
+          : form(`/interaction/${uid}/confirm`, '');
+      return;
+    }
+    const fields = await readForm(ctx.req);
+    if (fields.get('_csrf') !== 'bare') ctx.throw(403, 'csrf');
+    if (step === 'email') {
+      ctx.body = form(`/interaction/${uid}/password`, '<input name="password" type="password">');
+      return;
+    }
+    let result;
+    if (step === 'password') {
+      if (!fields.get('password')) ctx.throw(400, 'password');
+      result = { login: { accountId: 'bob' } };
+    } else {
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+      grant.addOIDCScope(details.params.scope);
+      result = { consent: { grantId: await grant.save() } };
+    }
+    const to = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+    ctx.status = 303;
+    ctx.redirect(to);
   };
 }
 
