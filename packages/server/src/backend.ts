@@ -5,7 +5,6 @@ import type { ClientConfig, LatchkeyConfig, OrganizationPolicy, ResourceConfig }
 import { SecretBox } from './crypto/secret-box.js';
 import type { Csrf } from './http/csrf.js';
 import { createThrottle, memoryThrottleStore, type Throttle } from './http/throttle.js';
-import { redisThrottleStore } from './http/throttle-redis.js';
 import type { PasswordHasher } from './login/password-hasher.js';
 import type { LoginServices, OrganizationView, SignInState, UserView } from './login/services.js';
 import { createConnectorSource, createRevalidator } from './login/upstream/index.js';
@@ -250,7 +249,10 @@ export async function createBackend(config: LatchkeyConfig, hasher: PasswordHash
         : undefined;
 
     const sweeper = startSweeper(database, { intervalMs: 60_000, batchSize: 500 });
-    const throttleStore = config.redisUrl ? redisThrottleStore(config.redisUrl) : memoryThrottleStore();
+    // ioredis is loaded only when Redis is configured (about 3 MB a single-process server never needs).
+    const throttleStore = config.redisUrl
+      ? (await import('./http/throttle-redis.js')).redisThrottleStore(config.redisUrl)
+      : memoryThrottleStore();
     const throttle = createThrottle(
       throttleStore,
       {},

@@ -1,15 +1,23 @@
-import {
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type CredentialDeviceType,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  CredentialDeviceType,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+
+type Library = typeof import('@simplewebauthn/server');
+let library: Promise<Library> | undefined;
+/**
+ * The library (and the ASN.1 and CBOR code under it) is loaded on the first passkey ceremony, not
+ * at start: it takes about 12 MB of a server's resident memory, which a deployment without passkey
+ * sign-ins would carry for nothing.
+ */
+const webauthn = (): Promise<Library> => {
+  library ??= import('@simplewebauthn/server');
+  return library;
+};
 
 /*
  * Passkeys (WebAuthn Level 3) for two uses:
@@ -120,6 +128,7 @@ export interface RegistrationOptionsInput {
 export async function registrationOptions(
   input: RegistrationOptionsInput,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { generateRegistrationOptions } = await webauthn();
   return generateRegistrationOptions({
     rpID: input.rpId,
     rpName: input.rpName,
@@ -146,7 +155,8 @@ export interface VerifyRegistrationInput {
  * @throws WebAuthnError `webauthn_registration_failed` (with the library's reason as `cause`).
  */
 export async function verifyRegistration(input: VerifyRegistrationInput): Promise<StoredPasskey> {
-  let result: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+  const { verifyRegistrationResponse } = await webauthn();
+  let result: Awaited<ReturnType<Library['verifyRegistrationResponse']>>;
   try {
     result = await verifyRegistrationResponse({
       response: input.response,
@@ -184,9 +194,10 @@ export interface AuthenticationOptionsInput {
 }
 
 /** Options for `navigator.credentials.get()`. Keep `options.challenge` for {@link verifyAuthentication}. */
-export function authenticationOptions(
+export async function authenticationOptions(
   input: AuthenticationOptionsInput,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const { generateAuthenticationOptions } = await webauthn();
   const allow = input.allowCredentials ?? [];
   const discoverable = allow.length === 0;
   return generateAuthenticationOptions({
@@ -265,6 +276,7 @@ export async function verifyAuthentication(
       return { ok: false, reason: 'The user handle does not match the credential owner' };
     }
   }
+  const { verifyAuthenticationResponse } = await webauthn();
   try {
     const result = await verifyAuthenticationResponse({
       response,

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Schema } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -34,13 +34,15 @@ const INT8_OID = 20;
  * int8 columns (epoch milliseconds, counts) as numbers instead of pg's default strings: every value we
  * store fits in 2^53. Set per pool, so other users of `pg` in the process are unaffected.
  */
-const pgTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
-    // biome-ignore lint/suspicious/noExplicitAny: pg's getTypeParser overloads do not compose.
-    return (pg.types.getTypeParser as any)(oid, format);
-  },
-} as pg.CustomTypesConfig;
+function pgTypes(types: typeof pg.types): pg.CustomTypesConfig {
+  return {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
+      // biome-ignore lint/suspicious/noExplicitAny: pg's getTypeParser overloads do not compose.
+      return (types.getTypeParser as any)(oid, format);
+    },
+  } as pg.CustomTypesConfig;
+}
 
 /**
  * Opens `sqlite:<path>` (the embedded default; the path is relative to the working directory and its
@@ -87,13 +89,15 @@ function openSqlite(url: string): Database {
   };
 }
 
-function openPostgres(url: string, options: OpenDatabaseOptions): Database {
+async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
+  // Loaded only for PostgreSQL: an SQLite deployment never carries the driver (about 3 MB).
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
-    types: pgTypes,
+    types: pgTypes(pg.types),
   });
   // An idle connection dropped by the server must not crash the process; the next query reports it.
   pool.on('error', () => {});
