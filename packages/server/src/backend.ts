@@ -102,8 +102,19 @@ function failFast(adapter: any): any {
  * clients read from the `clients` table), an in-memory directory of organization policies (the
  * engine's ttl functions are synchronous), and the services the sign-in pages use.
  */
-export async function createBackend(config: LatchkeyConfig, hasher: PasswordHasher): Promise<Backend> {
-  const database = await openDatabase(config.databaseUrl);
+export interface BackendOptions {
+  /** Trouble the database reports in the background (SQLite's checkpoint thread), for the log. */
+  onDatabaseError?(error: Error): void;
+}
+
+export async function createBackend(
+  config: LatchkeyConfig,
+  hasher: PasswordHasher,
+  options: BackendOptions = {},
+): Promise<Backend> {
+  const database = await openDatabase(config.databaseUrl, {
+    backgroundCheckpoints: { onError: (error) => options.onDatabaseError?.(error) },
+  });
   try {
     await migrateToLatest(database);
     const secretBox = SecretBox.fromSecret(config.secret);

@@ -40,7 +40,13 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const hasher = createPasswordHasher(config.argon2);
-  const backend = await createBackend(config, hasher);
+  let app: FastifyInstance | undefined;
+  const backend = await createBackend(config, hasher, {
+    onDatabaseError: (error) => {
+      if (app) app.log.error({ err: error }, 'database background work failed');
+      else process.emitWarning(error);
+    },
+  });
   const keys = new ProtocolKeys(backend.keyStore);
   await keys.init();
 
@@ -82,7 +88,6 @@ export async function startServer(
   };
 
   const csrf = new Csrf(backend.deriveKey('latchkey/csrf'), config.issuer.startsWith('https:'));
-  let app: FastifyInstance | undefined;
   const extensionDeps = { config, backend, provider: () => provider, csrf };
   app = await createApp({
     config,

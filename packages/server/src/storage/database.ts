@@ -4,6 +4,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type pg from 'pg';
+import { type BackgroundCheckpointOptions, startBackgroundCheckpoints } from './background-checkpoints.js';
 import type { Schema } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -21,6 +22,11 @@ export interface Database {
 export interface OpenDatabaseOptions {
   /** PostgreSQL pool size (default 10). */
   poolSize?: number;
+  /**
+   * An SQLite file's write-ahead log is checkpointed on a worker thread instead of by the writer
+   * (storage/background-checkpoints.ts). The server sets this; one-shot commands do not need it.
+   */
+  backgroundCheckpoints?: BackgroundCheckpointOptions;
 }
 
 export class DatabaseUrlError extends Error {
@@ -55,7 +61,7 @@ function pgTypes(types: typeof pg.types): pg.CustomTypesConfig {
  * transaction is serialized within a process.
  */
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
-  if (url.startsWith('sqlite:')) return openSqlite(url);
+  if (url.startsWith('sqlite:')) return openSqlite(url, options);
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, options);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
   throw new DatabaseUrlError(
@@ -63,7 +69,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   );
 }
 
-function openSqlite(url: string): Database {
+function openSqlite(url: string, options: OpenDatabaseOptions): Database {
   // sqlite:./x.db, sqlite:/abs/x.db, sqlite:///abs/x.db and sqlite::memory:
   const file = url.startsWith('sqlite://') ? url.slice('sqlite://'.length) : url.slice('sqlite:'.length);
   if (!file) throw new DatabaseUrlError('sqlite: needs a file path, e.g. sqlite:./data/latchkey.db');
@@ -78,6 +84,10 @@ function openSqlite(url: string): Database {
     sqlite.close();
     throw error;
   }
+  const checkpoints =
+    options.backgroundCheckpoints && file !== ':memory:'
+      ? startBackgroundCheckpoints(sqlite, path.resolve(file), options.backgroundCheckpoints)
+      : undefined;
   const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
@@ -85,7 +95,12 @@ function openSqlite(url: string): Database {
     ping: async () => {
       await sql`select 1`.execute(db);
     },
-    close: () => db.destroy(),
+    close: async () => {
+      // The worker's connection closes first, so the writer's is the last one: closing it copies
+      // what is left of the log into the database and removes the log file.
+      await checkpoints?.stop();
+      await db.destroy();
+    },
   };
 }
 
