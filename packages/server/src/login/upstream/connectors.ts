@@ -1,11 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createConnector } from '../../connectors/registry.js';
-import {
-  createSamlConnector,
-  type SamlConnector,
-  type SamlReplayStore,
-  type SamlRequestStore,
-} from '../../connectors/saml/index.js';
+import type { SamlConnector, SamlReplayStore, SamlRequestStore } from '../../connectors/saml/index.js';
 import type { RedirectConnector } from '../../connectors/types.js';
 import type { Repositories } from '../../storage/repositories.js';
 
@@ -60,6 +55,16 @@ export function samlStores(
   };
 }
 
+let samlModule: Promise<typeof import('../../connectors/saml/index.js')> | undefined;
+/**
+ * The SAML stack (node-saml, xml-crypto, xmldom: about 4 MB of resident memory) loads with the first
+ * SAML connector, not at start: most deployments never use it.
+ */
+function loadSaml() {
+  samlModule ??= import('../../connectors/saml/index.js');
+  return samlModule;
+}
+
 /**
  * Builds (and caches) the connector of an organization's connection. OIDC and Google connectors come
  * from the shared registry (their discovery and JWKS caches hold no per-database state); SAML
@@ -70,9 +75,9 @@ export function createConnectorSource(options: {
   issuer: string;
   repos: Pick<Repositories, 'upstreamRequests' | 'replayCache'>;
 }) {
-  const saml = new Map<string, { print: string; connector: SamlConnector }>();
+  const samlConnectors = new Map<string, { print: string; connector: SamlConnector }>();
 
-  function forOrganization(org: OrganizationWithConnection): RedirectConnector | undefined {
+  async function forOrganization(org: OrganizationWithConnection): Promise<RedirectConnector | undefined> {
     const connection = org.connection;
     if (!connection || connection.type === 'local') return undefined;
     const { id, type, settings, secrets } = connection;
@@ -86,14 +91,14 @@ export function createConnectorSource(options: {
     throw new Error(`connection ${id}: unknown type ${type}`);
   }
 
-  function samlConnector(
+  async function samlConnector(
     org: OrganizationWithConnection,
     connection: NonNullable<OrganizationWithConnection['connection']>,
-  ): SamlConnector {
+  ): Promise<SamlConnector> {
     const print = createHash('sha256')
       .update(JSON.stringify([connection.settings, org.domains]))
       .digest('base64url');
-    const hit = saml.get(connection.id);
+    const hit = samlConnectors.get(connection.id);
     if (hit && hit.print === print) return hit.connector;
     const settings = connection.settings as {
       idpMetadataXml?: string;
@@ -101,6 +106,7 @@ export function createConnectorSource(options: {
       attributes?: { subject?: string; email?: string; name?: string; groups?: string };
     };
     const urls = upstreamUrls(options.issuer, connection.id);
+    const { createSamlConnector } = await loadSaml();
     const connector = createSamlConnector(
       {
         id: connection.id,
@@ -119,7 +125,7 @@ export function createConnectorSource(options: {
       },
       samlStores(options.repos, connection.id),
     );
-    saml.set(connection.id, { print, connector });
+    samlConnectors.set(connection.id, { print, connector });
     return connector;
   }
 

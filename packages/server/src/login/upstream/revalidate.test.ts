@@ -43,7 +43,7 @@ describe('refresh re-validation', () => {
       return answer();
     },
   };
-  const connectors: ConnectorSource = { forOrganization: () => connector };
+  const connectors: ConnectorSource = { forOrganization: async () => connector };
 
   const revalidator = () =>
     createRevalidator({

@@ -82,7 +82,7 @@ export function createRevalidator(deps: RevalidatorDeps) {
 
     const org = (await deps.repos.organizations.listWithDetails({ id: user.organizationId }))[0];
     if (!org?.connection || org.connection.id !== connection.id) return 'fresh';
-    const connector = deps.connectors.forOrganization(org);
+    const connector = await deps.connectors.forOrganization(org);
     if (!connector?.revalidate) return 'fresh';
 
     // Claim this check; another process that claimed it first answers for both.

@@ -173,7 +173,7 @@ export function upstreamExtension(deps: ExtensionDeps): SignInExtension {
       }
       const org = (await repos.organizations.listWithDetails({ id: state.organizationId }))[0];
       try {
-        const connector = org && connectors.forOrganization(org);
+        const connector = org ? await connectors.forOrganization(org) : undefined;
         if (!org?.connection || !connector) return reply.redirect(flow.base(d.uid), 303);
         const stateToken = randomBytes(32).toString('base64url');
         const callbackUrl =
@@ -339,7 +339,7 @@ export function upstreamPages(deps: ExtensionDeps): PagePlugin {
         : undefined;
       let identity: VerifiedIdentity;
       try {
-        const connector = org && connectors.forOrganization(org);
+        const connector = org ? await connectors.forOrganization(org) : undefined;
         if (!connector || connector.id !== row.connectionId) {
           throw new UpstreamError('state_mismatch', messages.upstreamConnectionChanged);
         }
@@ -404,7 +404,7 @@ export function upstreamPages(deps: ExtensionDeps): PagePlugin {
       const org = orgs.find(
         (o) => o.connection?.id === request.params.connection && o.connection.type === 'saml',
       );
-      const connector = org && connectors.forOrganization(org);
+      const connector = org ? await connectors.forOrganization(org) : undefined;
       if (!connector || !('spMetadata' in connector)) {
         return reply.code(404).type('text/plain; charset=utf-8').send('No such SAML connection.');
       }
