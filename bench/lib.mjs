@@ -2,9 +2,31 @@
 // forms (fetch + a cookie jar, no browser).
 import { fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+
+/** Latchkey's client at the stand-in IdP of the federated case (bench/upstream.mjs). */
+export const UPSTREAM_CLIENT = { id: 'latchkey-bench', secret: 'bench-upstream-secret' };
+/** The person who signs in there (an acme.test account, no 2-step verification, like bob at Latchkey). */
+export const UPSTREAM_USER = {
+  email: 'alice@acme.test',
+  password: 'alice upstream password',
+  name: 'Alice Liddell',
+};
+
+/** A TCP port free on loopback right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 /** Percentile of a sorted array (nearest rank). */
 export function percentile(sorted, p) {
@@ -125,11 +147,11 @@ function decodeHtml(text) {
 }
 
 /**
- * One complete local sign-in over HTTP, as a browser would do it: authorization request with PKCE,
- * email page, password page, the Launch Application click, the redirect with the code, and the code
- * exchange at the token endpoint. Resolves the token response.
+ * One browser's sign-in at Latchkey, driven over HTTP: the authorization request with PKCE, its
+ * cookie jar, redirects followed, forms posted with their CSRF field, and at the end the Launch
+ * Application click and the code exchange.
  */
-export async function httpSignIn(issuer, { clientId, redirectUri, email, password, scope, resource }) {
+function signInSession(issuer, { clientId, redirectUri, scope, resource }) {
   const jar = new CookieJar();
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
@@ -155,13 +177,15 @@ export async function httpSignIn(issuer, { clientId, redirectUri, email, passwor
     jar.store(response);
     return response;
   };
+  const origin = new URL(issuer).origin;
+  /** Follows redirects within Latchkey; stops at the app's redirect URI or at another site. */
   const follow = async (response) => {
     let current = response;
     for (let hops = 0; hops < 10; hops++) {
       const location = current.headers.get('location');
       if (current.status < 300 || current.status >= 400 || !location) return current;
       await current.arrayBuffer();
-      if (location.startsWith(redirectUri)) return current;
+      if (location.startsWith(redirectUri) || new URL(location, issuer).origin !== origin) return current;
       current = await request(location);
     }
     throw new Error('too many redirects');
@@ -180,28 +204,57 @@ export async function httpSignIn(issuer, { clientId, redirectUri, email, passwor
       }),
     );
   };
+  /** Launch Application, then the app's code exchange; resolves the token response. */
+  const launch = async (handoffPage) => {
+    const toApp = await post(handoffPage, {});
+    const location = toApp.headers.get('location') ?? '';
+    const code = new URL(location).searchParams.get('code');
+    if (!code) throw new Error(`no code in redirect (status ${toApp.status}): ${location}`);
+    const token = await fetch(new URL('/token', issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: redirectUri,
+        client_id: clientId,
+        code_verifier: verifier,
+      }).toString(),
+    });
+    const body = await token.json();
+    if (!token.ok) throw new Error(`code exchange failed: ${JSON.stringify(body)}`);
+    return body;
+  };
+  return { start: () => request(auth.toString()).then(follow), request, follow, post, launch };
+}
 
-  const emailPage = await follow(await request(auth.toString()));
-  const passwordPage = await post(emailPage, { email });
-  const handoffPage = await post(passwordPage, { password });
-  const toApp = await post(handoffPage, {});
-  const location = toApp.headers.get('location') ?? '';
-  const code = new URL(location).searchParams.get('code');
-  if (!code) throw new Error(`no code in redirect (status ${toApp.status}): ${location}`);
-  const token = await fetch(new URL('/token', issuer), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: redirectUri,
-      client_id: clientId,
-      code_verifier: verifier,
-    }).toString(),
-  });
-  const body = await token.json();
-  if (!token.ok) throw new Error(`code exchange failed: ${JSON.stringify(body)}`);
-  return body;
+/**
+ * One complete local sign-in over HTTP, as a browser would do it: authorization request with PKCE,
+ * email page, password page, the Launch Application click, the redirect with the code, and the code
+ * exchange at the token endpoint. Resolves the token response.
+ */
+export async function httpSignIn(issuer, options) {
+  const session = signInSession(issuer, options);
+  const emailPage = await session.start();
+  const passwordPage = await session.post(emailPage, { email: options.email });
+  const handoffPage = await session.post(passwordPage, { password: options.password });
+  return session.launch(handoffPage);
+}
+
+/**
+ * One complete federated sign-in over HTTP: the email page at Latchkey sends the browser to the
+ * organization's IdP, `upstream(url)` signs in there and resolves the URL it redirects back to
+ * (Latchkey's callback), then the Launch Application click and the code exchange.
+ */
+export async function httpFederatedSignIn(issuer, options, upstream) {
+  const session = signInSession(issuer, options);
+  const emailPage = await session.start();
+  const away = await session.post(emailPage, { email: options.email });
+  const location = away.headers.get('location');
+  if (!location) throw new Error(`the email page did not lead to the IdP (status ${away.status})`);
+  const callback = await upstream(new URL(location, issuer).href);
+  const handoffPage = await session.follow(await session.request(callback));
+  return session.launch(handoffPage);
 }
 
 export function sleep(ms) {

@@ -1,7 +1,7 @@
 // The load generator, in its own process so its CPU is not charged to the server under test.
 // Plain fetch (undici, keep-alive). Commands over IPC: `signIn` and `refresh`.
 import { performance } from 'node:perf_hooks';
-import { httpSignIn, serveIpc, sleep } from './lib.mjs';
+import { httpFederatedSignIn, httpSignIn, serveIpc, sleep, UPSTREAM_USER } from './lib.mjs';
 
 const CLIENT_ID = 'acme-desktop';
 const REDIRECT_URI = 'http://127.0.0.1/callback';
@@ -19,9 +19,21 @@ async function refreshOnce(tokenUrl, refreshToken) {
   return body.refresh_token;
 }
 
+/** The stand-in IdP's own pages (its email page is skipped: Latchkey passes the email along). */
+let signInHeadless;
+async function upstreamSignIn(url) {
+  signInHeadless ??= (await import(new URL('../packages/standin-idp/dist/index.js', import.meta.url).href))
+    .signInHeadless;
+  const { callbackUrl } = await signInHeadless(url, UPSTREAM_USER);
+  return callbackUrl.href;
+}
+
 serveIpc({
-  /** `n` complete sign-ins, `concurrency` at a time; returns their refresh tokens and latencies (ms). */
-  async signIn({ issuer, n, concurrency = 1, email = 'bob@beta.test', password }) {
+  /**
+   * `n` complete sign-ins, `concurrency` at a time; returns their refresh tokens and latencies (ms).
+   * `federated`: as UPSTREAM_USER, through the organization's IdP instead of a password at Latchkey.
+   */
+  async signIn({ issuer, n, concurrency = 1, email = 'bob@beta.test', password, federated = false }) {
     const tokens = [];
     const latencies = [];
     let next = 0;
@@ -31,12 +43,10 @@ serveIpc({
         while (next < n) {
           next++;
           const t0 = performance.now();
-          const body = await httpSignIn(issuer, {
-            clientId: CLIENT_ID,
-            redirectUri: REDIRECT_URI,
-            email,
-            password,
-          });
+          const client = { clientId: CLIENT_ID, redirectUri: REDIRECT_URI };
+          const body = federated
+            ? await httpFederatedSignIn(issuer, { ...client, email: UPSTREAM_USER.email }, upstreamSignIn)
+            : await httpSignIn(issuer, { ...client, email, password });
           latencies.push(performance.now() - t0);
           tokens.push(body.refresh_token);
         }

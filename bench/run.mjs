@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { generateUsers } from './growth.mjs';
-import { here, percentile, sleep, spawnChild, summarize } from './lib.mjs';
+import { freePort, here, percentile, sleep, spawnChild, summarize } from './lib.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -374,18 +374,39 @@ async function argonCost() {
   return (performance.now() - t0) / n;
 }
 
-async function signInCase(label, argon, mode = 'latchkey') {
-  const server = await startServer(mode, { BENCH_LABEL: label, BENCH_ARGON2: argon });
+const cpuMsBetween = (before, after) =>
+  (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
+
+async function signInCase(label, argon, mode = 'latchkey', federated = false) {
+  // The federated case: the stand-in Google in its own process, sending people back to this server.
+  const port = await freePort();
+  const upstream = federated
+    ? spawnChild(here('./upstream.mjs'), {
+        env: { BENCH_CALLBACK: `http://127.0.0.1:${port}/upstream/callback` },
+      })
+    : undefined;
+  const upstreamIssuer = upstream ? (await upstream.ready).issuer : undefined;
+  const server = await startServer(mode, {
+    BENCH_LABEL: label,
+    BENCH_ARGON2: argon,
+    BENCH_PORT: String(port),
+    ...(upstreamIssuer ? { BENCH_UPSTREAM: upstreamIssuer } : {}),
+  });
   const loadgen = await startLoadgen();
   try {
     const n = Number(flags.signins);
-    await loadgen.call('signIn', { issuer: server.url, n: 4, concurrency: 2, password: PASSWORD });
+    const signIns = (count) =>
+      loadgen.call('signIn', { issuer: server.url, n: count, concurrency: 2, password: PASSWORD, federated });
+    await signIns(4);
     const before = await server.call('stats');
-    const run = await loadgen.call('signIn', { issuer: server.url, n, concurrency: 2, password: PASSWORD });
+    const upstreamBefore = await upstream?.call('stats');
+    const run = await signIns(n);
     const after = await server.call('stats');
-    const cpuMs = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
+    const upstreamAfter = await upstream?.call('stats');
+    const cpuMs = cpuMsBetween(before, after);
     const stats = summarize(run.latencies, run.seconds);
     const out = { ...stats, cpuMsPerSignIn: cpuMs / n, perCore: (1000 * n) / cpuMs };
+    if (upstream) out.upstreamCpuMsPerSignIn = cpuMsBetween(upstreamBefore, upstreamAfter) / n;
     console.error(
       `  ${label}: ${fmt(out.perSecond, 1)} sign-ins/s wall, ${fmt(out.cpuMsPerSignIn, 2)} ms server CPU each, p50 ${fmt(out.p50, 1)} ms`,
     );
@@ -393,6 +414,7 @@ async function signInCase(label, argon, mode = 'latchkey') {
   } finally {
     await loadgen.stop();
     await server.stop();
+    await upstream?.stop();
   }
 }
 
@@ -405,7 +427,8 @@ async function signin() {
   const bare = await signInCase('signin-bare-engine', 'none', 'baseline');
   const tiny = await signInCase('signin-nohash', 'tiny');
   const owasp = await signInCase('signin-owasp', 'owasp');
-  results.cases.signin = { hashMs, bound, bare, tiny, owasp };
+  const federated = await signInCase('signin-federated', 'tiny', 'latchkey', true);
+  results.cases.signin = { hashMs, bound, bare, tiny, owasp, federated };
   row(
     'Interactive sign-in, bare oidc-provider (in-memory, same requests, no hashing)',
     `${fmt(bare.cpuMsPerSignIn, 2)} ms server CPU per sign-in (${fmt(bare.perCore, 0)}/s per core, p50 ${fmt(bare.p50, 1)} ms)`,
@@ -422,6 +445,11 @@ async function signin() {
     `${fmt(owasp.perCore, 1)}/s per core = ${fmt((owasp.perCore / bound) * 100, 0)}% of the hashing bound (${fmt(hashMs, 1)} ms/hash → ${fmt(bound, 1)}/s per core); ${fmt(owasp.cpuMsPerSignIn, 1)} ms CPU each, ${fmt(owasp.perSecond, 1)}/s wall`,
     '≥ 90%',
     owasp.perCore / bound >= 0.9,
+  );
+  row(
+    'Federated sign-in (email, stand-in Google on loopback, back, Launch, code exchange)',
+    `${fmt(federated.cpuMsPerSignIn, 2)} ms Latchkey server CPU per sign-in (${fmt(federated.cpuMsPerSignIn - tiny.cpuMsPerSignIn, 2)} ms more than a local one, hashing aside; the IdP's own: ${fmt(federated.upstreamCpuMsPerSignIn, 2)} ms), p50 ${fmt(federated.p50, 1)} ms wall vs ${fmt(tiny.p50, 1)} ms local`,
+    '',
   );
 }
 

@@ -3,10 +3,9 @@
 // its in-memory adapter, configured for the same grant (same client, ES256 ID tokens, rotation).
 // Talks to the parent over IPC: `ready`, then `stats` / `resetPeak` / `mint` / `userId`.
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { serveIpc } from './lib.mjs';
+import { freePort, serveIpc, UPSTREAM_CLIENT } from './lib.mjs';
 
 const mode = process.env.BENCH_MODE ?? 'latchkey';
 const port = Number(process.env.BENCH_PORT) || (await freePort());
@@ -18,17 +17,6 @@ export const CLIENT = {
   id: 'acme-desktop',
   redirectUri: 'http://127.0.0.1/callback',
 };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port: p } = srv.address();
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 // Resident memory: sampled every 50 ms, peak kept until the parent resets it. `memoryUsage.rss()`
 // alone: the full `memoryUsage()` also walks the V8 heap, about 1% of a busy server's CPU.
@@ -52,6 +40,18 @@ if (mode === 'latchkey') {
   const configPath = path.join(dir, 'latchkey.yaml');
   const argon =
     process.env.BENCH_ARGON2 === 'owasp' ? '' : 'argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }';
+  // BENCH_UPSTREAM: a stand-in Google (bench/upstream.mjs) for the organization acme.test.
+  const upstreamOrganization = process.env.BENCH_UPSTREAM
+    ? `  - id: acme
+    name: Acme Corp
+    domains: [acme.test]
+    connection:
+      type: google
+      issuer: ${process.env.BENCH_UPSTREAM}
+      client_id: ${UPSTREAM_CLIENT.id}
+      client_secret: ${UPSTREAM_CLIENT.secret}
+`
+    : '';
   await writeFile(
     configPath,
     `
@@ -64,7 +64,7 @@ organizations:
     name: Beta LLC
     domains: [beta.test]
     connection: { type: local }
-users:
+${upstreamOrganization}users:
   - { email: bob@beta.test, password: "correct horse battery staple", name: Bob Builder }
 ${argon}
 `,
