@@ -108,11 +108,20 @@ export async function startServer(
   poll.unref();
 
   let url = config.issuer;
-  if (options.listen !== false) {
-    const address = await app.listen({ host: config.host, port: config.port });
-    url = address;
-  } else {
-    await app.ready();
+  try {
+    if (options.listen !== false) {
+      const address = await app.listen({ host: config.host, port: config.port });
+      url = address;
+    } else {
+      await app.ready();
+    }
+  } catch (error) {
+    // A port already taken, say: the process may go on (a test, a supervisor retrying), so nothing
+    // of this server may stay open behind the error.
+    clearInterval(poll);
+    await app.close().catch(() => {});
+    await backend.close();
+    throw error;
   }
 
   let closed = false;
