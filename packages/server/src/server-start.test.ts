@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -44,3 +45,57 @@ describe('starting a server', () => {
     expect(existsSync(`${database}-wal`)).toBe(false);
   });
 });
+
+/**
+ * What a server loads at start decides its resident memory for its whole life (README, Performance:
+ * < 150 MB idle). The PostgreSQL driver, the Redis client, the passkey, SAML and QR-code libraries
+ * load when first used; this keeps a stray static import from bringing them back. CommonJS packages
+ * (these, or their dependencies) show in `require.cache`; compiled code, as the server runs it.
+ */
+describe('a default server (SQLite, no Redis, no SAML connection)', () => {
+  it('loads no optional library at start, and the passkey library with the first passkey ceremony', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-lazy-'));
+    const dist = new URL('../dist/', import.meta.url).href;
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(${JSON.stringify(`${dist}server.js`)});
+      const loaded = () => Object.keys(require.cache);
+      const { loadConfig } = await import(${JSON.stringify(`${dist}config/load.js`)});
+      const { startServer } = await import(${JSON.stringify(`${dist}server.js`)});
+      const config = await loadConfig({
+        cwd: ${JSON.stringify(dir)},
+        configPath: ${JSON.stringify(path.join(dir, 'latchkey.yaml'))},
+        env: {
+          LATCHKEY_ISSUER: 'http://127.0.0.1:4999',
+          LATCHKEY_DATABASE_URL: ${JSON.stringify(`sqlite:${path.join(dir, 'latchkey.db')}`)},
+          LATCHKEY_SECRET: ${JSON.stringify(TEST_SECRET)},
+          LATCHKEY_LOG_LEVEL: 'silent',
+        },
+      });
+      const server = await startServer(config, { listen: false });
+      const atStart = loaded();
+      const { registrationOptions } = await import(${JSON.stringify(`${dist}mfa/webauthn.js`)});
+      await registrationOptions({ rpId: 'sso.test', rpName: 'Latchkey', user: { id: 'u1', email: 'a@b.test' } });
+      const afterPasskey = loaded();
+      await server.close();
+      console.log(JSON.stringify({ atStart, afterPasskey }));
+    `;
+    await writeFile(path.join(dir, 'latchkey.yaml'), BASE_YAML);
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const files = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
+      atStart: string[];
+      afterPasskey: string[];
+    };
+    const packages = (paths: string[]) =>
+      new Set(paths.map((file) => /node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)/.exec(file)?.[1]));
+    const atStart = [...packages(files.atStart)];
+    const afterPasskey = [...packages(files.afterPasskey)];
+    // The check itself works: the SQLite driver is a CommonJS package the server did load.
+    expect(atStart).toContain('better-sqlite3');
+    const optional = ['pg', 'ioredis', '@node-saml/node-saml', 'xml-crypto', 'qrcode', '@peculiar/asn1-schema'];
+    expect(atStart.filter((name) => optional.includes(name))).toEqual([]);
+    expect(afterPasskey).toContain('@peculiar/asn1-schema');
+  });
+});
+

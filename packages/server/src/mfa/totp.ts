@@ -1,5 +1,4 @@
 import { createGuardrails, generate, generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 
 /**
  * TOTP as every authenticator app implements it: RFC 6238 with HMAC-SHA-1, 6 digits, 30-second
@@ -50,7 +49,9 @@ export function totpKeyUri({ secret, accountName, issuer }: TotpKeyUriInput): st
  * external request, no script; works under a strict CSP). The caller supplies the accessible name,
  * e.g. by wrapping it in an element with `role="img"` and `aria-label`.
  */
-export function totpQrSvg(uri: string): Promise<string> {
+export async function totpQrSvg(uri: string): Promise<string> {
+  // Loaded with the first enrollment page, not at start (with its PNG code, about 1 MB resident).
+  const { default: QRCode } = await import('qrcode');
   // Level M survives the smudges of a phone camera and keeps a 32-character secret readable at
   // a modest size; margin 2 modules is enough on a white page.
   return QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
