@@ -105,6 +105,10 @@ async function scratchPostgres() {
 }
 
 let profileCount = 0;
+/** Server CPU (user + system, ms) between two `stats` answers. */
+const cpuMsBetween = (before, after) =>
+  (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
+
 async function startServer(mode, env = {}) {
   const execArgv = ['--expose-gc'];
   if (flags['cpu-prof']) {
@@ -202,7 +206,7 @@ async function peakRound(c) {
   const after = await c.server.call('stats');
   c.tokens = peak.tokens;
   const stats = summarize(peak.latencies, peak.seconds);
-  const cpuMs = (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
+  const cpuMs = cpuMsBetween(before, after);
   const round = {
     ...stats,
     latencies: peak.latencies,
@@ -373,9 +377,6 @@ async function argonCost() {
   for (let i = 0; i < n; i++) await hash(`password ${i}`, options);
   return (performance.now() - t0) / n;
 }
-
-const cpuMsBetween = (before, after) =>
-  (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000;
 
 async function signInCase(label, argon, mode = 'latchkey', federated = false) {
   // The federated case: the stand-in Google in its own process, sending people back to this server.

@@ -8,16 +8,10 @@ import type {
 } from '@simplewebauthn/server';
 
 type Library = typeof import('@simplewebauthn/server');
-let library: Promise<Library> | undefined;
-/**
- * The library (and the ASN.1 and CBOR code under it) is loaded on the first passkey ceremony, not
- * at start: it takes about 12 MB of a server's resident memory, which a deployment without passkey
- * sign-ins would carry for nothing.
- */
-const webauthn = (): Promise<Library> => {
-  library ??= import('@simplewebauthn/server');
-  return library;
-};
+
+// The library (and the ASN.1 and CBOR code under it) is imported by each ceremony, not at start: it
+// takes about 12 MB of a server's resident memory, which a deployment without passkey sign-ins would
+// carry for nothing. Node.js keeps a module once loaded, so later imports only look it up.
 
 /*
  * Passkeys (WebAuthn Level 3) for two uses:
@@ -128,7 +122,7 @@ export interface RegistrationOptionsInput {
 export async function registrationOptions(
   input: RegistrationOptionsInput,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  const { generateRegistrationOptions } = await webauthn();
+  const { generateRegistrationOptions } = await import('@simplewebauthn/server');
   return generateRegistrationOptions({
     rpID: input.rpId,
     rpName: input.rpName,
@@ -155,7 +149,7 @@ export interface VerifyRegistrationInput {
  * @throws WebAuthnError `webauthn_registration_failed` (with the library's reason as `cause`).
  */
 export async function verifyRegistration(input: VerifyRegistrationInput): Promise<StoredPasskey> {
-  const { verifyRegistrationResponse } = await webauthn();
+  const { verifyRegistrationResponse } = await import('@simplewebauthn/server');
   let result: Awaited<ReturnType<Library['verifyRegistrationResponse']>>;
   try {
     result = await verifyRegistrationResponse({
@@ -197,7 +191,7 @@ export interface AuthenticationOptionsInput {
 export async function authenticationOptions(
   input: AuthenticationOptionsInput,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  const { generateAuthenticationOptions } = await webauthn();
+  const { generateAuthenticationOptions } = await import('@simplewebauthn/server');
   const allow = input.allowCredentials ?? [];
   const discoverable = allow.length === 0;
   return generateAuthenticationOptions({
@@ -276,7 +270,7 @@ export async function verifyAuthentication(
       return { ok: false, reason: 'The user handle does not match the credential owner' };
     }
   }
-  const { verifyAuthenticationResponse } = await webauthn();
+  const { verifyAuthenticationResponse } = await import('@simplewebauthn/server');
   try {
     const result = await verifyAuthenticationResponse({
       response,

@@ -120,6 +120,23 @@ describe('SQLite checkpoints on a worker thread', () => {
     writer.close();
   });
 
+  it('when the thread fails, reports its error and the stop, and the writer checkpoints again', async () => {
+    const writer = new SqliteDatabase(file);
+    writer.pragma('journal_mode = WAL');
+    const errors: Error[] = [];
+    // Its connection cannot open: the thread throws at once.
+    const checkpoints = startBackgroundCheckpoints(writer, path.join(dir, 'missing.db'), {
+      onError: (e) => errors.push(e),
+    });
+    await new Promise((resolve) => checkpoints.worker.once('exit', resolve));
+    expect(writer.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/^SQLite checkpoint thread: open: SQLITE_CANTOPEN: unable to open database file$/),
+      expect.stringMatching(/checkpoint thread stopped \(exit code 1\)/),
+    ]);
+    writer.close();
+  });
+
   it('a stop that is asked for is not reported as a failure', async () => {
     const writer = new SqliteDatabase(file);
     writer.pragma('journal_mode = WAL');

@@ -8,20 +8,26 @@ import type SqliteDatabase from 'better-sqlite3';
  * checkpoint every `intervalMs`: it copies what it can without waiting for, or blocking, the writer
  * and the readers (frames a reader still needs stay for a later tick), and once everything is copied
  * the writer's next transaction starts the log over from its beginning. With nothing to copy a
- * checkpoint costs microseconds.
+ * checkpoint costs microseconds. A checkpoint that throws ends the thread: the error and the stop are
+ * reported, and the writer checkpoints again (one way to fail, the one the tests exercise).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true });
-db.pragma('busy_timeout = 5000');
-const timer = setInterval(() => {
+// better-sqlite3's SqliteError reaches the parent thread as a bare { code }: rethrown as a plain Error.
+const guarded = (what, run) => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    return run();
   } catch (error) {
-    parentPort.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+    throw new Error(\`SQLite checkpoint thread: \${what}: \${error && error.code ? error.code + ': ' : ''}\${error && error.message}\`);
   }
-}, workerData.intervalMs);
+};
+const db = guarded('open', () => new Database(workerData.file, { fileMustExist: true }));
+db.pragma('busy_timeout = 5000');
+const timer = setInterval(
+  () => guarded('checkpoint', () => db.pragma('wal_checkpoint(PASSIVE)')),
+  workerData.intervalMs,
+);
 parentPort.on('message', (message) => {
   if (message && message.type === 'stop') {
     clearInterval(timer);
@@ -37,7 +43,7 @@ const WRITER_CHECKPOINT_PAGES = 1000;
 export interface BackgroundCheckpointOptions {
   /** How often the worker checkpoints (default 100 ms). */
   intervalMs?: number;
-  /** A checkpoint failed, or the worker stopped and checkpoints are back on the writer. */
+  /** The thread failed (its error), or stopped and checkpoints are back on the writer. */
   onError(error: Error): void;
 }
 
@@ -88,9 +94,6 @@ export function startBackgroundCheckpoints(
     });
   });
   worker.on('error', (error) => options.onError(error));
-  worker.on('message', (message: { type?: string; message?: string }) => {
-    if (message.type === 'error') options.onError(new Error(`SQLite checkpoint failed: ${message.message}`));
-  });
   return {
     worker,
     async stop() {

@@ -55,16 +55,6 @@ export function samlStores(
   };
 }
 
-let samlModule: Promise<typeof import('../../connectors/saml/index.js')> | undefined;
-/**
- * The SAML stack (node-saml, xml-crypto, xmldom: about 4 MB of resident memory) loads with the first
- * SAML connector, not at start: most deployments never use it.
- */
-function loadSaml() {
-  samlModule ??= import('../../connectors/saml/index.js');
-  return samlModule;
-}
-
 /**
  * Builds (and caches) the connector of an organization's connection. OIDC and Google connectors come
  * from the shared registry (their discovery and JWKS caches hold no per-database state); SAML
@@ -106,7 +96,9 @@ export function createConnectorSource(options: {
       attributes?: { subject?: string; email?: string; name?: string; groups?: string };
     };
     const urls = upstreamUrls(options.issuer, connection.id);
-    const { createSamlConnector } = await loadSaml();
+    // The SAML stack (node-saml, xml-crypto, xmldom: about 4 MB resident) loads with the first SAML
+    // connector, not at start: most deployments never use it.
+    const { createSamlConnector } = await import('../../connectors/saml/index.js');
     const connector = createSamlConnector(
       {
         id: connection.id,
