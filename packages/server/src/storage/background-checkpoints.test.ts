@@ -131,7 +131,9 @@ describe('SQLite checkpoints on a worker thread', () => {
     await new Promise((resolve) => checkpoints.worker.once('exit', resolve));
     expect(writer.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     expect(errors.map((e) => e.message)).toEqual([
-      expect.stringMatching(/^SQLite checkpoint thread: open: SQLITE_CANTOPEN: unable to open database file$/),
+      expect.stringMatching(
+        /^SQLite checkpoint thread: open: SQLITE_CANTOPEN: unable to open database file$/,
+      ),
       expect.stringMatching(/checkpoint thread stopped \(exit code 1\)/),
     ]);
     writer.close();
