@@ -15,6 +15,7 @@ export {
   type RedirectOutcome,
   type SessionState,
   type SignInOptions,
+  type SignOutOptions,
   type SignOutResult,
 } from './client.js';
 export type { DeviceCodeInfo, DeviceCodeOptions } from './device.js';
