@@ -6,9 +6,13 @@ import { promisify } from 'node:util';
 export const CLI_BIN = fileURLToPath(new URL('../../bin/latchkey-desktop.js', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-/** Compiles the SDK and the CLI (incremental `tsc -b`), so spawned processes run current code. */
+/**
+ * Compiles the SDK and the CLI (incremental `tsc -b`) and bundles the CLI, so spawned processes run
+ * current code: the bin script runs the bundle, which `tsc` alone leaves stale.
+ */
 export async function buildCli(): Promise<void> {
   await promisify(execFile)('npx', ['tsc', '-b', 'packages/desktop', 'packages/cli'], { cwd: REPO_ROOT });
+  await promisify(execFile)(process.execPath, ['packages/cli/scripts/bundle.mjs'], { cwd: REPO_ROOT });
 }
 
 export interface CliResult {
