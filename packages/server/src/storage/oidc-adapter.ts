@@ -1,10 +1,18 @@
-import { type Compilable, CompiledQuery } from 'kysely';
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import Provider, { errors } from 'oidc-provider';
-import { type AccountRow, latestIdentityProfile } from './account-row.js';
+import { latestIdentityProfile } from './account-row.js';
 import type { Database } from './database.js';
-import { createRotationCommit, type HeldConsume, type RecordValues } from './rotation-commit.js';
-import { asUnavailable } from './unavailable.js';
+import { heldRotationOf, holdConsume, writeHeld } from './held-rotation.js';
+import { param, prepared } from './prepared-statements.js';
+import { createReuseGrace, hidesConsumed, markRotating } from './refresh-reuse-grace.js';
+import { isRefreshGrant, rememberAccountRead, rememberTokenRead, tokenReadOf } from './request-scope.js';
+import { createRotationCommit, type RecordValues } from './rotation-commit.js';
+
+// The names other modules import from here (the adapter's parts live in their own modules).
+export { type AccountRecord, listAccountRecords, revokeAllForAccount } from './account-records.js';
+export { heldWritesMiddleware } from './held-rotation.js';
+export { param, prepared } from './prepared-statements.js';
+export { prefetchedAccount, REQUEST_RECEIVED_AT } from './request-scope.js';
 
 export interface OidcAdapterOptions {
   /** Re-presenting a rotated refresh token within this window is forgiven once (0 disables). */
@@ -34,180 +42,6 @@ type FoundWithGrant = RecordRow & {
 };
 
 const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at'] as const;
-
-const SLOT = '\u0000latchkey-slot:';
-
-/** A named placeholder for `prepared` (typed as anything so it fits every column). */
-export function param(name: string): never {
-  return `${SLOT}${name}` as never;
-}
-
-/**
- * Compiles a Kysely query once; each call returns it with the named `param()` slots filled in. The
- * SQL text (and so the dialect's placeholders) is fixed, only the parameter array changes.
- */
-export function prepared(query: Compilable<unknown>): (values: Record<string, unknown>) => CompiledQuery {
-  const { sql: text, parameters } = query.compile();
-  const slots = parameters.map((p) =>
-    typeof p === 'string' && p.startsWith(SLOT) ? p.slice(SLOT.length) : undefined,
-  );
-  return (values) =>
-    CompiledQuery.raw(
-      text,
-      slots.map((name, i) => (name === undefined ? parameters[i] : (values[name] ?? null))),
-    );
-}
-
-/** What a request saw when it read a refresh token (`find`), keyed by the engine's request context. */
-interface TokenRead {
-  consumedAt: number | null;
-  at: number;
-}
-const tokenReads = new WeakMap<object, Map<string, TokenRead>>();
-
-function remember(ctx: unknown, id: string, read: TokenRead): void {
-  if (!ctx || typeof ctx !== 'object') return;
-  let reads = tokenReads.get(ctx);
-  if (!reads) {
-    reads = new Map();
-    tokenReads.set(ctx, reads);
-  }
-  reads.set(id, read);
-}
-
-function readsOf(ctx: unknown): Map<string, TokenRead> | undefined {
-  return ctx && typeof ctx === 'object' ? tokenReads.get(ctx) : undefined;
-}
-
-/**
- * The account read along with a refresh token or code, for the same request's account lookup (the
- * engine asks for the account right after the token and its grant): keyed by the request context,
- * taken once, so it is never older than the request's own read of the token.
- */
-const accountReads = new WeakMap<object, AccountRow>();
-
-/** The account row this engine request read with its token, if it is `id`'s (once). */
-export function prefetchedAccount(id: string): AccountRow | undefined {
-  const ctx = Provider.ctx;
-  if (!ctx) return undefined;
-  const row = accountReads.get(ctx);
-  if (row?.id !== id) return undefined;
-  accountReads.delete(ctx);
-  return row;
-}
-
-/**
- * Rotations this process ran lately: refresh-token id -> when its response was finished (Infinity
- * while it is still being answered). A second use that arrived before that moment overlapped the rotation:
- * a race, not a retry after a lost response, even when the successor is already stored. (For a
- * rotation run by another process the rule falls back to "the successor existed before the second
- * request read the token".) Entries are dropped a minute after they finish.
- */
-const rotations = new Map<string, number>();
-/**
- * A re-presentation that arrives within this time after the rotation answered is part of a race.
- * Requests are not always interleaved (a server may answer one completely before it even reads the
- * other, e.g. SQLite in one process), so "arrived after the answer" alone cannot tell two requests
- * sent together from a retry; a client that lost a response notices it later than this.
- */
-const RACE_SETTLE_MS = 1_000;
-const ROTATION_MEMORY_MS = 60_000;
-
-function markRotating(ctx: unknown, id: string, at: number): void {
-  const res = (ctx as { res?: { once?(event: 'close', listener: () => void): unknown } } | undefined)?.res;
-  if (typeof res?.once !== 'function') return;
-  for (const [old, finished] of rotations) {
-    if (finished > at - ROTATION_MEMORY_MS) break;
-    rotations.delete(old);
-  }
-  rotations.set(id, Number.POSITIVE_INFINITY);
-  res.once('close', () => {
-    // Re-inserted so the map stays ordered by finish time for the pruning above.
-    rotations.delete(id);
-    rotations.set(id, Date.now());
-  });
-}
-
-/**
- * A rotation whose consume is held back until the request's last write (rotation-commit.ts), keyed by
- * the engine's request context.
- */
-interface HeldRotation {
-  consume: HeldConsume;
-  records: RecordValues[];
-  commit(consume: HeldConsume, records: RecordValues[]): Promise<boolean>;
-}
-const heldRotations = new WeakMap<object, HeldRotation>();
-
-/** Commits a held rotation; the engine's InvalidGrant when another use of the token won meanwhile. */
-async function commitHeld(ctx: object, held: HeldRotation): Promise<void> {
-  heldRotations.delete(ctx);
-  if (!(await held.commit(held.consume, held.records))) {
-    // Consumed between this request's read and its commit: the two uses overlapped, a race. Exactly
-    // one wins; this one is refused and nothing is revoked (as in `consume` below).
-    throw new errors.InvalidGrant('refresh token already used');
-  }
-  markRotating(ctx, held.consume.id, held.consume.at);
-}
-
-/**
- * Engine middleware (`provider.use`) that settles what a request left held when its response is
- * ready: committed behind a successful response, dropped behind an error. The adapter commits at the
- * access token's save; this commits when the engine stores nothing after the successor refresh token
- * (a JWT access token for an API). A failed commit is answered as the engine answers a failure inside
- * the grant (the engine has already emitted `grant.success`; metrics count a grant on its response).
- */
-export function heldWritesMiddleware(
-  provider: Provider,
-  onServerError?: (ctx: unknown, error: Error) => void,
-): Parameters<Provider['use']>[0] {
-  return async (ctx, next) => {
-    await next();
-    const held = heldRotations.get(ctx);
-    if (!held) return;
-    if (ctx.status >= 400) {
-      heldRotations.delete(ctx);
-      return;
-    }
-    try {
-      await commitHeld(ctx, held);
-    } catch (caught) {
-      const error = asUnavailable(caught) as Error & {
-        expose?: boolean;
-        statusCode?: number;
-        error_description?: string;
-      };
-      ctx.status = error.expose && error.statusCode ? error.statusCode : 500;
-      ctx.body = error.expose
-        ? { error: error.message, error_description: error.error_description }
-        : { error: 'server_error', error_description: 'oops! something went wrong' };
-      if (!error.expose) onServerError?.(ctx, error);
-      provider.emit('grant.error', ctx, error);
-    }
-  };
-}
-
-/**
- * Set on the raw request (`IncomingMessage`) by the HTTP layer when a request reaches the engine
- * (http/provider-mount.ts): epoch milliseconds.
- */
-export const REQUEST_RECEIVED_AT: unique symbol = Symbol.for('latchkey.requestReceivedAt');
-
-function receivedAtOf(ctx: unknown): number | undefined {
-  const req = (ctx as { req?: Record<symbol, unknown> } | undefined)?.req;
-  const at = req?.[REQUEST_RECEIVED_AT];
-  return typeof at === 'number' ? at : undefined;
-}
-
-/**
- * True inside a refresh-token grant, or outside any engine request (direct calls, tests). The grace
- * applies only there: introspection and revocation see a rotated token as what it is, consumed.
- */
-function isRefreshGrant(ctx: unknown): boolean {
-  if (!ctx || typeof ctx !== 'object' || !('oidc' in ctx)) return true;
-  const oidc = (ctx as { oidc?: { route?: string; params?: { grant_type?: unknown } } }).oidc;
-  return oidc?.route === 'token' && oidc.params?.grant_type === 'refresh_token';
-}
 
 /**
  * oidc-provider's storage adapter (its `adapter` option) on one table, `oidc_records`, keyed by
@@ -332,6 +166,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
     revoke: prepared(db.deleteFrom('oidc_records').where('grant_id', '=', param('grant_id'))),
   };
   const commitRotation = createRotationCommit(database, q);
+  const forgiveReuse = createReuseGrace(db);
 
   // Grants fetched with their token, waiting for the engine's Grant.find that follows within the same
   // request. Single use and short-lived, dropped whenever the grant is written or revoked here; a
@@ -372,13 +207,10 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         created_at: at,
       };
       const ctx = Provider.ctx;
-      const held = ctx ? heldRotations.get(ctx) : undefined;
+      const held = heldRotationOf(ctx);
       if (ctx && held) {
-        held.records.push(record);
-        // The successor waits for the access token, the rotation's last write. (An access token that
-        // is a JWT is not stored: then the engine middleware commits, heldWritesMiddleware.)
-        if (this.model === 'RefreshToken') return;
-        await commitHeld(ctx, held);
+        // Joins the held rotation (held-rotation.ts): the access token's save commits it.
+        await writeHeld(ctx, held, this.model, record);
         return;
       }
       await db.executeQuery(q.upsert(record));
@@ -392,12 +224,12 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       // The column is the truth; a `consumed` inside the stored JSON is not.
       delete payload.consumed;
       if (row.consumed_at !== null) {
-        const grace = this.#grace();
-        const forgivable =
-          grace > 0 &&
-          row.grace_used_at === null &&
-          at - row.consumed_at < grace &&
-          isRefreshGrant(Provider.ctx);
+        const forgivable = hidesConsumed(
+          { consumed_at: row.consumed_at, grace_used_at: row.grace_used_at },
+          this.#grace(),
+          at,
+          Provider.ctx,
+        );
         if (!forgivable) payload.consumed = Math.floor(row.consumed_at / 1000);
       }
       return payload;
@@ -429,7 +261,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         }
         const ctx = Provider.ctx;
         if (ctx && found?.account_id && found.account_organization_id && found.account_status) {
-          accountReads.set(ctx, {
+          rememberAccountRead(ctx, {
             id: found.account_id,
             organization_id: found.account_organization_id,
             email: found.account_email,
@@ -443,7 +275,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         row = (await db.executeQuery<RecordRow>(q.find({ model: this.model, id }))).rows[0];
       }
       if (row && this.model === 'RefreshToken')
-        remember(Provider.ctx, id, { consumedAt: row.consumed_at, at: now() });
+        rememberTokenRead(Provider.ctx, id, { consumedAt: row.consumed_at, at: now() });
       return this.#hydrate(row);
     }
 
@@ -474,16 +306,12 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         this.model === 'RefreshToken' &&
         ctx &&
         isRefreshGrant(ctx) &&
-        readsOf(ctx)?.get(id)?.consumedAt === null &&
-        !heldRotations.has(ctx)
+        tokenReadOf(ctx, id)?.consumedAt === null &&
+        heldRotationOf(ctx) === undefined
       ) {
         // A rotation of a token this request read unconsumed: held back and committed with the
         // successor and the access token, in one commit (rotation-commit.ts).
-        heldRotations.set(ctx, {
-          consume: { model: this.model, id, at },
-          records: [],
-          commit: commitRotation,
-        });
+        holdConsume(ctx, { model: this.model, id, at }, commitRotation);
         return;
       }
       const first = await db.executeQuery(q.consume({ model: this.model, id, at }));
@@ -494,23 +322,8 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
 
       const grace = this.#grace();
       if (grace > 0) {
-        const seen = readsOf(Provider.ctx)?.get(id);
-        // Overlapping uses are a race, not a retry after a lost response: this request read the token
-        // before anyone had consumed it, or arrived while the rotation that consumed it was still being
-        // answered (known in this process). Exactly one wins (the update above); the other is refused
-        // and nothing is revoked.
-        const readAt = seen?.at ?? at;
-        const receivedAt = receivedAtOf(Provider.ctx);
-        const answeredAt = rotations.get(id);
-        const overlapped =
-          (seen !== undefined && seen.consumedAt === null) ||
-          (receivedAt !== undefined && answeredAt !== undefined && receivedAt < answeredAt);
-        // Arrived right after the rotation answered (or, from another process, was consumed): most
-        // likely sent together with it, so not forgiven either (see RACE_SETTLE_MS).
-        const settledAt = answeredAt ?? seen?.consumedAt ?? null;
-        const settling =
-          receivedAt !== undefined && settledAt !== null && receivedAt < settledAt + RACE_SETTLE_MS;
-        if (!overlapped && (await forgive(id, at, grace, readAt, settling))) return;
+        // Forgiven once for a lost response; refused for a race or a replay (refresh-reuse-grace.ts).
+        if (await forgiveReuse(Provider.ctx, id, at, grace)) return;
       }
       throw new errors.InvalidGrant(
         this.model === 'RefreshToken' ? 'refresh token already used' : 'grant already used',
@@ -527,139 +340,4 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       await db.executeQuery(q.revoke({ grant_id: grantId }));
     }
   };
-
-  /**
-   * The one-time grace for a rotated refresh token (see above). Runs only after a failed consume, so
-   * its extra statements never touch the hot path. `readAt` is when this request read the token
-   * (`find`): the rotation must have completed before that, or the two requests overlapped (a race,
-   * refused without revoking anything). `settling`: arrived too soon after the rotation to be a retry
-   * (refused unless it is a replay). True when forgiven.
-   */
-  async function forgive(
-    id: string,
-    at: number,
-    grace: number,
-    readAt: number,
-    settling: boolean,
-  ): Promise<boolean> {
-    return db.transaction().execute(async (trx) => {
-      const old = await trx
-        .selectFrom('oidc_records')
-        .select(['grant_id', 'consumed_at', 'grace_used_at'])
-        .where('model', '=', 'RefreshToken')
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (!old?.grant_id || old.consumed_at === null) return false;
-      const grantId = old.grant_id;
-
-      // The successor this token's rotation issued: the grant's first refresh token created after it
-      // was consumed (rotation saves it in the same request, right after the consume). Only this one
-      // counts: a later generation (or another chain of the grant) says nothing about this token.
-      const successor = await trx
-        .selectFrom('oidc_records')
-        .select(['id', 'consumed_at', 'created_at'])
-        .where('model', '=', 'RefreshToken')
-        .where('grant_id', '=', grantId)
-        .where('id', '!=', id)
-        .where('created_at', '>=', old.consumed_at)
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(1)
-        .executeTakeFirst();
-
-      const revokeFamily = async () => {
-        await trx
-          .deleteFrom('oidc_records')
-          .where((eb) =>
-            eb.or([
-              eb('grant_id', '=', grantId),
-              eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)]),
-            ]),
-          )
-          .execute();
-      };
-
-      // The client received the rotated token and used it: the old one is a replay. Revoke the
-      // family, as the engine does outside the window.
-      if (successor && successor.consumed_at !== null) {
-        await revokeFamily();
-        return false;
-      }
-      // No successor yet, or it appeared after this request read the token: the first rotation had
-      // not finished when this request started. A race, not a lost response: refuse, revoke nothing.
-      if (!successor || successor.created_at > readAt || settling) return false;
-      if (old.grace_used_at !== null || at - old.consumed_at >= grace) return false;
-
-      const marked = await trx
-        .updateTable('oidc_records')
-        .set({ grace_used_at: at })
-        .where('model', '=', 'RefreshToken')
-        .where('id', '=', id)
-        .where('grace_used_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(marked.numUpdatedRows) !== 1) return false;
-
-      // The successor is the response the client lost: without it, one live chain remains. If it was
-      // used in the meantime after all, the client had it: a replay.
-      const dropped = await trx
-        .deleteFrom('oidc_records')
-        .where('model', '=', 'RefreshToken')
-        .where('id', '=', successor.id)
-        .where('consumed_at', 'is', null)
-        .executeTakeFirst();
-      if (Number(dropped.numDeletedRows) !== 1) {
-        await revokeFamily();
-        return false;
-      }
-      return true;
-    });
-  }
-}
-
-/**
- * "Revoke everything for this user": sessions, grants, codes, tokens and in-flight interactions of
- * the account, in one statement. Returns how many records were removed.
- */
-export async function revokeAllForAccount(database: Database, accountId: string): Promise<number> {
-  const result = await database.db
-    .deleteFrom('oidc_records')
-    .where('account_id', '=', accountId)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
-export interface AccountRecord {
-  model: string;
-  id: string;
-  grantId: string | null;
-  clientId: string | undefined;
-  createdAt: number;
-  expiresAt: number | null;
-}
-
-/** Live sessions, grants and refresh tokens of a user, for `latchkey admin sessions list`. */
-export async function listAccountRecords(
-  database: Database,
-  accountId: string,
-  now: number = Date.now(),
-): Promise<AccountRecord[]> {
-  const rows = await database.db
-    .selectFrom('oidc_records')
-    .select(['model', 'id', 'grant_id', 'created_at', 'expires_at', 'payload'])
-    .where('account_id', '=', accountId)
-    .where('model', 'in', ['Session', 'Grant', 'RefreshToken'])
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-    .orderBy('created_at')
-    .execute();
-  return rows.map((r) => {
-    const payload = JSON.parse(r.payload) as { clientId?: string };
-    return {
-      model: r.model,
-      id: r.id,
-      grantId: r.grant_id,
-      clientId: payload.clientId,
-      createdAt: r.created_at,
-      expiresAt: r.expires_at,
-    };
-  });
 }

@@ -1,0 +1,174 @@
+import type { Kysely } from 'kysely';
+import { isRefreshGrant, receivedAtOf, tokenReadOf } from './request-scope.js';
+import type { Schema } from './schema.js';
+
+/**
+ * Refresh-token reuse grace: the rules for a rotated refresh token presented again (DESIGN §5; the
+ * whole contract, as the engine meets it, is in the header of `createOidcAdapter`, oidc-adapter.ts).
+ * A client that lost the response to its refresh request is forgiven once, within the window; a race
+ * between two uses is refused without revoking anything; a replay after the successor was used
+ * revokes the grant family.
+ */
+
+/**
+ * Rotations this process ran lately: refresh-token id -> when its response was finished (Infinity
+ * while it is still being answered). A second use that arrived before that moment overlapped the rotation:
+ * a race, not a retry after a lost response, even when the successor is already stored. (For a
+ * rotation run by another process the rule falls back to "the successor existed before the second
+ * request read the token".) Entries are dropped a minute after they finish.
+ */
+const rotations = new Map<string, number>();
+/**
+ * A re-presentation that arrives within this time after the rotation answered is part of a race.
+ * Requests are not always interleaved (a server may answer one completely before it even reads the
+ * other, e.g. SQLite in one process), so "arrived after the answer" alone cannot tell two requests
+ * sent together from a retry; a client that lost a response notices it later than this.
+ */
+const RACE_SETTLE_MS = 1_000;
+const ROTATION_MEMORY_MS = 60_000;
+
+/** Records that the request `ctx` rotated (consumed) refresh token `id` at `at`, until it is answered. */
+export function markRotating(ctx: unknown, id: string, at: number): void {
+  const res = (ctx as { res?: { once?(event: 'close', listener: () => void): unknown } } | undefined)?.res;
+  if (typeof res?.once !== 'function') return;
+  for (const [old, finished] of rotations) {
+    if (finished > at - ROTATION_MEMORY_MS) break;
+    rotations.delete(old);
+  }
+  rotations.set(id, Number.POSITIVE_INFINITY);
+  res.once('close', () => {
+    // Re-inserted so the map stays ordered by finish time for the pruning above.
+    rotations.delete(id);
+    rotations.set(id, Date.now());
+  });
+}
+
+/**
+ * Whether `find` hides the `consumed` mark of a record consumed at `row.consumed_at`: inside the
+ * window (`grace` ms, 0 disables), its grace unused, and in a refresh grant, so the engine does not
+ * revoke the grant family and goes on to `consume` it (where `forgiveReuse` decides).
+ */
+export function hidesConsumed(
+  row: { consumed_at: number; grace_used_at: number | null },
+  grace: number,
+  at: number,
+  ctx: unknown,
+): boolean {
+  return grace > 0 && row.grace_used_at === null && at - row.consumed_at < grace && isRefreshGrant(ctx);
+}
+
+/**
+ * The decision after a failed consume of refresh token `id` at `at`, inside engine request `ctx`:
+ * true when forgiven (the caller returns and the engine issues a fresh token), false when the caller
+ * must refuse (InvalidGrant). Runs only after a failed consume, so its extra statements never touch
+ * the hot path.
+ */
+export function createReuseGrace(
+  db: Kysely<Schema>,
+): (ctx: unknown, id: string, at: number, grace: number) => Promise<boolean> {
+  return async (ctx, id, at, grace) => {
+    const seen = tokenReadOf(ctx, id);
+    // Overlapping uses are a race, not a retry after a lost response: this request read the token
+    // before anyone had consumed it, or arrived while the rotation that consumed it was still being
+    // answered (known in this process). Exactly one wins (the adapter's conditional consume); the
+    // other is refused and nothing is revoked.
+    const readAt = seen?.at ?? at;
+    const receivedAt = receivedAtOf(ctx);
+    const answeredAt = rotations.get(id);
+    const overlapped =
+      (seen !== undefined && seen.consumedAt === null) ||
+      (receivedAt !== undefined && answeredAt !== undefined && receivedAt < answeredAt);
+    // Arrived right after the rotation answered (or, from another process, was consumed): most
+    // likely sent together with it, so not forgiven either (see RACE_SETTLE_MS).
+    const settledAt = answeredAt ?? seen?.consumedAt ?? null;
+    const settling =
+      receivedAt !== undefined && settledAt !== null && receivedAt < settledAt + RACE_SETTLE_MS;
+    return !overlapped && (await forgive(id, at, grace, readAt, settling));
+  };
+
+  /**
+   * The one-time grace for a rotated refresh token (see above). `readAt` is when this request read
+   * the token (`find`): the rotation must have completed before that, or the two requests overlapped
+   * (a race, refused without revoking anything). `settling`: arrived too soon after the rotation to
+   * be a retry (refused unless it is a replay). True when forgiven.
+   */
+  async function forgive(
+    id: string,
+    at: number,
+    grace: number,
+    readAt: number,
+    settling: boolean,
+  ): Promise<boolean> {
+    return db.transaction().execute(async (trx) => {
+      const old = await trx
+        .selectFrom('oidc_records')
+        .select(['grant_id', 'consumed_at', 'grace_used_at'])
+        .where('model', '=', 'RefreshToken')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!old?.grant_id || old.consumed_at === null) return false;
+      const grantId = old.grant_id;
+
+      // The successor this token's rotation issued: the grant's first refresh token created after it
+      // was consumed (rotation saves it in the same request, right after the consume). Only this one
+      // counts: a later generation (or another chain of the grant) says nothing about this token.
+      const successor = await trx
+        .selectFrom('oidc_records')
+        .select(['id', 'consumed_at', 'created_at'])
+        .where('model', '=', 'RefreshToken')
+        .where('grant_id', '=', grantId)
+        .where('id', '!=', id)
+        .where('created_at', '>=', old.consumed_at)
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst();
+
+      const revokeFamily = async () => {
+        await trx
+          .deleteFrom('oidc_records')
+          .where((eb) =>
+            eb.or([
+              eb('grant_id', '=', grantId),
+              eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)]),
+            ]),
+          )
+          .execute();
+      };
+
+      // The client received the rotated token and used it: the old one is a replay. Revoke the
+      // family, as the engine does outside the window.
+      if (successor && successor.consumed_at !== null) {
+        await revokeFamily();
+        return false;
+      }
+      // No successor yet, or it appeared after this request read the token: the first rotation had
+      // not finished when this request started. A race, not a lost response: refuse, revoke nothing.
+      if (!successor || successor.created_at > readAt || settling) return false;
+      if (old.grace_used_at !== null || at - old.consumed_at >= grace) return false;
+
+      const marked = await trx
+        .updateTable('oidc_records')
+        .set({ grace_used_at: at })
+        .where('model', '=', 'RefreshToken')
+        .where('id', '=', id)
+        .where('grace_used_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(marked.numUpdatedRows) !== 1) return false;
+
+      // The successor is the response the client lost: without it, one live chain remains. If it was
+      // used in the meantime after all, the client had it: a replay.
+      const dropped = await trx
+        .deleteFrom('oidc_records')
+        .where('model', '=', 'RefreshToken')
+        .where('id', '=', successor.id)
+        .where('consumed_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(dropped.numDeletedRows) !== 1) {
+        await revokeFamily();
+        return false;
+      }
+      return true;
+    });
+  }
+}
