@@ -178,6 +178,15 @@ describe('tokens', () => {
     expect(whoami.code).toBe(3);
   });
 
+  it('whoami asks the server: a revoked sign-in is not reported as signed in', async () => {
+    const env = await profile();
+    await signIn(env);
+    await op.revokeUser();
+    const whoami = await runCli(['whoami', '--json'], env);
+    expect(whoami.code).toBe(3);
+    expect(JSON.parse(whoami.stdout)).toEqual({ status: 'signed-out', loginHint: TEST_USER.email });
+  });
+
   it('offline start reports offline, not signed out', async () => {
     const offlineOp = await startTestOp();
     const env = await profile(offlineOp.issuer);

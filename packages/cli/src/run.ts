@@ -5,8 +5,10 @@ import {
   createClient,
   createFileStore,
   createKeychainStore,
+  InteractionRequiredError,
   type LatchkeyClient,
   LatchkeyError,
+  NetworkError,
   registerScheme,
   type TokenStore,
 } from '@latchkey/desktop';
@@ -152,26 +154,34 @@ export async function run(argv: string[], io: Io): Promise<number> {
           json,
         );
       case 'whoami': {
-        const state = await (await open('loopback')).getState();
-        if (state.status === 'signed-in') {
-          print(`${describeAccount(state.account)} (${state.account.issuer})`, {
-            status: state.status,
-            account: state.account,
-          });
+        const signedOut = (loginHint: string | undefined) => {
+          print(
+            `Not signed in.${loginHint ? ` Last account: ${loginHint}.` : ''} Run: latchkey-desktop login`,
+            loginHint ? { status: 'signed-out', loginHint } : { status: 'signed-out' },
+          );
+          return ExitCode.NotSignedIn;
+        };
+        const whoamiClient = await open('loopback');
+        // getState reads the store only; whoami also asks the server whether it still honours the
+        // sign-in, with a silent sign-in (which rotates the refresh token).
+        const state = await whoamiClient.getState();
+        if (state.status !== 'signed-in')
+          return signedOut(state.status === 'signed-out' ? state.loginHint : undefined);
+        try {
+          const { account } = await whoamiClient.signInSilently();
+          print(`${describeAccount(account)} (${account.issuer})`, { status: 'signed-in', account });
           return ExitCode.Ok;
+        } catch (error) {
+          if (error instanceof NetworkError) {
+            print(`${describeAccount(state.account)} (offline: ${error.message})`, {
+              status: 'offline',
+              account: state.account,
+            });
+            return ExitCode.Offline;
+          }
+          if (error instanceof InteractionRequiredError) return signedOut(error.loginHint);
+          throw error;
         }
-        if (state.status === 'offline') {
-          print(`${describeAccount(state.account)} (offline: ${state.error.message})`, {
-            status: state.status,
-            account: state.account,
-          });
-          return ExitCode.Offline;
-        }
-        print(
-          `Not signed in.${state.loginHint ? ` Last account: ${state.loginHint}.` : ''} Run: latchkey-desktop login`,
-          state,
-        );
-        return ExitCode.NotSignedIn;
       }
       case 'token': {
         const result = await (await open('loopback')).signInSilently({

@@ -7,6 +7,7 @@ import {
   createMemoryStore,
   InteractionRequiredError,
   type LatchkeyClient,
+  NetworkError,
   NoPendingSignInError,
   OAuthError,
   TimeoutError,
@@ -267,7 +268,7 @@ describe('silent sign-in', () => {
     }
   });
 
-  it('reports offline (not signed out) when the server is unreachable at start', async () => {
+  it('reports offline only when a token is needed: getState stays local', async () => {
     const offlineOp = await startTestOp();
     const store = createMemoryStore();
     const cacheDir = await tempDir();
@@ -275,9 +276,51 @@ describe('silent sign-in', () => {
     await offlineOp.close();
     const client = await newClient({ issuer: offlineOp.issuer, store, cacheDir });
     const state = await client.getState();
-    expect(state.status).toBe('offline');
-    expect(state.status === 'offline' && state.account.email).toBe(TEST_USER.email);
+    expect(state.status).toBe('signed-in');
+    expect(state.status === 'signed-in' && state.account.email).toBe(TEST_USER.email);
+    await expect(client.signInSilently()).rejects.toBeInstanceOf(NetworkError);
     expect(await client.getAccount()).toMatchObject({ email: TEST_USER.email });
+  });
+});
+
+describe('getState (local, like MSAL getAllAccounts)', () => {
+  const key = () => `latchkey:${TEST_CLIENT_ID}@${op.issuer}/`;
+
+  it('spends no refresh token: no request, the stored token unchanged', async () => {
+    const store = createMemoryStore();
+    const cacheDir = await tempDir();
+    await (await newClient({ store, cacheDir })).signIn();
+    const stored = await store.read(key());
+    const before = op.tokenRequests.refresh_token ?? 0;
+    const requests: string[] = [];
+    const client = await newClient({
+      store,
+      cacheDir,
+      fetch: (input, init) => {
+        requests.push(String(input));
+        return fetch(input, init);
+      },
+    });
+    expect(await client.getState()).toEqual({
+      status: 'signed-in',
+      account: expect.objectContaining({ email: TEST_USER.email, subject: TEST_USER.sub }),
+    });
+    expect(requests).toEqual([]);
+    expect(op.tokenRequests.refresh_token ?? 0).toBe(before);
+    expect(await store.read(key())).toBe(stored);
+  });
+
+  it('reports a stored sign-in past its expiry as signed out, with the email as hint', async () => {
+    const store = createMemoryStore();
+    const cacheDir = await tempDir();
+    await (await newClient({ store, cacheDir })).signIn();
+    const session = JSON.parse((await store.read(key())) ?? '{}');
+    await store.write(key(), JSON.stringify({ ...session, expiresAt: Date.now() - 1000 }));
+    const client = await newClient({ store, cacheDir });
+    expect(await client.getState()).toEqual({ status: 'signed-out', loginHint: TEST_USER.email });
+    const later = Date.now() + 3_600_000;
+    await store.write(key(), JSON.stringify({ ...session, expiresAt: later }));
+    expect(await client.getState()).toMatchObject({ status: 'signed-in', expiresOn: later });
   });
 });
 

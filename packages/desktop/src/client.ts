@@ -2,24 +2,26 @@ import { join } from 'node:path';
 import { openSystemBrowser } from './browser.js';
 import { createContext } from './context.js';
 import type { DeviceCodeInfo, DeviceCodeOptions } from './device.js';
-import { InteractionRequiredError, InvalidOptionsError, NetworkError } from './errors.js';
+import { InvalidOptionsError } from './errors.js';
 import { createAccessTokenCache } from './flows/access-token-cache.js';
 import { createDeviceSignIn } from './flows/device-sign-in.js';
 import { DEFAULT_SIGN_IN_TIMEOUT_MS, type SignInOptions } from './flows/interactive.js';
 import { createLoopbackSignIn } from './flows/loopback-sign-in.js';
 import { parseDeliveredRedirect, parseRedirect } from './flows/redirect-uri.js';
 import { createSchemeSignIn, type RedirectOutcome, type SchemeSignIn } from './flows/scheme-sign-in.js';
+import { readSessionState, type SessionState } from './flows/session-state.js';
 import { createSignOut, type SignOutOptions, type SignOutResult } from './flows/sign-out.js';
 import { type AccessTokenOptions, createSilentSignIn } from './flows/silent-sign-in.js';
 import { defaultCacheDir, defaultSocketPath } from './paths.js';
 import { PendingStore } from './receivers/pending-store.js';
-import { type Account, readHint, readSession } from './session.js';
+import { type Account, readSession } from './session.js';
 import type { TokenStore } from './stores/token-store.js';
 import type { AuthenticationResult } from './tokens.js';
 
 // The client is a facade: each job lives in its own module under flows/ and declares what it needs.
 export type { SignInOptions } from './flows/interactive.js';
 export type { RedirectOutcome } from './flows/scheme-sign-in.js';
+export type { SessionState } from './flows/session-state.js';
 export type { SignOutOptions, SignOutResult } from './flows/sign-out.js';
 export { type AccessTokenOptions, LOST_RESPONSE_RETRY_DELAY_MS } from './flows/silent-sign-in.js';
 
@@ -63,13 +65,6 @@ export interface ClientOptions {
   successRedirectUrl?: string;
 }
 
-/** What {@link LatchkeyClient.getState} reports at start. */
-export type SessionState =
-  | { status: 'signed-in'; account: Account }
-  | { status: 'signed-out'; loginHint?: string }
-  /** A refresh token is stored but the server cannot be reached: not signed out. */
-  | { status: 'offline'; account: Account; error: NetworkError };
-
 /** The desktop client: one per issuer + client id. */
 export interface LatchkeyClient {
   readonly issuer: string;
@@ -82,7 +77,10 @@ export interface LatchkeyClient {
   getAccessToken(options?: AccessTokenOptions): Promise<string>;
   /** The stored account, without any request. */
   getAccount(): Promise<Account | undefined>;
-  /** Signed in, signed out, or offline (a token is stored but the server is unreachable). */
+  /**
+   * Signed in or signed out, from the store alone: no request, no refresh token spent (MSAL's
+   * `getAllAccounts`). The server's verdict comes with the next `signInSilently` / `getAccessToken`.
+   */
   getState(): Promise<SessionState>;
   /** Revokes the refresh token, clears the store; `everywhere` also ends the browser session. */
   signOut(options?: SignOutOptions): Promise<SignOutResult>;
@@ -99,7 +97,8 @@ export interface LatchkeyClient {
 
 /**
  * Creates the desktop client. Nothing is fetched yet: discovery happens on first use and is cached
- * on disk (`cacheDir`), so a later start can refresh with no extra request, or report `offline`.
+ * on disk (`cacheDir`), so a later start can refresh with no extra request, and a start without
+ * network fails with `NetworkError` (offline) rather than `InteractionRequiredError` (signed out).
  */
 export async function createClient(options: ClientOptions): Promise<LatchkeyClient> {
   if (!options.issuer) throw new InvalidOptionsError('issuer is required');
@@ -172,24 +171,8 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
       return (await readSession(ctx))?.account;
     },
 
-    async getState() {
-      const session = await readSession(ctx);
-      if (!session) {
-        const loginHint = await readHint(ctx);
-        return loginHint ? { status: 'signed-out', loginHint } : { status: 'signed-out' };
-      }
-      try {
-        const result = await silent.acquireToken({});
-        return { status: 'signed-in', account: result.account };
-      } catch (error) {
-        if (error instanceof NetworkError) return { status: 'offline', account: session.account, error };
-        if (error instanceof InteractionRequiredError) {
-          return error.loginHint
-            ? { status: 'signed-out', loginHint: error.loginHint }
-            : { status: 'signed-out' };
-        }
-        throw error;
-      }
+    getState() {
+      return readSessionState(ctx);
     },
 
     signOut(signOutOptions = {}) {

@@ -22,6 +22,12 @@ export interface StoredSession {
   idToken?: string;
   account: Account;
   scope?: string;
+  /**
+   * Epoch milliseconds after which the refresh token is dead, when the server said so
+   * (`refresh_token_expires_in`, or Keycloak's `refresh_expires_in`; neither is standard). Lets
+   * `getState` report a dead sign-in without a request.
+   */
+  expiresAt?: number;
   updatedAt: number;
 }
 

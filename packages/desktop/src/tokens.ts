@@ -42,6 +42,17 @@ export async function verifyIdTokenSignature(
   await ctx.saveJwks();
 }
 
+/**
+ * When the refresh token dies, if the server says: RFC 6749 §5.1 defines no such field, but some
+ * servers send `refresh_token_expires_in` (Microsoft Entra ID, GitHub) or `refresh_expires_in` (Keycloak).
+ */
+function refreshTokenExpiry(tokens: oauth.TokenEndpointResponse): number | undefined {
+  const seconds = tokens.refresh_token_expires_in ?? tokens.refresh_expires_in;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0
+    ? Date.now() + seconds * 1000
+    : undefined;
+}
+
 /** Turns a validated token endpoint response into a stored session and an `AuthenticationResult`. */
 export async function acceptTokens(
   ctx: Context,
@@ -63,12 +74,15 @@ export async function acceptTokens(
   if (refreshToken) {
     const idToken = tokens.id_token ?? options.previous?.idToken;
     const scope = tokens.scope ?? options.previous?.scope;
+    // A new refresh token has the lifetime the server gives it now (or an unknown one); a kept one keeps its own.
+    const expiresAt = tokens.refresh_token ? refreshTokenExpiry(tokens) : options.previous?.expiresAt;
     await writeSession(ctx, {
       version: 1,
       refreshToken,
       ...(idToken ? { idToken } : {}),
       account,
       ...(scope ? { scope } : {}),
+      ...(expiresAt ? { expiresAt } : {}),
       updatedAt: Date.now(),
     });
   }
