@@ -35,7 +35,7 @@ let keys = {};
 if (mode === 'latchkey') {
   const dist = new URL('../packages/server/dist/', import.meta.url);
   const { loadConfig } = await import(new URL('config/load.js', dist).href);
-  const { startServer } = await import(new URL('server.js', dist).href);
+  const { startServer } = await import(new URL('main/server.js', dist).href);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-bench-'));
   const configPath = path.join(dir, 'latchkey.yaml');
   const argon =

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from './config/load.js';
-import { startServer } from './server.js';
+import { startServer } from './main/server.js';
 import { BASE_YAML, freePort, TEST_SECRET } from './test-support/server.js';
 
 let dir: string | undefined;
@@ -58,10 +58,10 @@ describe('a default server (SQLite, no Redis, no SAML connection)', () => {
     const dist = new URL('../dist/', import.meta.url).href;
     const script = `
       import { createRequire } from 'node:module';
-      const require = createRequire(${JSON.stringify(`${dist}server.js`)});
+      const require = createRequire(${JSON.stringify(`${dist}main/server.js`)});
       const loaded = () => Object.keys(require.cache);
       const { loadConfig } = await import(${JSON.stringify(`${dist}config/load.js`)});
-      const { startServer } = await import(${JSON.stringify(`${dist}server.js`)});
+      const { startServer } = await import(${JSON.stringify(`${dist}main/server.js`)});
       const config = await loadConfig({
         cwd: ${JSON.stringify(dir)},
         configPath: ${JSON.stringify(path.join(dir, 'latchkey.yaml'))},
@@ -74,7 +74,7 @@ describe('a default server (SQLite, no Redis, no SAML connection)', () => {
       });
       const server = await startServer(config, { listen: false });
       const atStart = loaded();
-      const { registrationOptions } = await import(${JSON.stringify(`${dist}mfa/webauthn.js`)});
+      const { registrationOptions } = await import(${JSON.stringify(`${dist}domain/two-step/webauthn.js`)});
       await registrationOptions({ rpId: 'sso.test', rpName: 'Latchkey', user: { id: 'u1', email: 'a@b.test' } });
       const afterPasskey = loaded();
       await server.close();

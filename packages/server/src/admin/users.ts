@@ -1,5 +1,5 @@
-import { accountKey, addressKey } from '../http/throttle.js';
-import { MAX_PASSWORD_LENGTH } from '../login/password-hasher.js';
+import { accountKey, addressKey } from '../domain/throttle/throttle.js';
+import { MAX_PASSWORD_LENGTH } from '../domain/passwords/password-hasher.js';
 import type { User } from '../storage/repositories/users.js';
 import type { AdminContext } from './context.js';
 import { engineRecords } from './engine-records.js';
@@ -205,7 +205,7 @@ export async function createResetLink(
   const user = await findUser(ctx, emailOrId);
   if (user.status !== 'active') throw new AdminError('conflict', `user ${user.email ?? user.id} is disabled`);
   // Loaded on use: the sign-in pages pull in the protocol engine.
-  const { createPasswordResetLink, RESET_LINK_TTL_MS } = await import('../login/reset/index.js');
+  const { createPasswordResetLink, RESET_LINK_TTL_MS } = await import('../reset/reset-routes.js');
   const repos = {
     actionTokens: ctx.repos.actionTokens,
     audit: {

@@ -1,5 +1,5 @@
 import type { LatchkeyConfig } from '../config/types.js';
-import { type RunningServer, startServer } from '../server.js';
+import { type RunningServer, startServer } from '../main/server.js';
 
 export interface ServeOptions {
   /** How long in-flight requests may take to finish after a stop signal (default 10 s). */

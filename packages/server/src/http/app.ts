@@ -3,14 +3,14 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { LatchkeyConfig } from '../config/types.js';
-import { registerInteractionRoutes, type SignInFlow } from '../login/interaction-routes.js';
-import { messages } from '../login/messages.js';
-import type { LoginServices } from '../login/services.js';
-import { messagePage } from '../login/views/pages.js';
+import { registerInteractionRoutes, type SignInFlow } from '../sign-in/interaction-routes.js';
+import { messages } from '../pages/messages.js';
+import type { LoginServices } from '../sign-in/services.js';
+import { messagePage } from '../pages/sign-in-pages.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
-import { stylesheet } from './assets.js';
+import { stylesheet } from '../web/assets.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
-import { securityHeaders } from './security-headers.js';
+import { securityHeaders } from '../web/security-headers.js';
 
 export interface AppDeps {
   config: LatchkeyConfig;

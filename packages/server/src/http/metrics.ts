@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import type { AuditInput } from '../login/services.js';
+import type { AuditInput } from '../sign-in/services.js';
 import { ENGINE_PATHS } from './provider-mount.js';
 
 /**

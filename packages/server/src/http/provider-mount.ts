@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { REQUEST_RECEIVED_AT } from '../storage/oidc-adapter.js';
-import { applySecurityHeaders } from './security-headers.js';
+import { applySecurityHeaders } from '../web/security-headers.js';
 
 /**
  * The paths the protocol engine owns, at the issuer's root (no visible prefix). Anything else is

@@ -7,7 +7,7 @@ import {
   renderErrorPage,
   renderLoggedOut,
   renderLogoutConfirm,
-} from '../login/views/pages.js';
+} from '../pages/sign-in-pages.js';
 import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { LatchkeyConfig } from '../config/types.js';
-import { type RunningServer, startServer } from '../server.js';
+import { type RunningServer, startServer } from '../main/server.js';
 import { createTestDatabaseUrl, type TestDatabaseKind } from './databases.js';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';

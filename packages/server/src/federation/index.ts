@@ -1,0 +1,10 @@
+export {
+  type ConnectorSource,
+  createConnectorSource,
+  type OrganizationWithConnection,
+  samlStores,
+  upstreamUrls,
+} from './connector-source.js';
+export { type LinkInput, type LinkRefusal, type LinkResult, linkIdentity, trustedEmail } from './link.js';
+export { createRevalidator, type RevalidationOutcome, type Revalidator } from './revalidate.js';
+export { upstreamExtension, upstreamPages } from '../sign-in/upstream.js';

@@ -1,0 +1,105 @@
+import { messages } from './messages.js';
+import { alert, format, html, layout, type SafeHtml } from './index.js';
+
+const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
+
+/** Dates in a form every reader parses the same way, whatever their locale. */
+export function shortDate(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export interface AccountPageInput {
+  csrf: string;
+  email: string;
+  local: boolean;
+  notice?: string | undefined;
+  error?: string | undefined;
+  minPasswordLength: number;
+  totp: boolean;
+  passkeys: { id: string; createdAt: number; lastUsedAt: number | null }[];
+  recoveryCodes: number;
+  sessions: { kind: 'session' | 'grant'; id: string; label: string; current: boolean }[];
+}
+
+function endForm(csrf: string, action: string, label: string, text: string): SafeHtml {
+  return html`<form method="post" action="${action}" class="inline">${csrfField(csrf)}<button type="submit" class="secondary small" aria-label="${label}">${text}</button></form>`;
+}
+
+export function accountPage(input: AccountPageInput): string {
+  const { csrf } = input;
+  const twoStep = input.local
+    ? html`<section aria-labelledby="pw-h">
+<h2 id="pw-h">${messages.accountPasswordTitle}</h2>
+<form method="post" action="/account/password">
+${csrfField(csrf)}
+<input type="email" name="username" autocomplete="username" value="${input.email}" hidden readonly>
+<label for="current-password">${messages.accountCurrentPassword}</label>
+<input id="current-password" name="current" type="password" autocomplete="current-password" required autofocus>
+<label for="new-password">${messages.accountNewPassword}</label>
+<input id="new-password" name="password" type="password" autocomplete="new-password" required minlength="${input.minPasswordLength}" aria-describedby="new-password-help">
+<p id="new-password-help" class="muted">${format(messages.accountPasswordHelp, { min: input.minPasswordLength })}</p>
+<label for="confirm-password">${messages.accountConfirmPassword}</label>
+<input id="confirm-password" name="confirm" type="password" autocomplete="new-password" required>
+<button type="submit">${messages.accountChangePassword}</button>
+</form>
+</section>
+<section aria-labelledby="totp-h">
+<h2 id="totp-h">${messages.accountTotpTitle}</h2>
+<p id="totp-status">${input.totp ? messages.accountTotpOn : messages.accountTotpOff}</p>
+<a class="button secondary" href="/account/totp">${input.totp ? messages.accountTotpReplace : messages.accountTotpSetUp}</a>
+${input.totp ? html`<form method="post" action="/account/totp/remove">${csrfField(csrf)}<button type="submit" class="secondary">${messages.accountTotpRemove}</button></form>` : ''}
+</section>
+<section aria-labelledby="pk-h">
+<h2 id="pk-h">${messages.accountPasskeysTitle}</h2>
+${
+  input.passkeys.length
+    ? html`<ul class="items" id="passkeys">${input.passkeys.map((p) => {
+        const date = shortDate(p.createdAt);
+        return html`<li><span>${format(messages.accountPasskeyItem, { date })}${p.lastUsedAt ? html`, ${format(messages.accountPasskeyLastUsed, { date: shortDate(p.lastUsedAt) })}` : ''}</span>
+${endForm(csrf, `/account/passkeys/${encodeURIComponent(p.id)}/remove`, format(messages.accountPasskeyRemoveLabel, { date }).value, messages.accountPasskeyRemove)}</li>`;
+      })}</ul>`
+    : html`<p>${messages.accountPasskeysNone}</p>`
+}
+<p class="muted" data-passkey-nojs>${messages.passkeyNeedsScript}</p>
+<button type="button" id="add-passkey" class="secondary" data-passkey data-mode="create" data-action="/account/passkeys" data-csrf="${csrf}" data-failed="${messages.accountPasskeyFailed}" hidden>${messages.accountPasskeyAdd}</button>
+</section>
+<section aria-labelledby="rc-h">
+<h2 id="rc-h">${messages.accountRecoveryTitle}</h2>
+<p id="recovery-status">${input.recoveryCodes ? format(messages.recoveryCodesLeft, { count: input.recoveryCodes }) : messages.accountRecoveryNone}</p>
+<form method="post" action="/account/recovery-codes">${csrfField(csrf)}
+<p class="muted">${messages.accountRecoveryMakeHelp}</p>
+<button type="submit" class="secondary">${messages.accountRecoveryMake}</button></form>
+</section>`
+    : html`<p>${messages.accountNotLocal}</p>`;
+  return layout({
+    title: messages.accountTitle,
+    scripts: input.local ? ['/assets/passkey.js'] : [],
+    body: html`<h1>${messages.accountTitle}</h1>
+<div class="identity"><span>${format(messages.signedInAs, { email: input.email })}</span></div>
+${alert(input.error)}
+${alert(input.notice, 'info')}
+${twoStep}
+<section aria-labelledby="s-h">
+<h2 id="s-h">${messages.accountSessionsTitle}</h2>
+<ul class="items" id="sessions">${input.sessions.map(
+      (
+        s,
+      ) => html`<li><span>${s.label}${s.current ? html` <strong>${messages.accountSessionThis}</strong>` : ''}</span>
+${endForm(csrf, `/account/sessions/${s.kind}/${encodeURIComponent(s.id)}/end`, format(messages.accountSessionEndLabel, { what: s.label }).value, messages.accountSessionEnd)}</li>`,
+    )}</ul>
+<form method="post" action="/account/sessions/end-all">${csrfField(csrf)}<button type="submit" class="secondary">${messages.accountSignOutEverywhere}</button></form>
+</section>
+<div class="links"><a href="/session/end">${messages.accountSignOut}</a></div>`,
+  });
+}
+
+export function signedOutAccountPage(): string {
+  return layout({
+    title: messages.accountTitle,
+    body: html`<h1>${messages.accountTitle}</h1>
+<p>${messages.accountSignedOut}</p>
+<a class="button" href="/account/sign-in" autofocus>${messages.accountSignIn}</a>`,
+  });
+}
+
+export { alert };

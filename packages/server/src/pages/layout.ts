@@ -1,0 +1,38 @@
+import { messages } from './messages.js';
+import { html, type SafeHtml } from './html.js';
+
+export interface LayoutOptions {
+  title: string;
+  body: SafeHtml;
+  /** Scripts served from /assets (CSP allows only 'self'). */
+  scripts?: string[];
+}
+
+/** The frame of every page: accessible landmarks, a skip link, one stylesheet, no inline script. */
+export function layout({ title, body, scripts = [] }: LayoutOptions): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · ${messages.productName}</title>
+<link rel="stylesheet" href="/assets/latchkey.css">
+${scripts.map((src) => html`<script src="${src}" defer></script>`)}
+</head>
+<body>
+<a class="skip" href="#main">${messages.skipToContent}</a>
+<main id="main" class="card">
+<p class="brand" aria-hidden="true">${messages.productName}</p>
+${body}
+</main>
+</body>
+</html>`.value;
+}
+
+/** A status region that screen readers announce when it has content. */
+export function alert(message: SafeHtml | string | undefined, kind: 'error' | 'info' = 'error'): SafeHtml {
+  return html`<div class="alert ${kind}" role="${kind === 'error' ? 'alert' : 'status'}" aria-live="polite">${
+    message ?? ''
+  }</div>`;
+}
