@@ -17,8 +17,8 @@ import { usersRepository } from './repositories/users.js';
 
 /**
  * Every repository over one database. Each module states its contract (uniqueness, what it throws,
- * what is encrypted) in its doc comment; the conformance suite (conformance.test.ts) checks them on
- * SQLite and PostgreSQL alike.
+ * what is encrypted) in its doc comment; the conformance suite (conformance/, one test file per
+ * contract) checks them on SQLite and PostgreSQL alike.
  */
 export function createRepositories(database: Database, box: SecretBox) {
   return {
