@@ -130,6 +130,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       clientId: config.clientId,
       redirect,
       store: makeStore(config, io),
+      appName: 'latchkey-desktop',
       resources: config.resources,
       ...(config.cacheDir ? { cacheDir: config.cacheDir } : {}),
     });

@@ -99,6 +99,28 @@ describe('interactive sign-in (loopback)', () => {
     expect(await client.getAccessToken()).toBe(result.accessToken);
   });
 
+  it("shows the app's name on the loopback page, or the app's own page", async () => {
+    const pageOf = async (overrides: Partial<Parameters<typeof createClient>[0]>) => {
+      let html: Promise<string> | undefined;
+      const client = await newClient({
+        ...overrides,
+        openBrowser: async (url) => {
+          html = fetch(await driveAuthorization(url)).then((r) => r.text());
+        },
+      });
+      await client.signIn();
+      return (await html)?.replace(/<[^>]*>/g, '');
+    };
+    expect(await pageOf({ appName: 'Acme Desktop' })).toContain('You are signed in');
+    expect(await pageOf({ appName: 'Acme Desktop' })).toContain('Return to Acme Desktop.');
+    expect(
+      await pageOf({
+        appName: 'Acme',
+        loopbackPages: { success: ({ appName }) => `<p>Hi from ${appName}</p>` },
+      }),
+    ).toMatch(/^Hi from Acmehistory\.replaceState/);
+  });
+
   it('answers only the callback path of the loopback receiver', async () => {
     let seen: string | undefined;
     const client = await newClient({

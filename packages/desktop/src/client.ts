@@ -13,6 +13,7 @@ import { readSessionState, type SessionState } from './flows/session-state.js';
 import { createSignOut, type SignOutOptions, type SignOutResult } from './flows/sign-out.js';
 import { type AccessTokenOptions, createSilentSignIn } from './flows/silent-sign-in.js';
 import { defaultCacheDir, defaultSocketPath } from './paths.js';
+import type { LoopbackPages } from './receivers/loopback-pages.js';
 import { PendingStore } from './receivers/pending-store.js';
 import { type Account, readSession } from './session.js';
 import type { TokenStore } from './stores/token-store.js';
@@ -63,6 +64,10 @@ export interface ClientOptions {
   discoveryMaxAgeSeconds?: number;
   /** Loopback only: send the browser here after a successful sign-in instead of showing the built-in page. */
   successRedirectUrl?: string;
+  /** The app's name as people know it, on the loopback page: "You are signed in — return to <appName>". */
+  appName?: string;
+  /** Loopback only: your own success and error pages (functions returning HTML) instead of the built-in ones. */
+  loopbackPages?: LoopbackPages;
 }
 
 /** The desktop client: one per issuer + client id. */
@@ -145,6 +150,8 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
       openBrowser,
       path: redirect.path,
       successRedirectUrl: options.successRedirectUrl,
+      appName: options.appName,
+      pages: options.loopbackPages,
     });
   }
   const signOut = createSignOut({ ctx, cache, openBrowser, lockPath });

@@ -2,6 +2,7 @@ import { exchangeCode, prepareAuthorization, validateRedirect } from '../authori
 import type { Context } from '../context.js';
 import { OAuthError } from '../errors.js';
 import { startLoopbackReceiver } from '../receivers/loopback.js';
+import type { LoopbackPages } from '../receivers/loopback-pages.js';
 import type { AuthenticationResult } from '../tokens.js';
 import type { AccessTokenCache } from './access-token-cache.js';
 import {
@@ -20,6 +21,10 @@ export interface LoopbackSignInDeps {
   path: string;
   /** Send the browser here after a successful sign-in instead of showing the built-in page. */
   successRedirectUrl?: string | undefined;
+  /** The app's name on the receiver's pages. */
+  appName?: string | undefined;
+  /** The app's own success / error pages. */
+  pages?: LoopbackPages | undefined;
 }
 
 /**
@@ -32,12 +37,16 @@ export function createLoopbackSignIn({
   openBrowser,
   path,
   successRedirectUrl,
+  appName,
+  pages,
 }: LoopbackSignInDeps): (signInOptions: SignInOptions, timeoutMs: number) => Promise<AuthenticationResult> {
   return async (signInOptions, timeoutMs) => {
     const as = await ctx.metadata();
     const receiver = await startLoopbackReceiver({
       path,
       ...(successRedirectUrl ? { successRedirectUrl } : {}),
+      ...(appName ? { appName } : {}),
+      ...(pages ? { pages } : {}),
     });
     try {
       return await withDeadline(timeoutMs, signInOptions.signal, async (signal) => {

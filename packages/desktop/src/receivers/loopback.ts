@@ -1,11 +1,22 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  defaultErrorPage,
+  defaultSuccessPage,
+  type LoopbackPages,
+  notFoundPage,
+  withCleanUrl,
+} from './loopback-pages.js';
 
 export interface LoopbackReceiverOptions {
   /** Path of the redirect URI. Default `/callback`. */
   path?: string;
   /** Where the browser goes after the sign-in instead of the built-in page (e.g. the server's "done" page). */
   successRedirectUrl?: string;
+  /** The app's name on the pages: "You are signed in — return to <appName>". */
+  appName?: string;
+  /** Your own pages instead of the built-in ones (either or both); the receiver adds the address-bar cleanup. */
+  pages?: LoopbackPages;
 }
 
 /** What the receiver tells the browser once the app has dealt with the redirect. */
@@ -32,19 +43,6 @@ const PAGE_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
 };
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function page(title: string, message: string): string {
-  // history.replaceState gives the tab a clean URL: the authorization code leaves the address bar and
-  // the history without another request to this one-shot server.
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>body{font:16px system-ui,sans-serif;margin:4rem auto;max-width:32rem;text-align:center;color:#222}</style></head>
-<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>
-<script>history.replaceState(null,'','/');</script></body></html>`;
-}
-
 /**
  * The loopback redirect receiver of RFC 8252 §7.3: binds 127.0.0.1 only (not `localhost`, §8.3) on a
  * port the OS picks, answers only the callback path, accepts one redirect, then closes.
@@ -53,6 +51,7 @@ export async function startLoopbackReceiver(
   options: LoopbackReceiverOptions = {},
 ): Promise<LoopbackReceiver> {
   const path = options.path ?? '/callback';
+  const appName = options.appName;
   let waiter: ((hit: { url: URL; response: ServerResponse }) => void) | undefined;
   let early: { url: URL; response: ServerResponse } | undefined;
   let taken = false;
@@ -60,7 +59,7 @@ export async function startLoopbackReceiver(
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     if (request.method !== 'GET' || url.pathname !== path || taken) {
-      response.writeHead(404, { ...PAGE_HEADERS }).end(page('Not found', 'Nothing here.'));
+      response.writeHead(404, { ...PAGE_HEADERS }).end(notFoundPage());
       return;
     }
     taken = true;
@@ -100,12 +99,14 @@ export async function startLoopbackReceiver(
                 } else if (outcome.ok) {
                   hit.response.writeHead(200, PAGE_HEADERS);
                   hit.response.write(
-                    page('Signed in', 'You can close this window and return to the application.'),
+                    withCleanUrl((options.pages?.success ?? defaultSuccessPage)({ appName })),
                   );
                 } else {
                   hit.response.writeHead(400, PAGE_HEADERS);
                   hit.response.write(
-                    page('Sign-in failed', `${outcome.message} Return to the application and try again.`),
+                    withCleanUrl(
+                      (options.pages?.error ?? defaultErrorPage)({ appName, message: outcome.message }),
+                    ),
                   );
                 }
                 hit.response.end(() => done());
