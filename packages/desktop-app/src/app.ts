@@ -1,0 +1,303 @@
+/**
+ * What Acme Desktop does with `@latchkey/desktop`: the integration a desktop developer copies.
+ *
+ * - Launch: a stored sign-in → `signInSilently({ resource })` (one refresh, no browser) → the main
+ *   view and the API call; no stored sign-in → the sign-in form (email filled with the last account).
+ * - Log in with email → `signIn({ loginHint })` in the system browser; the redirect comes home
+ *   through the private-use scheme (a second process forwards it over the SDK's local socket),
+ *   loopback, or the device flow.
+ * - Network down → the main view with an "offline" banner and Retry. Refresh refused
+ *   (`InteractionRequiredError`: account disabled, session revoked) → the form, email filled, reason.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  type Account,
+  type AuthenticationResult,
+  InteractionRequiredError,
+  type LatchkeyClient,
+  LatchkeyError,
+  NetworkError,
+  OAuthError,
+  openSystemBrowser,
+  UserCancelledError,
+} from '@latchkey/desktop';
+import type { AppConfig } from './config.js';
+import type { SchemeStatus } from './scheme.js';
+import type { AppWindow, Project, View, WindowActions } from './window.js';
+
+export interface AppOptions {
+  config: AppConfig;
+  client: LatchkeyClient;
+  /** How the browser comes home this run (decided at launch from the scheme's registration). */
+  flow: 'scheme' | 'loopback' | 'device';
+  makeWindow(actions: WindowActions): AppWindow;
+  repairScheme(): Promise<SchemeStatus>;
+  /** `ACME_DESKTOP_TRACE=1`: one JSON line per view on stdout (tests, benchmarks). */
+  trace?: (event: Record<string, unknown>) => void;
+  /** A sign-in this process already finished (cold start from a redirect URL). */
+  initial?: AuthenticationResult;
+  /** A line to show on the first form (e.g. why a redirect URL could not be used). */
+  initialReason?: string;
+  onQuit(): void;
+}
+
+export interface RunningApp {
+  window: AppWindow;
+  present(): void;
+  quit(): Promise<void>;
+}
+
+/** The one-line reason a stored sign-in was refused, for the form. */
+export function refusalReason(error: InteractionRequiredError): string {
+  const cause = error.cause;
+  if (cause instanceof OAuthError && cause.errorDescription)
+    return `You were signed out: ${cause.errorDescription}.`;
+  return 'You were signed out: the server no longer accepts this sign-in. Sign in again.';
+}
+
+function describe(error: unknown): string {
+  if (error instanceof LatchkeyError) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function startApp(options: AppOptions): RunningApp {
+  const { client, config } = options;
+  let view: View = { kind: 'loading', text: 'Starting…' };
+  let signInAbort: AbortController | undefined;
+  let lastUrl: string | undefined;
+  let generation = 0; // a newer action makes the answers of older ones moot
+
+  const actions: WindowActions = {
+    signIn: (email) => void interactive(email, options.flow === 'device' ? 'device' : 'browser'),
+    signInWithCode: (email) => void interactive(email, 'device'),
+    cancel: () => signInAbort?.abort(),
+    copyLink: () => {
+      if (!lastUrl) return;
+      window.copyToClipboard(lastUrl);
+      window.status('Sign-in link copied. Paste it into your browser.');
+    },
+    retry: () => void launch(),
+    signOut: (everywhere) => void signOut(everywhere),
+    repairScheme: () =>
+      void options.repairScheme().then(
+        (status) => window.status(status.message),
+        (error: unknown) => window.status(`Could not register the link handler: ${describe(error)}`),
+      ),
+    quit: () => void quit(),
+  };
+  const window = options.makeWindow(actions);
+
+  const show = (next: View) => {
+    view = next;
+    window.show(next);
+    if (options.trace) {
+      // After GTK has laid the view out: what a person (or a screen reader) sees.
+      setImmediate(() =>
+        options.trace?.({
+          event: 'view',
+          view: next.kind,
+          ms: Math.round(performance.now()),
+          texts: window.visibleTexts(),
+          ...(next.kind === 'main'
+            ? { loaded: next.projects !== undefined, offline: Boolean(next.offline) }
+            : {}),
+        }),
+      );
+    }
+  };
+
+  const mainView = (account: Account, claims?: Record<string, unknown>): View & { kind: 'main' } => ({
+    kind: 'main',
+    ...(account.name ? { name: account.name } : {}),
+    ...(account.email ? { email: account.email } : {}),
+    ...(typeof claims?.org_id === 'string' ? { organization: claims.org_id } : {}),
+  });
+
+  /** The app's own API call with the access token: what "completely loaded" means here. */
+  const loadProjects = async (base: View & { kind: 'main' }, mine: number) => {
+    try {
+      const token = await client.getAccessToken({ resource: config.api.resource });
+      const response = await fetch(new URL('/v1/projects', config.api.url), {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await response.json().catch(() => ({}))) as {
+        organization?: { name?: string };
+        projects?: Project[];
+      };
+      if (mine !== generation) return;
+      if (!response.ok) {
+        show({ ...base, projects: [], apiError: `The Acme API answered ${response.status}.` });
+        return;
+      }
+      show({
+        ...base,
+        ...(body.organization?.name ? { organization: body.organization.name } : {}),
+        projects: body.projects ?? [],
+      });
+    } catch (error) {
+      if (mine !== generation) return;
+      if (error instanceof InteractionRequiredError) return refused(error);
+      if (error instanceof NetworkError) return offline(base, error);
+      show({ ...base, projects: [], apiError: `Cannot reach the Acme API (${describe(error)}).` });
+    }
+  };
+
+  const signedIn = (result: AuthenticationResult, mine: number) => {
+    const base = mainView(result.account, result.idTokenClaims as Record<string, unknown> | undefined);
+    show(base);
+    window.present();
+    return loadProjects(base, mine);
+  };
+
+  const offline = (base: View & { kind: 'main' }, error: unknown) =>
+    show({
+      ...base,
+      offline: `Offline: cannot reach ${new URL(config.issuer).host} (${describe(error)}). Your sign-in is kept.`,
+    });
+
+  const refused = async (error: InteractionRequiredError) => {
+    show({
+      kind: 'sign-in',
+      ...(error.loginHint ? { email: error.loginHint } : {}),
+      reason: refusalReason(error),
+    });
+  };
+
+  /** Launch, Retry and Reload: silent sign-in from the stored refresh token, never a browser. */
+  const launch = async () => {
+    const mine = ++generation;
+    const account = await client.getAccount().catch(() => undefined);
+    if (!account) {
+      const state = await client.getState().catch(() => undefined);
+      if (mine !== generation) return;
+      const hint = state?.status === 'signed-out' ? state.loginHint : undefined;
+      show({
+        kind: 'sign-in',
+        ...(hint ? { email: hint } : {}),
+        ...(options.initialReason ? { reason: options.initialReason } : {}),
+      });
+      return;
+    }
+    try {
+      const result = await client.signInSilently({ resource: config.api.resource });
+      if (mine !== generation) return;
+      await signedIn(result, mine);
+    } catch (error) {
+      if (mine !== generation) return;
+      if (error instanceof InteractionRequiredError) return refused(error);
+      if (error instanceof NetworkError) return offline(mainView(account), error);
+      show({ kind: 'sign-in', ...(account.email ? { email: account.email } : {}), reason: describe(error) });
+    }
+  };
+
+  const interactive = async (email: string, how: 'browser' | 'device') => {
+    if (view.kind !== 'sign-in' || view.busy) return;
+    const mine = ++generation;
+    signInAbort = new AbortController();
+    const signal = signInAbort.signal;
+    const loginHint = email || undefined;
+    show({ kind: 'sign-in', email, busy: true });
+    try {
+      let result: AuthenticationResult;
+      if (how === 'device') {
+        result = await client.signInWithDeviceCode(
+          async (info) => {
+            if (mine !== generation) return;
+            const target = info.verificationUriComplete ?? info.verificationUri;
+            lastUrl = target;
+            show({
+              kind: 'device',
+              userCode: info.userCode,
+              verificationUri: info.verificationUri,
+              ...(info.verificationUriComplete
+                ? { verificationUriComplete: info.verificationUriComplete }
+                : {}),
+              ...((await qrCodeFile(target)) ?? {}),
+            });
+          },
+          { ...(loginHint ? { loginHint } : {}), signal },
+        );
+      } else {
+        result = await client.signIn({
+          ...(loginHint ? { loginHint } : {}),
+          signal,
+          openBrowser: async (url) => {
+            lastUrl = url;
+            show({ kind: 'waiting', url, flow: options.flow === 'loopback' ? 'loopback' : 'scheme' });
+            await openSystemBrowser(url).catch(() =>
+              window.status('Could not open a browser: copy the link and open it yourself.'),
+            );
+          },
+        });
+      }
+      if (mine !== generation) return;
+      window.status('');
+      await signedIn(result, mine);
+    } catch (error) {
+      if (mine !== generation) return;
+      show({
+        kind: 'sign-in',
+        email,
+        ...(error instanceof UserCancelledError
+          ? {}
+          : { reason: `Sign-in did not finish: ${describe(error)}` }),
+      });
+    } finally {
+      signInAbort = undefined;
+      lastUrl = undefined;
+    }
+  };
+
+  const signOut = async (everywhere: boolean) => {
+    const mine = ++generation;
+    const email = view.kind === 'main' ? view.email : undefined;
+    try {
+      const result = await client.signOut({ everywhere, openBrowser: (url) => openSystemBrowser(url) });
+      if (mine !== generation) return;
+      show({ kind: 'sign-in', ...(email ? { email } : {}) });
+      window.status(
+        result.revoked
+          ? everywhere
+            ? 'Signed out here and in your browser.'
+            : 'Signed out.'
+          : 'Signed out on this computer (the server could not be reached to revoke the sign-in).',
+      );
+    } catch (error) {
+      show({ kind: 'sign-in', ...(email ? { email } : {}), reason: `Sign-out: ${describe(error)}` });
+    }
+  };
+
+  let quitting: Promise<void> | undefined;
+  const quit = () => {
+    quitting ??= (async () => {
+      generation++;
+      signInAbort?.abort();
+      await client.close().catch(() => {});
+      window.destroy();
+      options.onQuit();
+    })();
+    return quitting;
+  };
+
+  show(view);
+  if (options.initial) void signedIn(options.initial, ++generation);
+  else void launch();
+
+  return { window, present: () => window.present(), quit };
+}
+
+/** The QR code of the device link, as a PNG in a temporary file (loaded only for the device flow). */
+async function qrCodeFile(text: string): Promise<{ qrPng: string } | undefined> {
+  try {
+    const { default: qrcode } = await import('qrcode');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'acme-desktop-qr-'));
+    const file = path.join(dir, 'code.png');
+    await writeFile(file, await qrcode.toBuffer(text, { width: 220, margin: 2 }));
+    return { qrPng: file };
+  } catch {
+    return undefined;
+  }
+}

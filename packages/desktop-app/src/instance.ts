@@ -1,0 +1,58 @@
+/**
+ * One window per user: the first `acme-desktop` listens on a per-user local socket; a later one (a
+ * second launch from the menu, or a redirect URL no sign-in was waiting for) asks it to come to the
+ * front and exits. Redirect URLs themselves travel over the SDK's own socket (`handleRedirect`).
+ */
+import { unlink } from 'node:fs/promises';
+import { connect, createServer, type Server } from 'node:net';
+
+/** Asks the running window to come to the front. Resolves false when none listens. */
+export function activateRunning(socketPath: string, timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(socketPath);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    const finish = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.write('activate\n'));
+    socket.on('data', (chunk: Buffer) => {
+      if (chunk.toString().startsWith('ok')) finish(true);
+    });
+  });
+}
+
+/** Listens for `activate`; the socket file of a crashed instance is replaced. */
+export async function listenForActivation(
+  socketPath: string,
+  onActivate: () => void,
+): Promise<{ close(): Promise<void> }> {
+  const server: Server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', (chunk: Buffer) => {
+      if (chunk.toString().startsWith('activate')) {
+        onActivate();
+        socket.end('ok\n');
+      } else socket.destroy();
+    });
+  });
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  try {
+    await listen();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || process.platform === 'win32') throw error;
+    await unlink(socketPath).catch(() => {});
+    await listen();
+  }
+  server.unref();
+  return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
