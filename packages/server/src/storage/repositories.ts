@@ -1,18 +1,17 @@
+import { ServerError } from '../errors/server-error.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { DecryptionError } from '../crypto/secret-box.js';
 import type { Database } from './database.js';
+import { actionTokensRepository } from './repositories/action-tokens.js';
+import { auditRepository } from './repositories/audit.js';
 import { clientsRepository } from './repositories/clients.js';
 import { credentialsRepository } from './repositories/credentials.js';
 import { organizationsRepository } from './repositories/organizations.js';
-import {
-  actionTokensRepository,
-  auditRepository,
-  replayCacheRepository,
-  resourcesRepository,
-  signInStatesRepository,
-  signingKeysRepository,
-  upstreamRequestsRepository,
-} from './repositories/small.js';
+import { replayCacheRepository } from './repositories/replay-cache.js';
+import { resourcesRepository } from './repositories/resources.js';
+import { signInStatesRepository } from './repositories/sign-in-states.js';
+import { signingKeysRepository } from './repositories/signing-keys.js';
+import { upstreamRequestsRepository } from './repositories/upstream-requests.js';
 import { usersRepository } from './repositories/users.js';
 
 /**
@@ -38,9 +37,11 @@ export function createRepositories(database: Database, box: SecretBox) {
 
 export type Repositories = ReturnType<typeof createRepositories>;
 
-export class WrongSecretError extends Error {
+export class WrongSecretError extends ServerError {
   override readonly name = 'WrongSecretError';
-  readonly code = 'WRONG_OPERATOR_SECRET';
+  constructor(message: string) {
+    super('wrong_operator_secret', message);
+  }
 }
 
 const CHECK_VALUE = 'latchkey-secret-check';
