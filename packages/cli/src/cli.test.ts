@@ -223,6 +223,19 @@ describe('stores and setup', () => {
     expect(result.stderr).toContain('--store file');
   });
 
+  it('login without a usable keychain fails before the browser, and names the file store', async () => {
+    const env = await profile();
+    const login = startCli(['login', '--store', 'keychain', '--no-browser'], {
+      ...env,
+      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus',
+    });
+    const timer = setTimeout(() => login.kill('SIGKILL'), 15_000);
+    const result = await login.exited.finally(() => clearTimeout(timer));
+    expect(result.stderr).not.toContain('Open this URL');
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain('--store file');
+  });
+
   it('keeps the refresh token in the keychain (Secret Service) when one runs', async (context) => {
     const secretService = await startSecretService({ applyToProcess: false });
     if (!secretService.available) {

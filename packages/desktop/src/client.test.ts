@@ -10,6 +10,7 @@ import {
   NetworkError,
   NoPendingSignInError,
   OAuthError,
+  StoreUnavailableError,
   TimeoutError,
   type TokenStore,
   UnexpectedResponseError,
@@ -119,6 +120,31 @@ describe('interactive sign-in (loopback)', () => {
         loopbackPages: { success: ({ appName }) => `<p>Hi from ${appName}</p>` },
       }),
     ).toMatch(/^Hi from Acmehistory\.replaceState/);
+  });
+
+  it('checks the store before opening the browser (or showing a device code)', async () => {
+    const broken: TokenStore = {
+      ...createMemoryStore(),
+      kind: 'broken',
+      check: async () => {
+        throw new StoreUnavailableError('no keychain here');
+      },
+    };
+    const opened: string[] = [];
+    const client = await newClient({ store: broken, openBrowser: (url) => void opened.push(url) });
+    await expect(client.signIn()).rejects.toBeInstanceOf(StoreUnavailableError);
+    const codes: unknown[] = [];
+    await expect(client.signInWithDeviceCode((info) => void codes.push(info))).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    const scheme = await newClient({
+      store: broken,
+      redirect: TEST_SCHEME_REDIRECT,
+      openBrowser: (url) => void opened.push(url),
+    });
+    await expect(scheme.signIn()).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(opened).toEqual([]);
+    expect(codes).toEqual([]);
   });
 
   it('answers only the callback path of the loopback receiver', async () => {

@@ -162,6 +162,8 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
     clientId: options.clientId,
 
     async signIn(signInOptions = {}) {
+      // Before the browser opens: a store that cannot keep the session would waste the whole sign-in.
+      await ctx.store.check?.();
       const timeoutMs = signInOptions.timeoutMs ?? DEFAULT_SIGN_IN_TIMEOUT_MS;
       return signInInteractive(signInOptions, timeoutMs);
     },
@@ -190,7 +192,8 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
       return scheme ? scheme.handleRedirect(text) : parseDeliveredRedirect(text, undefined);
     },
 
-    signInWithDeviceCode(onCode, deviceOptions = {}) {
+    async signInWithDeviceCode(onCode, deviceOptions = {}) {
+      await ctx.store.check?.();
       return signInWithDeviceCode(onCode, deviceOptions);
     },
 

@@ -132,5 +132,19 @@ export function createFileStore(options: FileStoreOptions): TokenStore {
         if (error.code !== 'ENOENT') throw error;
       });
     },
+    /** Writes and deletes a probe file in the directory (no key derivation: that is only CPU). */
+    async check() {
+      const probe = join(options.directory, `.probe-${randomBytes(6).toString('hex')}`);
+      try {
+        await writeFileAtomic(probe, 'probe', 0o600);
+        await unlink(probe);
+      } catch (error) {
+        await unlink(probe).catch(() => {});
+        throw new StoreUnavailableError(
+          `Cannot write the token files in ${options.directory}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    },
   };
 }

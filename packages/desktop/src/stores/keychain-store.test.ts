@@ -75,7 +75,8 @@ describe('keychain store without a Secret Service', () => {
     }).catch(() => undefined);
     if (!address) return;
     const code = `const { createKeychainStore } = await import(${JSON.stringify(new URL('./keychain-store.ts', import.meta.url).pathname)});
-      try { await createKeychainStore().read('x'); console.log('no error'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
+      try { await createKeychainStore().read('x'); console.log('no error'); } catch (e) { console.log(e.code + ' ' + e.message); }
+      try { await createKeychainStore().check(); console.log('check passed'); } catch (e) { console.log('check ' + e.code); }`;
     const probe = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       env: { ...process.env, HOME: home, DBUS_SESSION_BUS_ADDRESS: address },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -88,6 +89,7 @@ describe('keychain store without a Secret Service', () => {
     await rm(home, { recursive: true, force: true });
     expect(out).toMatch(/^store_unavailable /);
     expect(out).toMatch(/file store/);
+    expect(out).toMatch(/^check store_unavailable$/m);
     expect(StoreUnavailableError).toBeDefined();
   });
 });

@@ -188,6 +188,8 @@ export function createKeychainStore(options: KeychainStoreOptions = {}): TokenSt
       await remove(key);
       await deleteChunks(key, head);
     },
+    /** Writes and deletes a probe entry (once per store): reads alone do not tell, see above. */
+    check: () => verifyWritable(),
   };
 }
 

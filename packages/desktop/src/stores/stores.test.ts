@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,17 @@ describe('file store', () => {
     const { readFile } = await import('node:fs/promises');
     expect(await readFile(join(dir, file as string), 'utf8')).not.toContain('refresh-token-value');
     expect(await store.read('k')).toBe('refresh-token-value');
+  });
+
+  it('check fails with StoreUnavailableError when the directory cannot be written', async () => {
+    const file = join(await tempDir(), 'not-a-directory');
+    await writeFile(file, 'x');
+    const store = createFileStore({ directory: join(file, 'tokens'), secret: 's', onWarning: () => {} });
+    expect(store.check).toBeTypeOf('function');
+    await expect(store.check?.()).rejects.toBeInstanceOf(StoreUnavailableError);
+    const directory = join(await tempDir(), 'tokens');
+    await createFileStore({ directory, secret: 's', onWarning: () => {} }).check?.();
+    expect(await readdir(directory)).toEqual([]);
   });
 
   it('refuses to decrypt with another secret', async () => {

@@ -17,4 +17,11 @@ export interface TokenStore {
   read(key: string): Promise<string | undefined>;
   write(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Optional, cheap probe that the store can keep a value here and now: rejects with
+   * `StoreUnavailableError` (naming the alternative) when it cannot. The client calls it before an
+   * interactive sign-in opens the browser, so nobody signs in only to have the session refused.
+   * Must leave nothing behind.
+   */
+  check?(): Promise<void>;
 }

@@ -8,6 +8,12 @@ import type { TokenStore } from '../stores/token-store.js';
 export function tokenStoreConformance(makeStore: () => TokenStore | Promise<TokenStore>): void {
   const key = (name: string) => `latchkey-conformance:${name}:${Math.random().toString(36).slice(2)}`;
 
+  it('passes its own check (if it has one), without leaving a value behind', async () => {
+    const store = await makeStore();
+    await store.check?.();
+    expect(await store.read(key('after-check'))).toBeUndefined();
+  });
+
   it('reads undefined for a key never written', async () => {
     const store = await makeStore();
     expect(await store.read(key('missing'))).toBeUndefined();
