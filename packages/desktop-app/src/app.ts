@@ -51,13 +51,15 @@ export interface RunningApp {
 
 /** The one-line reason a stored sign-in was refused, for the form. */
 export function refusalReason(error: InteractionRequiredError): string {
+  // The server's `invalid_grant` description is generic by design (RFC 6749 §5.2): it does not tell
+  // a disabled account from a revoked session, so neither does the app.
   const cause = error.cause;
-  if (cause instanceof OAuthError && cause.errorDescription)
-    return `You were signed out: ${cause.errorDescription}.`;
-  return 'You were signed out: the server no longer accepts this sign-in. Sign in again.';
+  const detail = cause instanceof OAuthError && cause.error !== 'invalid_grant' ? ` (${cause.message})` : '';
+  return `You were signed out: your sign-in is no longer accepted (account disabled or session ended)${detail}.`;
 }
 
 function describe(error: unknown): string {
+  if (error instanceof NetworkError) return `cannot reach the server (${error.message})`;
   if (error instanceof LatchkeyError) return error.message;
   return error instanceof Error ? error.message : String(error);
 }
@@ -78,7 +80,8 @@ export function startApp(options: AppOptions): RunningApp {
       window.copyToClipboard(lastUrl);
       window.status('Sign-in link copied. Paste it into your browser.');
     },
-    retry: () => void launch(),
+    // Retry and Reload ask the server (a refresh), so a disabled account or a revoked session shows.
+    retry: () => void launch(true),
     signOut: (everywhere) => void signOut(everywhere),
     repairScheme: () =>
       void options.repairScheme().then(
@@ -155,7 +158,9 @@ export function startApp(options: AppOptions): RunningApp {
   const offline = (base: View & { kind: 'main' }, error: unknown) =>
     show({
       ...base,
-      offline: `Offline: cannot reach ${new URL(config.issuer).host} (${describe(error)}). Your sign-in is kept.`,
+      offline: `You are offline: ${new URL(config.issuer).host} cannot be reached${
+        error instanceof NetworkError ? '' : ` (${describe(error)})`
+      }. Your sign-in is kept.`,
     });
 
   const refused = async (error: InteractionRequiredError) => {
@@ -167,7 +172,7 @@ export function startApp(options: AppOptions): RunningApp {
   };
 
   /** Launch, Retry and Reload: silent sign-in from the stored refresh token, never a browser. */
-  const launch = async () => {
+  const launch = async (forceRefresh = false) => {
     const mine = ++generation;
     const account = await client.getAccount().catch(() => undefined);
     if (!account) {
@@ -182,7 +187,7 @@ export function startApp(options: AppOptions): RunningApp {
       return;
     }
     try {
-      const result = await client.signInSilently({ resource: config.api.resource });
+      const result = await client.signInSilently({ resource: config.api.resource, forceRefresh });
       if (mine !== generation) return;
       await signedIn(result, mine);
     } catch (error) {

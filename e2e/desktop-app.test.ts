@@ -1,0 +1,261 @@
+/**
+ * Acme Desktop, the windowed app (packages/desktop-app), as a person uses it: on an Xvfb display of
+ * its own, the demo's Latchkey, stand-in Google and Acme API, Debian's Chromium for the browser pages.
+ * The keys are typed with xdotool (real X input), the redirect comes home the way the OS does it
+ * (`xdg-open` finds the handler the app registered and starts a second `acme-desktop`, which forwards
+ * the URL to the window), and what the window shows is read from GTK (the trace of each view).
+ * The window's pictures go to test-results/e2e-desktop-app/ and docs/journey/app-*.png.
+ */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DemoApi, startDemoApi } from '../packages/demo/src/api.js';
+import { DEMO_USERS, demoYaml } from '../packages/demo/src/demo.js';
+import { launchBrowser, waitForText } from '../packages/server/src/test-support/browser.js';
+import { type StandinIdp, startStandinIdp, totpCode } from '../packages/standin-idp/src/index.js';
+import { buildAll } from './support/build.js';
+import {
+  type AppProcess,
+  type Display,
+  findWindow,
+  pressKeys,
+  shootWindow,
+  startApp,
+  startXvfb,
+  typeInto,
+  windowSuiteUnavailable,
+  xdgOpen,
+} from './support/desktop-window.js';
+import {
+  API,
+  type BrowserHook,
+  cleanUp,
+  clickHandoff,
+  desktopProfile,
+  freePort,
+  type LatchkeyProcess,
+  REPO_ROOT,
+  runLatchkey,
+  shoot,
+  startBrowserHook,
+  startLatchkey,
+  watchRedirects,
+} from './support/harness.js';
+
+const ALICE = DEMO_USERS[0] as (typeof DEMO_USERS)[0];
+const REDIRECT = 'com.acme.desktop:/oauth2redirect';
+const SUITE = 'e2e-desktop-app';
+const unavailable = windowSuiteUnavailable();
+if (unavailable) console.warn(`e2e/desktop-app.test.ts skipped: ${unavailable}`);
+
+describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
+  let display: Display;
+  let idp: StandinIdp;
+  let server: LatchkeyProcess;
+  let api: DemoApi;
+  let browser: Browser;
+  let context: BrowserContext;
+  let hook: BrowserHook;
+  let env: NodeJS.ProcessEnv;
+  const apps: AppProcess[] = [];
+
+  const launch = () => {
+    const app = startApp([], env);
+    apps.push(app);
+    return app;
+  };
+  const quit = async (app: AppProcess, window: string) => {
+    await pressKeys(display.name, window, 'ctrl+q');
+    const code = await Promise.race([
+      app.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 10_000)),
+    ]);
+    expect(code, app.output()).toBe(0);
+  };
+
+  beforeAll(async () => {
+    await Promise.all([
+      buildAll(),
+      promisify(execFile)('npx', ['tsc', '-b', 'packages/desktop-app'], { cwd: REPO_ROOT }),
+    ]);
+    const issuer = `http://127.0.0.1:${await freePort()}`;
+    idp = await startStandinIdp({
+      profile: 'google',
+      clients: [
+        {
+          client_id: 'latchkey-demo',
+          client_secret: 'demo-upstream-secret',
+          redirect_uris: [`${issuer}/upstream/callback`],
+        },
+      ],
+      users: [
+        { email: ALICE.email, password: ALICE.password, totpSecret: ALICE.totpSecret, name: ALICE.name },
+      ],
+    });
+    const yaml = demoYaml({ issuer, idpIssuer: idp.issuer, database: 'unused.db' });
+    [server, browser, hook, display, api] = await Promise.all([
+      startLatchkey({ yaml, issuer }),
+      launchBrowser(),
+      startBrowserHook(),
+      startXvfb(),
+      startDemoApi({ issuer, audience: API }),
+    ]);
+    context = await browser.newContext({ viewport: { width: 760, height: 620 } });
+    const profile = await desktopProfile(server.issuer, { redirectUri: REDIRECT });
+    const home = profile.HOME as string;
+    const base: NodeJS.ProcessEnv = {};
+    // A desktop session of the test's own: no setting of the machine's desktop may leak in
+    // (xdg-open would pick another desktop's opener, GTK another display or accessibility bus).
+    for (const [key, value] of Object.entries(process.env)) {
+      if (/^(LATCHKEY_|XDG_|DBUS_|WAYLAND_|KDE_|GNOME_|DESKTOP_SESSION$|DISPLAY$|BROWSER$)/.test(key))
+        continue;
+      base[key] = value;
+    }
+    env = {
+      ...base,
+      ...profile,
+      ...hook.env,
+      DISPLAY: display.name,
+      XDG_DATA_HOME: path.join(home, '.local', 'share'),
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_RUNTIME_DIR: path.join(home, 'run'),
+      ACME_API_URL: api.url,
+      NO_AT_BRIDGE: '1',
+    };
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const app of apps) await app.kill();
+    await context?.close();
+    await browser?.close();
+    await hook?.close();
+    await api?.close();
+    await server?.dispose();
+    await idp?.close();
+    await display?.close();
+    await cleanUp();
+  });
+
+  let window: string;
+  let first: AppProcess;
+
+  it('first launch: the sign-in form, and the scheme registered with the desktop', async () => {
+    first = launch();
+    const view = await first.waitForView('sign-in');
+    expect(view.texts).toEqual(
+      expect.arrayContaining([
+        'Acme Desktop',
+        'Work email (optional)',
+        '[you@company.com]',
+        'Log in with email',
+      ]),
+    );
+    // The button sits below the welcome text: the form is at the window's bottom.
+    const texts = view.texts ?? [];
+    expect(texts.indexOf('Log in with email')).toBeGreaterThan(
+      texts.findIndex((t) => t.startsWith('Welcome')),
+    );
+    window = await findWindow(display.name);
+    await shootWindow(display.name, window, SUITE, 'app-01-first-launch');
+    const { stdout } = await promisify(execFile)(
+      'xdg-mime',
+      ['query', 'default', 'x-scheme-handler/com.acme.desktop'],
+      { env },
+    );
+    expect(stdout.trim()).toBe('latchkey-com.acme.desktop.desktop');
+  });
+
+  it('Log in with email (typed with xdotool, Enter presses the default button) opens the browser; Google, 2-step, Launch; xdg-open brings the window home signed in', async () => {
+    await typeInto(display.name, window, ALICE.email);
+    await pressKeys(display.name, window, 'Return');
+    const url = new URL(await hook.next());
+    expect(url.searchParams.get('login_hint')).toBe(ALICE.email);
+    expect(url.searchParams.get('redirect_uri')).toBe(REDIRECT);
+    const waiting = await first.waitForView('waiting');
+    expect(waiting.texts).toEqual(
+      expect.arrayContaining(['Continue in your browser', 'Copy link', 'Cancel']),
+    );
+    await shootWindow(display.name, window, SUITE, 'app-02-waiting');
+
+    const page: Page = await context.newPage();
+    const redirects = watchRedirects(context, `${REDIRECT}?`);
+    await page.goto(url.href);
+    // The email typed in the window is the login hint: Latchkey sends her straight to Google.
+    await page.waitForURL((u) => u.href.startsWith(idp.issuer));
+    await waitForText(page.locator('#who'), ALICE.email);
+    await shoot(page, SUITE, 'browser-1-google-password');
+    await page.fill('#password', ALICE.password);
+    await page.click('#next');
+    await page.waitForSelector('form[data-step=totp]');
+    await shoot(page, SUITE, 'browser-2-google-2-step');
+    await page.fill('#code', await totpCode(ALICE.totpSecret));
+    await page.click('#next');
+    await waitForText(page.locator('#handoff'), 'Launch Acme Desktop');
+    await shoot(page, SUITE, 'browser-3-launch');
+    const redirect = await clickHandoff(page, redirects);
+    await page.close();
+
+    // The OS path: xdg-open → the registered .desktop file → `acme-desktop … -- <url>`, which hands
+    // the URL to the waiting window over the SDK's local socket and exits.
+    const opened = await xdgOpen(redirect, env);
+    expect(opened.code, opened.output).toBe(0);
+    const signedIn = await first.waitForView('main', (event) => event.loaded === true);
+    expect(signedIn.offline).toBe(false);
+    expect(signedIn.texts).toEqual(
+      expect.arrayContaining([
+        `Signed in as ${ALICE.name}`,
+        ALICE.email,
+        'Organization: Acme Corp',
+        'Your projects',
+        'Rocket skates',
+      ]),
+    );
+    // The list came from the Acme API, which checked her access token.
+    expect(api.requests.at(-1)).toMatchObject({ path: '/v1/projects', status: 200 });
+    await shootWindow(display.name, window, SUITE, 'app-03-signed-in');
+    await quit(first, window);
+  });
+
+  it('relaunch: silent, straight to the signed-in view, no browser', async () => {
+    const again = launch();
+    const signedIn = await again.waitForView('main', (event) => event.loaded === true);
+    expect(signedIn.texts).toEqual(expect.arrayContaining([`Signed in as ${ALICE.name}`, 'Rocket skates']));
+    const views = again.events.filter((e) => e.event === 'view').map((e) => e.view);
+    expect(views).not.toContain('sign-in');
+    expect(views).not.toContain('waiting');
+    await expect(hook.next(300)).rejects.toThrow(/no URL/);
+    const start = again.events.find((e) => e.event === 'start')?.ms ?? 0;
+    console.log(
+      `acme-desktop relaunch: signed-in view with the API's list at ${signedIn.ms} ms (process start → ${start} ms: Node)`,
+    );
+    await quit(again, await findWindow(display.name));
+  });
+
+  it('offline: the signed-in view with a banner; Retry (keyboard) once the server is back', async () => {
+    await server.stop();
+    const app = launch();
+    const offline = await app.waitForView('main', (event) => event.offline === true);
+    expect(offline.texts?.join('\n')).toMatch(/You are offline/);
+    expect(offline.texts).toEqual(expect.arrayContaining([`Signed in as ${ALICE.name}`, 'Retry']));
+    window = await findWindow(display.name);
+    await shootWindow(display.name, window, SUITE, 'app-04-offline');
+    await server.restart();
+    await pressKeys(display.name, window, 'Return'); // Retry has the focus
+    const online = await app.waitForView('main', (event) => event.loaded === true && event.offline === false);
+    expect(online.texts).toEqual(expect.arrayContaining(['Rocket skates']));
+    first = app;
+  });
+
+  it('an admin disables her: Reload (F5) returns the window to the form, her email filled in, with the reason', async () => {
+    const disable = await runLatchkey(server, ['admin', 'users', 'disable', '--user', ALICE.email]);
+    expect(disable.code, disable.stderr).toBe(0);
+    await pressKeys(display.name, window, 'F5');
+    const form = await first.waitForView('sign-in');
+    expect(form.texts).toEqual(expect.arrayContaining([`[${ALICE.email}]`, 'Log in with email']));
+    expect(form.texts?.some((t) => /^You were signed out/.test(t))).toBe(true);
+    await shootWindow(display.name, window, SUITE, 'app-05-signed-out');
+    await quit(first, window);
+  });
+});
