@@ -210,6 +210,31 @@ describe('tokens', () => {
     expect(result.stderr).toMatch(/session\/end\?.*id_token_hint=/);
     expect((await runCli(['whoami'], env)).code).toBe(3);
   });
+
+  it('logout with nothing stored says so (not "server could not be reached")', async () => {
+    const env = await profile();
+    const result = await runCli(['logout'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Not signed in on this device: nothing to revoke.');
+    expect(result.stdout).not.toContain('could not be reached');
+    const json = await runCli(['logout', '--json'], env);
+    expect(JSON.parse(json.stdout)).toEqual({
+      status: 'signed-out',
+      revoked: false,
+      revocation: 'not-signed-in',
+    });
+  });
+
+  it('logout with the server down says the sign-in was only forgotten here', async () => {
+    const downOp = await startTestOp();
+    const env = await profile(downOp.issuer);
+    await signIn(env);
+    await downOp.close();
+    const result = await runCli(['logout'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('the server could not be reached');
+    expect((await runCli(['whoami'], env)).code).toBe(3);
+  });
 });
 
 describe('stores and setup', () => {

@@ -9,6 +9,7 @@ import {
   type LatchkeyClient,
   LatchkeyError,
   NetworkError,
+  type RevocationOutcome,
   registerScheme,
   type TokenStore,
 } from '@latchkey/desktop';
@@ -83,6 +84,16 @@ function makeStore(config: CliConfig, io: Io): TokenStore {
   }
   return createKeychainStore();
 }
+
+/** What `logout` says, by what became of the stored refresh token. */
+const LOGOUT_MESSAGES: Record<RevocationOutcome, string> = {
+  revoked: 'Signed out.',
+  'not-signed-in': 'Not signed in on this device: nothing to revoke.',
+  'server-unreachable':
+    'Signed out on this device; the server could not be reached to revoke the sign-in, which stays valid there until it expires.',
+  unsupported:
+    'Signed out on this device; the server offers no revocation, so the sign-in stays valid there until it expires.',
+};
 
 function describeAccount(account: { email?: string; subject: string }): string {
   return account.email ?? account.subject;
@@ -208,15 +219,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
               }
             : {}),
         });
-        print(
-          result.revoked
-            ? 'Signed out.'
-            : 'Signed out on this device (the server could not be reached to revoke the sign-in).',
-          {
-            status: 'signed-out',
-            ...result,
-          },
-        );
+        print(LOGOUT_MESSAGES[result.revocation], { status: 'signed-out', ...result });
         return ExitCode.Ok;
       }
       case 'register-scheme': {

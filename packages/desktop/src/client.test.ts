@@ -474,6 +474,35 @@ describe('sign-out', () => {
       }),
     });
     expect((await response.json()).error).toBe('invalid_grant');
+    expect(result.revocation).toBe('revoked');
     expect(await client.getState()).toEqual({ status: 'signed-out' });
+  });
+
+  it('says what happened: nothing stored, server unreachable, no revocation endpoint', async () => {
+    const nothing = await newClient();
+    expect(await nothing.signOut()).toEqual({ revoked: false, revocation: 'not-signed-in' });
+
+    const downOp = await startTestOp();
+    const store = createMemoryStore();
+    const cacheDir = await tempDir();
+    await (await newClient({ issuer: downOp.issuer, store, cacheDir })).signIn();
+    await downOp.close();
+    const offline = await newClient({ issuer: downOp.issuer, store, cacheDir });
+    expect(await offline.signOut()).toEqual({ revoked: false, revocation: 'server-unreachable' });
+    expect(await offline.getState()).toEqual({ status: 'signed-out' });
+
+    // A server that offers no revocation (RFC 7009 is optional; RFC 8414 §2 revocation_endpoint).
+    const withoutRevocation: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith('/.well-known/openid-configuration')) return response;
+      const { revocation_endpoint: _dropped, ...metadata } = (await response.json()) as Record<
+        string,
+        unknown
+      >;
+      return new Response(JSON.stringify(metadata), { headers: { 'content-type': 'application/json' } });
+    };
+    const plain = await newClient({ fetch: withoutRevocation });
+    await plain.signIn();
+    expect(await plain.signOut()).toEqual({ revoked: false, revocation: 'unsupported' });
   });
 });

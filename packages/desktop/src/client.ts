@@ -23,7 +23,7 @@ import type { AuthenticationResult } from './tokens.js';
 export type { SignInOptions } from './flows/interactive.js';
 export type { RedirectOutcome } from './flows/scheme-sign-in.js';
 export type { SessionState } from './flows/session-state.js';
-export type { SignOutOptions, SignOutResult } from './flows/sign-out.js';
+export type { RevocationOutcome, SignOutOptions, SignOutResult } from './flows/sign-out.js';
 export { type AccessTokenOptions, LOST_RESPONSE_RETRY_DELAY_MS } from './flows/silent-sign-in.js';
 
 /** Options of {@link createClient}. */

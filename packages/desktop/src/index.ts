@@ -13,6 +13,7 @@ export {
   createClient,
   type LatchkeyClient,
   type RedirectOutcome,
+  type RevocationOutcome,
   type SessionState,
   type SignInOptions,
   type SignOutOptions,

@@ -12,10 +12,22 @@ export interface SignOutOptions {
   openBrowser?: OpenBrowser;
 }
 
+/**
+ * What became of the stored refresh token. In every case the store is cleared.
+ * - `revoked`: the server confirmed the revocation (RFC 7009 §2.2);
+ * - `not-signed-in`: nothing was stored, so there was nothing to revoke;
+ * - `server-unreachable`: no response (offline, or discovery failed): the token is forgotten here
+ *   but still valid at the server until it expires or an administrator revokes the session;
+ * - `unsupported`: the server advertises no `revocation_endpoint` (RFC 8414 §2).
+ */
+export type RevocationOutcome = 'revoked' | 'not-signed-in' | 'server-unreachable' | 'unsupported';
+
 /** What {@link LatchkeyClient.signOut} did. */
 export interface SignOutResult {
-  /** The server confirmed the revocation (RFC 7009 §2.2); false when it could not be reached. */
+  /** The server confirmed the revocation (RFC 7009 §2.2): `revocation === 'revoked'`. */
   revoked: boolean;
+  /** What became of the stored refresh token, and why `revoked` is false when it is. */
+  revocation: RevocationOutcome;
   /** The end-session URL opened in the browser with `{ everywhere: true }` (OpenID Connect RP-Initiated Logout §2). */
   endSessionUrl?: string;
 }
@@ -42,12 +54,15 @@ export function createSignOut({
    */
   return async (signOutOptions) => {
     const as = await ctx.metadata().catch(() => undefined);
-    let revoked = false;
+    let revocation: RevocationOutcome;
     let session: StoredSession | undefined;
     const lock = await acquireFileLock(lockPath).catch(() => undefined);
     try {
       session = await readSession(ctx);
-      if (session && as?.revocation_endpoint) {
+      if (!session) revocation = 'not-signed-in';
+      else if (!as) revocation = 'server-unreachable';
+      else if (!as.revocation_endpoint) revocation = 'unsupported';
+      else {
         try {
           const response = await oauth.revocationRequest(
             as,
@@ -60,10 +75,11 @@ export function createSignOut({
             },
           );
           await oauth.processRevocationResponse(response);
-          revoked = true;
+          revocation = 'revoked';
         } catch (error) {
           const failure = toLatchkeyError(error, 'Revocation');
           if (!(failure instanceof NetworkError)) throw failure;
+          revocation = 'server-unreachable';
         }
       }
       await clearSession(ctx);
@@ -72,13 +88,14 @@ export function createSignOut({
     } finally {
       await lock?.release();
     }
-    if (!signOutOptions.everywhere) return { revoked };
+    const outcome = { revoked: revocation === 'revoked', revocation };
+    if (!signOutOptions.everywhere) return outcome;
     if (!as?.end_session_endpoint)
       throw new UnsupportedError('The server advertises no end_session_endpoint');
     const url = new URL(as.end_session_endpoint);
     url.searchParams.set('client_id', ctx.clientId);
     if (session?.idToken) url.searchParams.set('id_token_hint', session.idToken);
     await (signOutOptions.openBrowser ?? openBrowser)(url.href);
-    return { revoked, endSessionUrl: url.href };
+    return { ...outcome, endSessionUrl: url.href };
   };
 }
