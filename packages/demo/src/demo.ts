@@ -4,15 +4,17 @@
  * first-party desktop apps and an API; then `latchkey-desktop` signs in (silently when a previous run
  * left a sign-in behind). Everything it writes lives in one data folder, kept between runs.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type StandinIdp, startStandinIdp, totpCode } from '@latchkey/standin-idp';
+import { type DemoApi, startDemoApi } from './api.js';
 
 export const SERVER_BIN = fileURLToPath(new URL('../../server/bin/latchkey.js', import.meta.url));
 export const DESKTOP_BIN = fileURLToPath(new URL('../../cli/bin/latchkey-desktop.js', import.meta.url));
+export const APP_BIN = fileURLToPath(new URL('../../desktop-app/bin/acme-desktop.cjs', import.meta.url));
 
 export const API = 'https://api.acme.test';
 /** Latchkey's client at the stand-in IdP (a confidential web client there, like a real Google project). */
@@ -52,8 +54,18 @@ export interface DemoOptions {
   port: number;
   /** The stand-in Google IdP's port. Default 4100. */
   idpPort: number;
-  /** How the code comes back to the app: loopback (default) or the private-use scheme (needs a desktop). */
-  flow: 'loopback' | 'scheme' | 'device';
+  /**
+   * How the code comes back to the app: for latchkey-desktop loopback by default, for the window the
+   * private-use scheme (loopback when it cannot be registered); or the device flow.
+   */
+  flow?: 'loopback' | 'scheme' | 'device';
+  /** The Acme API's port on 127.0.0.1 (default 4200; another free one when taken). */
+  apiPort?: number;
+  /**
+   * Which app signs in: `window` (Acme Desktop, packages/desktop-app), `cli` (latchkey-desktop), or
+   * `auto` (default): the window when a display is available and GTK loads, the CLI otherwise.
+   */
+  app?: 'auto' | 'window' | 'cli';
   /** Run `latchkey-desktop` after the servers are up (default true). */
   login: boolean;
   out: NodeJS.WritableStream;
@@ -120,7 +132,12 @@ users:
 }
 
 /** A `latchkey-desktop --config` file: one per demo app, sharing one token folder. */
-function desktopConfig(paths: DemoPaths, issuer: string, app: 'acme-desktop' | 'acme-meetings'): string {
+function desktopConfig(
+  paths: DemoPaths,
+  issuer: string,
+  app: 'acme-desktop' | 'acme-meetings',
+  apiUrl: string,
+): string {
   const scheme = app === 'acme-desktop' ? 'com.acme.desktop' : 'com.acme.meetings';
   return `${JSON.stringify(
     {
@@ -133,10 +150,33 @@ function desktopConfig(paths: DemoPaths, issuer: string, app: 'acme-desktop' | '
       storeDir: path.join(paths.dataDir, 'desktop', 'tokens'),
       cacheDir: path.join(paths.dataDir, 'desktop', 'cache'),
       resources: [API],
+      apiUrl,
     },
     null,
     2,
   )}\n`;
+}
+
+/**
+ * Whether Acme Desktop's window can open here: a graphical session (or a Mac / Windows) and the GTK
+ * binding (node-gtk) loads. Checked in a child process: a failing native binding must not take the
+ * demo down.
+ */
+export function windowAvailable(env: NodeJS.ProcessEnv): { ok: boolean; reason?: string } {
+  const linux = process.platform === 'linux' || process.platform === 'freebsd';
+  if (linux && !env.DISPLAY && !env.WAYLAND_DISPLAY) return { ok: false, reason: 'no display' };
+  const probe = spawnSync(process.execPath, ['-e', "require('node-gtk').require('Gtk', '3.0')"], {
+    cwd: path.dirname(path.dirname(APP_BIN)),
+    env,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  if (probe.status !== 0)
+    return {
+      ok: false,
+      reason: `GTK does not load (${probe.stderr.trim().split('\n')[0] ?? probe.error?.message})`,
+    };
+  return { ok: true };
 }
 
 export async function currentTotp(email: string): Promise<{ code: string; secondsLeft: number } | undefined> {
@@ -216,8 +256,16 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   });
 
   await writeFile(paths.config, demoYaml({ issuer, idpIssuer: idp.issuer, database: paths.database }));
+
+  // The Acme API: what the apps call with their access tokens (verified against Latchkey's /jwks).
+  let api: DemoApi;
+  try {
+    api = await startDemoApi({ issuer, audience: API, port: options.apiPort ?? 4200 });
+  } catch {
+    api = await startDemoApi({ issuer, audience: API });
+  }
   for (const app of ['acme-desktop', 'acme-meetings'] as const)
-    await writeFile(paths.desktopConfig(app), desktopConfig(paths, issuer, app));
+    await writeFile(paths.desktopConfig(app), desktopConfig(paths, issuer, app, api.url));
 
   const log = createWriteStream(paths.serverLog, { flags: 'a' });
   // Its own process group: Ctrl-C in the terminal reaches only the demo, which stops the server
@@ -235,6 +283,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   } catch (error) {
     server.kill('SIGTERM');
     await idp.close();
+    await api.close();
     const tail = (await readFile(paths.serverLog, 'utf8').catch(() => '')).split('\n').slice(-8).join('\n');
     throw new Error(
       /EADDRINUSE/.test(tail)
@@ -251,7 +300,8 @@ Latchkey demo — everything on this machine, data in ${relative(paths.dataDir)}
 
   Latchkey                 ${issuer}   (log: ${relative(paths.serverLog)})
   Stand-in Google IdP      ${idp.issuer}   (for acme.test)
-  Apps                     Acme Desktop (acme-desktop), Acme Meetings (acme-meetings); API ${API}
+  Apps                     Acme Desktop (acme-desktop), Acme Meetings (acme-meetings)
+  Acme API                 ${api.url}/v1/projects   (resource ${API})
 
   Sign in as
 ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n    ${''.padEnd(18)} ${u.signsInAt}`).join('\n')}
@@ -262,6 +312,8 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
   More to try while this runs (another terminal):
     ${desktop} whoami                    signs in silently
     ${desktop} token --resource ${API}
+    curl -H "Authorization: Bearer $(${desktop} token --resource ${API})" ${api.url}/v1/projects
+    npx acme-desktop --config ${relative(paths.desktopConfig('acme-desktop'))}   the window
     ${meetings} login                    a second app: one click, no password
     ${desktop} login --flow device       a code to type at ${issuer}/device
     npx latchkey admin users disable --user alice@acme.test --config ${relative(paths.config)}
@@ -291,8 +343,35 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
     return { code, stdout };
   };
 
+  const windowCheck = options.app === 'cli' ? { ok: false } : windowAvailable(options.env);
+  if (options.app === 'window' && !windowCheck.ok)
+    say(`Acme Desktop's window cannot open here (${windowCheck.reason}): latchkey-desktop signs in instead.`);
+
+  /** Acme Desktop's window: silent when a sign-in is stored, else its sign-in form. Ends when it is closed. */
+  const runWindow = async (): Promise<number> => {
+    say(
+      'Acme Desktop: opening its window (packages/desktop-app). Close it to stop there; Ctrl-C stops everything.',
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        APP_BIN,
+        '--config',
+        paths.desktopConfig('acme-desktop'),
+        ...(options.flow && options.flow !== 'scheme' ? ['--flow', options.flow] : []),
+      ],
+      { env: childEnv(options.env, {}), stdio: ['ignore', 'inherit', 'inherit'], detached: true },
+    );
+    login = child;
+    const code = await exitOf(child);
+    login = undefined;
+    if (!stopping) say(`Acme Desktop's window closed${code ? ` (exit code ${code})` : ''}.`);
+    return code ?? 1;
+  };
+
   const signIn = async (): Promise<number> => {
     if (!options.login) return 0;
+    if (windowCheck.ok) return runWindow();
     const silent = await runDesktop(['whoami', '--json'], false);
     if (silent.code === 0) {
       const { account } = JSON.parse(silent.stdout) as { account: { email?: string; subject: string } };
@@ -307,7 +386,7 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
       const registered = await runDesktop(['register-scheme'], true);
       if (registered.code !== 0) return registered.code ?? 1;
     }
-    const flow = options.flow === 'loopback' ? [] : ['--flow', options.flow];
+    const flow = !options.flow || options.flow === 'loopback' ? [] : ['--flow', options.flow];
     const result = await runDesktop(['login', ...flow], true);
     if (result.code === 0) say(`Next time, \`npm run demo\` (or \`${desktop} whoami\`) signs in silently.`);
     else if (!stopping) say(`latchkey-desktop login ended with exit code ${result.code}.`);
@@ -326,6 +405,7 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
       server.kill('SIGTERM');
       await exitOf(server);
       await idp.close();
+      await api.close();
       log.end();
     })();
     return stopped;

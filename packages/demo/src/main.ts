@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { currentTotp, DEMO_USERS, startDemo } from './demo.js';
 
-const USAGE = `Usage: npm run demo [-- --port 4000] [--idp-port 4100] [--data data/demo] [--flow loopback|scheme|device] [--no-login]
+const USAGE = `Usage: npm run demo [-- --port 4000] [--idp-port 4100] [--api-port 4200] [--data data/demo] [--flow loopback|scheme|device] [--cli] [--no-login]
        npm run demo:otp <email>      the current 2-step verification code of a demo user
 
-Starts the stand-in Google IdP and Latchkey on 127.0.0.1 (SQLite in --data, kept between runs), then
-signs Acme Desktop in with latchkey-desktop: in the browser the first time, silently afterwards.
---flow scheme registers com.acme.desktop: with the desktop (xdg-mime); --no-login only starts the servers.
+Starts the stand-in Google IdP, Latchkey and the Acme API on 127.0.0.1 (SQLite in --data, kept between
+runs), then opens Acme Desktop's window (with a display; --cli or none: latchkey-desktop in this
+terminal): in the browser the first time, silently afterwards.
+--flow scheme registers com.acme.desktop: with the desktop (xdg-mime; the window does it by itself);
+--no-login only starts the servers.
 Ctrl-C stops everything.
 `;
 
@@ -31,8 +33,10 @@ async function main(): Promise<number> {
       options: {
         port: { type: 'string', default: '4000' },
         'idp-port': { type: 'string', default: '4100' },
+        'api-port': { type: 'string', default: '4200' },
         data: { type: 'string', default: 'data/demo' },
-        flow: { type: 'string', default: 'loopback' },
+        flow: { type: 'string' },
+        cli: { type: 'boolean', default: false },
         'no-login': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
@@ -56,11 +60,13 @@ async function main(): Promise<number> {
   }
   const port = Number(values.port);
   const idpPort = Number(values['idp-port']);
+  const apiPort = Number(values['api-port']);
   const flow = values.flow;
   if (
     !Number.isInteger(port) ||
     !Number.isInteger(idpPort) ||
-    (flow !== 'loopback' && flow !== 'scheme' && flow !== 'device')
+    !Number.isInteger(apiPort) ||
+    (flow !== undefined && flow !== 'loopback' && flow !== 'scheme' && flow !== 'device')
   ) {
     process.stderr.write(USAGE);
     return 2;
@@ -70,7 +76,9 @@ async function main(): Promise<number> {
     dataDir: values.data,
     port,
     idpPort,
-    flow,
+    ...(flow ? { flow } : {}),
+    apiPort,
+    app: values.cli ? 'cli' : 'auto',
     login: !values['no-login'],
     out: process.stdout,
     env: process.env,

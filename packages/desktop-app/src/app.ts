@@ -78,19 +78,23 @@ export function startApp(options: AppOptions): RunningApp {
     copyLink: () => {
       if (!lastUrl) return;
       window.copyToClipboard(lastUrl);
-      window.status('Sign-in link copied. Paste it into your browser.');
+      status('Sign-in link copied. Paste it into your browser.');
     },
     // Retry and Reload ask the server (a refresh), so a disabled account or a revoked session shows.
     retry: () => void launch(true),
     signOut: (everywhere) => void signOut(everywhere),
     repairScheme: () =>
       void options.repairScheme().then(
-        (status) => window.status(status.message),
-        (error: unknown) => window.status(`Could not register the link handler: ${describe(error)}`),
+        (result) => status(result.message),
+        (error: unknown) => status(`Could not register the link handler: ${describe(error)}`),
       ),
     quit: () => void quit(),
   };
   const window = options.makeWindow(actions);
+  const status = (text: string) => {
+    window.status(text);
+    options.trace?.({ event: 'status', text });
+  };
 
   const show = (next: View) => {
     view = next;
@@ -233,13 +237,13 @@ export function startApp(options: AppOptions): RunningApp {
             lastUrl = url;
             show({ kind: 'waiting', url, flow: options.flow === 'loopback' ? 'loopback' : 'scheme' });
             await openSystemBrowser(url).catch(() =>
-              window.status('Could not open a browser: copy the link and open it yourself.'),
+              status('Could not open a browser: copy the link and open it yourself.'),
             );
           },
         });
       }
       if (mine !== generation) return;
-      window.status('');
+      status('');
       await signedIn(result, mine);
     } catch (error) {
       if (mine !== generation) return;
@@ -263,7 +267,7 @@ export function startApp(options: AppOptions): RunningApp {
       const result = await client.signOut({ everywhere, openBrowser: (url) => openSystemBrowser(url) });
       if (mine !== generation) return;
       show({ kind: 'sign-in', ...(email ? { email } : {}) });
-      window.status(
+      status(
         result.revoked
           ? everywhere
             ? 'Signed out here and in your browser.'

@@ -149,7 +149,7 @@ async function main(): Promise<number> {
   client ??= await clientFor(redirect);
   emit({ event: 'client', flow, ms: Math.round(performance.now()) });
 
-  loadToolkit();
+  const { GLib } = loadToolkit();
   emit({ event: 'toolkit', ms: Math.round(performance.now()) });
   let quit!: () => void;
   const quitted = new Promise<void>((resolve) => {
@@ -172,7 +172,14 @@ async function main(): Promise<number> {
     emit({ event: 'activate' });
     app.present();
   }).catch(() => undefined);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void app.quit());
+  // SIGTERM / SIGINT / SIGHUP (logout, `kill`, Ctrl-C in a terminal) close the window cleanly. GLib's
+  // own signal source: Node's `process.on(signal)` listeners are not called while GLib runs the loop.
+  for (const signal of [2, 15, 1]) {
+    GLib.unixSignalAdd(GLib.PRIORITY_DEFAULT, signal, () => {
+      void app.quit();
+      return false;
+    });
+  }
   // GLib's main loop (started by bin/acme-desktop.cjs) dispatches the window's events meanwhile.
   await quitted;
   await activation?.close();

@@ -134,7 +134,7 @@ export function createWindow(actions: WindowActions): AppWindow {
   const signOutEverywhereItem = menuItem('Sign out _everywhere', () => actions.signOut(true));
   const signOutSeparator = new Gtk.SeparatorMenuItem();
   menu.append(signOutSeparator);
-  const retryItem = menuItem('_Reload', () => actions.retry(), Gdk.KEY_F5);
+  const retryItem = menuItem('Re_load', () => actions.retry(), Gdk.KEY_F5);
   menuItem('_Repair link handling', () => actions.repairScheme());
   menu.append(new Gtk.SeparatorMenuItem());
   menuItem('_Quit', () => actions.quit(), Gdk.KEY_q, Gdk.ModifierType.CONTROL_MASK);
@@ -147,11 +147,11 @@ export function createWindow(actions: WindowActions): AppWindow {
   named(menuButton, 'Account menu');
   header.packEnd(menuButton);
   // F10 opens the menu, as in GNOME apps.
-  const f10 = new Gtk.MenuItem({ label: 'menu' });
-  f10.on('activate', () => menuButton.setActive(!menuButton.getActive()));
-  f10.addAccelerator('activate', accel, Gdk.KEY_F10, 0, 0);
-  const hidden = new Gtk.Menu();
-  hidden.append(f10);
+  window.on('key-press-event', (event: G) => {
+    if (event.keyval !== Gdk.KEY_F10) return false;
+    menuButton.setActive(!menuButton.getActive());
+    return true;
+  });
 
   // ---- views -------------------------------------------------------------------------------------
   const stack = new Gtk.Stack();
