@@ -79,8 +79,8 @@ describe('login', () => {
     const page = await browser.newPage();
     await page.goto(url);
     await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    expect(await page.textContent('h1')).toBe('You are signed in');
-    expect(await page.textContent('p')).toContain('Return to latchkey-desktop.');
+    expect(await page.textContent('h1')).toBe('Signed in');
+    expect(await page.textContent('p')).toContain('You are signed in — return to latchkey-desktop.');
     await page.close();
     const result = await login.exited;
     expect(result.code).toBe(0);

@@ -112,8 +112,9 @@ describe('interactive sign-in (loopback)', () => {
       await client.signIn();
       return (await html)?.replace(/<[^>]*>/g, '');
     };
-    expect(await pageOf({ appName: 'Acme Desktop' })).toContain('You are signed in');
-    expect(await pageOf({ appName: 'Acme Desktop' })).toContain('Return to Acme Desktop.');
+    expect(await pageOf({ appName: 'Acme Desktop' })).toContain(
+      'You are signed in — return to Acme Desktop.',
+    );
     expect(
       await pageOf({
         appName: 'Acme',

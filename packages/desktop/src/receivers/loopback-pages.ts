@@ -59,12 +59,15 @@ function appLabel(appName: string | undefined): string {
   return appName ? `<span class="app">${escapeHtml(appName)}</span>` : 'the application';
 }
 
-/** "You are signed in — return to <App>". */
+/**
+ * "Signed in" / "You are signed in — return to <App>". The heading stays "Signed in": whole-flow tests
+ * (e2e/) and people's scripts look for it.
+ */
 export function defaultSuccessPage({ appName }: { appName: string | undefined }): string {
   return document(
     appName ? `Signed in — ${appName}` : 'Signed in',
     'ok',
-    `<h1>You are signed in</h1><p>Return to ${appLabel(appName)}. You can close this tab.</p>`,
+    `<h1>Signed in</h1><p>You are signed in — return to ${appLabel(appName)}. You can close this tab.</p>`,
   );
 }
 

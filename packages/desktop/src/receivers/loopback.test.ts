@@ -32,8 +32,8 @@ describe('loopback receiver pages', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(page.headers.get('referrer-policy')).toBe('no-referrer');
-    expect(page.html).toContain('You are signed in');
-    expect(text(page.html)).toContain('Return to Acme &#60;Desktop&#62; &#38; Co');
+    expect(page.html).toContain('<h1>Signed in</h1>');
+    expect(text(page.html)).toContain('You are signed in — return to Acme &#60;Desktop&#62; &#38; Co.');
     expect(page.html).not.toContain('<Desktop>');
     expect(page.html).toContain("history.replaceState(null,'','/')");
     expectSelfContained(page.html);
@@ -41,7 +41,7 @@ describe('loopback receiver pages', () => {
 
   it('success without an app name says "the application"', async () => {
     const page = await answer({}, { ok: true });
-    expect(page.html).toContain('Return to the application');
+    expect(page.html).toContain('You are signed in — return to the application.');
   });
 
   it('error: says the sign-in failed, escapes the message, and names the app', async () => {
