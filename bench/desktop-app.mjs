@@ -206,6 +206,19 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
   // Warm-up: the first start registers the scheme and fills the discovery cache.
   await timeLines(process.execPath, app, env, appLines);
   await timeLines(process.execPath, bare, env, { shown: (e) => e.event === 'shown' });
+  if (process.env.BENCH_PHASES) {
+    for (let i = 0; i < 3; i++) {
+      const p = startProcess(process.execPath, [process.env.BENCH_PHASES], env);
+      await new Promise((resolve) => p.child.once("close", resolve));
+      console.error(p.output().trim().replace(/\n/g, " "));
+      const q = startProcess(process.execPath, ["/tmp/phase-loop.cjs"], env);
+      await new Promise((resolve) => q.child.once("close", resolve));
+      console.error("in GLib loop:", q.output().trim().replace(/\n/g, " "));
+      continue;
+      await new Promise((resolve) => p.child.once("close", resolve));
+      console.error(p.output().trim());
+    }
+  }
   if (process.env.BENCH_DEBUG) {
     const probe = startProcess(process.execPath, app, env);
     await new Promise((resolve) => setTimeout(resolve, 3000));

@@ -94,7 +94,7 @@ ${argon}
       return server.keys.activeKids();
     },
   };
-  userId = async ({ email }) => (await server.backend.repos.users.findByEmail(email))?.id;
+  userId = async ({ email }) => (await server.parts.repos.users.findByEmail(email))?.id;
 } else {
   const { default: Provider } = await import('oidc-provider');
   const { generateKeyPair, exportJWK } = await import('jose');

@@ -1,8 +1,13 @@
 import type { LatchkeyConfig } from '../config/types.js';
 import { SecretBox } from '../crypto/secret-box.js';
-import { createThrottle, memoryThrottleStore, type Throttle, type ThrottleStore } from '../domain/throttle/throttle.js';
-import { redisThrottleStore } from '../domain/throttle/throttle-redis.js';
 import { createPasswordHasher, type PasswordHasher } from '../domain/passwords/password-hasher.js';
+import {
+  createThrottle,
+  memoryThrottleStore,
+  type Throttle,
+  type ThrottleStore,
+} from '../domain/throttle/throttle.js';
+import { redisThrottleStore } from '../domain/throttle/throttle-redis.js';
 import { applyStaticConfig } from '../main/static-config.js';
 import { type Database, openDatabase } from '../storage/database.js';
 import { migrateToLatest } from '../storage/migrate.js';

@@ -1,4 +1,4 @@
-import { type KeyStore, ProtocolKeys, type StoredKey } from '../protocol/keys.js';
+import { type KeyStore, ProtocolKeys, repositoryKeyStore, type StoredKey } from '../protocol/keys.js';
 import type { AdminContext } from './context.js';
 
 export interface KeySummary {
@@ -13,13 +13,7 @@ export interface KeySummary {
 }
 
 function keyStore(ctx: AdminContext): KeyStore {
-  const { signingKeys } = ctx.repos;
-  return {
-    listKeys: () => signingKeys.list(),
-    insertKeys: (keys) => signingKeys.insert(keys),
-    retireKeys: (kids, retiresAt, expiresAt) => signingKeys.retire(kids, retiresAt, expiresAt),
-    deleteExpiredKeys: (now) => signingKeys.deleteExpired(now),
-  };
+  return repositoryKeyStore(ctx.repos.signingKeys);
 }
 
 export function keyState(key: StoredKey, now = Date.now()): KeySummary['state'] {

@@ -1,5 +1,6 @@
-import { accountKey, addressKey } from '../domain/throttle/throttle.js';
 import { MAX_PASSWORD_LENGTH } from '../domain/passwords/password-hasher.js';
+import { createPasswordResetLink, RESET_LINK_TTL_MS } from '../domain/reset-links.js';
+import { accountKey, addressKey } from '../domain/throttle/throttle.js';
 import type { User } from '../storage/repositories/users.js';
 import type { AdminContext } from './context.js';
 import { engineRecords } from './engine-records.js';
@@ -195,8 +196,8 @@ export async function clearThrottle(
 
 /**
  * A one-time link that lets the user choose a new password (no mail server needed: the operator
- * hands it over). Made by the reset page's own `createPasswordResetLink` (login/reset), so the
- * link and the page agree on hashing and lifetime; its audit event names the CLI as the actor.
+ * hands it over), made by the same domain function as the reset page reads (domain/reset-links.ts),
+ * so the link and the page agree on hashing and lifetime; its audit event names the operator.
  */
 export async function createResetLink(
   ctx: AdminContext,
@@ -204,18 +205,15 @@ export async function createResetLink(
 ): Promise<{ user: UserSummary; url: string; expiresAt: number }> {
   const user = await findUser(ctx, emailOrId);
   if (user.status !== 'active') throw new AdminError('conflict', `user ${user.email ?? user.id} is disabled`);
-  // Loaded on use: the sign-in pages pull in the protocol engine.
-  const { createPasswordResetLink, RESET_LINK_TTL_MS } = await import('../reset/reset-routes.js');
-  const repos = {
-    actionTokens: ctx.repos.actionTokens,
-    audit: {
-      append: (event: Parameters<AdminContext['repos']['audit']['append']>[0]) =>
-        ctx.repos.audit.append({ ...event, actor: ctx.actor, organizationId: user.organizationId }),
-    },
-  };
-  // It needs only these two repositories of the backend.
-  const backend = { repos } as unknown as Parameters<typeof createPasswordResetLink>[0];
   const expiresAt = Date.now() + RESET_LINK_TTL_MS;
-  const url = await createPasswordResetLink(backend, user.id, ctx.config.issuer);
+  const url = await createPasswordResetLink(
+    {
+      actionTokens: ctx.repos.actionTokens,
+      audit: (event) => ctx.repos.audit.append({ ...event, organizationId: user.organizationId }),
+      issuer: ctx.config.issuer,
+    },
+    user.id,
+    ctx.actor,
+  );
   return { user: summarize(user), url, expiresAt };
 }

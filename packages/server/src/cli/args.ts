@@ -1,6 +1,10 @@
+import { ServerError } from '../errors/server-error.js';
 /** Errors a person made on the command line: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends ServerError {
   override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('usage', message);
+  }
 }
 
 export interface ParsedArgs {

@@ -440,7 +440,7 @@ describe('admin against the database of a running server', () => {
   });
 
   it('users disable revokes the refresh token at once; the running server refuses it', async () => {
-    const bob = await server.backend.repos.users.findByEmail('bob@beta.test');
+    const bob = await server.parts.repos.users.findByEmail('bob@beta.test');
     if (!bob) throw new Error('bob is missing');
     const token = await mintRefreshToken(server, bob.id);
     const first = await refresh(server, token);
@@ -453,7 +453,7 @@ describe('admin against the database of a running server', () => {
     const after = await refresh(server, rotated);
     expect(after.status).toBe(400);
     expect(after.body.error).toBe('invalid_grant');
-    const rows = await server.backend.database.db
+    const rows = await server.parts.database.db
       .selectFrom('oidc_records')
       .select('id')
       .where('account_id', '=', bob.id)
@@ -463,7 +463,7 @@ describe('admin against the database of a running server', () => {
   });
 
   it('sessions list shows what the user holds; sessions revoke removes all of it', async () => {
-    const carol = await server.backend.repos.users.findByEmail('carol@beta.test');
+    const carol = await server.parts.repos.users.findByEmail('carol@beta.test');
     if (!carol) throw new Error('carol is missing');
     const token = await mintRefreshToken(server, carol.id);
     const list = JSON.parse(
@@ -481,7 +481,7 @@ describe('admin against the database of a running server', () => {
     expect((await refresh(server, token)).body.error).toBe('invalid_grant');
     expect((await run(['admin', 'sessions', 'list', '--user', 'carol@beta.test'])).stdout).toBe('(none)\n');
     // The account itself stays usable.
-    expect((await server.backend.repos.users.findById(carol.id))?.status).toBe('active');
+    expect((await server.parts.repos.users.findById(carol.id))?.status).toBe('active');
   });
 
   it('keys rotate publishes a pending key; the server serves it at /jwks after reloading keys', async () => {

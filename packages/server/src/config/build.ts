@@ -10,6 +10,7 @@ import type {
   Argon2Config,
   ClientConfig,
   ConnectionConfig,
+  ConnectionSecondFactor,
   DevUserConfig,
   Environment,
   LifetimesConfig,
@@ -180,7 +181,13 @@ function buildConnection(c: FileOrganization['connection']): ConnectionConfig {
     case 'local':
       return { type: 'local' };
     case 'google':
-      return { type: 'google', clientId: c.client_id, clientSecret: c.client_secret, issuer: c.issuer };
+      return {
+        type: 'google',
+        clientId: c.client_id,
+        clientSecret: c.client_secret,
+        issuer: c.issuer,
+        secondFactor: buildSecondFactor(c.second_factor),
+      };
     case 'oidc':
       return {
         type: 'oidc',
@@ -192,6 +199,7 @@ function buildConnection(c: FileOrganization['connection']): ConnectionConfig {
         extraParams: c.extra_params,
         claims: c.claims,
         entraTenantId: c.entra_tenant_id,
+        secondFactor: buildSecondFactor(c.second_factor),
       };
     case 'saml':
       return {
@@ -199,8 +207,16 @@ function buildConnection(c: FileOrganization['connection']): ConnectionConfig {
         idpMetadataXml: c.idp_metadata_xml,
         idpMetadataUrl: c.idp_metadata_url,
         attributes: c.attributes,
+        secondFactor: buildSecondFactor(c.second_factor),
       };
   }
+}
+
+function buildSecondFactor(s: {
+  proof: ConnectionSecondFactor['proof'];
+  trusted_acr: string[];
+}): ConnectionSecondFactor {
+  return { proof: s.proof, trustedAcr: s.trusted_acr };
 }
 
 export function buildOrganizations(

@@ -1,3 +1,4 @@
+import { ServerError } from '../errors/server-error.js';
 export interface ConfigIssue {
   /** Where the problem is: a YAML key path such as `clients[0].redirect_uris[1]`, or an env var name. */
   path: string;
@@ -8,8 +9,8 @@ export interface ConfigIssue {
  * Invalid configuration. The message names the sources (file, environment) and lists every issue
  * as `path: message`, so the operator can find each one. Messages never contain secret values.
  */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID' as const;
+export class ConfigError extends ServerError {
+  override readonly name = 'ConfigError';
   readonly issues: readonly ConfigIssue[];
   /** The sources the issues refer to, e.g. `file /etc/latchkey.yaml` and `environment`. */
   readonly sources: readonly string[];
@@ -18,8 +19,9 @@ export class ConfigError extends Error {
     const lines = issues.map((issue) => `  - ${issue.path}: ${issue.message}`);
     const where = sources.length > 0 ? ` (${sources.join(', ')})` : '';
     const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-    super(`Invalid Latchkey configuration${where}, ${count}:\n${lines.join('\n')}`);
-    this.name = 'ConfigError';
+    super('config_invalid', `Invalid Latchkey configuration${where}, ${count}:\n${lines.join('\n')}`, {
+      expose: false,
+    });
     this.issues = Object.freeze(issues.map((issue) => Object.freeze({ ...issue })));
     this.sources = Object.freeze([...sources]);
   }

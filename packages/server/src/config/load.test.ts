@@ -35,7 +35,7 @@ async function failure(promise: Promise<unknown>): Promise<ConfigError> {
   );
   expect(error).toBeInstanceOf(ConfigError);
   const configError = error as ConfigError;
-  expect(configError.code).toBe('CONFIG_INVALID');
+  expect(configError.code).toBe('config_invalid');
   return configError;
 }
 

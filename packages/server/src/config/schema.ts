@@ -108,11 +108,20 @@ const claimNames = z
 
 const localConnection = z.strictObject({ type: z.literal('local') });
 
+/** See ConnectionSecondFactor in config/types.ts. */
+const secondFactor = z
+  .strictObject({
+    proof: z.enum(['upstream_claims', 'latchkey', 'trust_upstream']).default('upstream_claims'),
+    trusted_acr: z.array(text).default([]),
+  })
+  .prefault({});
+
 const googleConnection = z.strictObject({
   type: z.literal('google'),
   client_id: text,
   client_secret: text,
   issuer: upstreamUrl.default('https://accounts.google.com'),
+  second_factor: secondFactor,
 });
 
 const oidcConnection = z.strictObject({
@@ -128,6 +137,7 @@ const oidcConnection = z.strictObject({
   extra_params: z.record(z.string(), z.string()).default({}),
   claims: claimNames,
   entra_tenant_id: text.optional(),
+  second_factor: secondFactor,
 });
 
 const samlConnection = z
@@ -143,6 +153,7 @@ const samlConnection = z
         groups: text.default('groups'),
       })
       .prefault({}),
+    second_factor: secondFactor,
   })
   .superRefine((value, ctx) => {
     const given = Number(value.idp_metadata_xml !== undefined) + Number(value.idp_metadata_url !== undefined);

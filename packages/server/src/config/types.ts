@@ -6,6 +6,22 @@
 
 export type Environment = 'development' | 'production';
 
+/**
+ * What proves a second factor for people who sign in through an upstream IdP, when their
+ * organization requires 2-step verification (`policy.require_2sv`).
+ * - `upstream_claims` (default): the IdP's own report — an `amr` with a second factor (`mfa`, `otp`,
+ *   `hwk`…), or an `acr` / SAML `AuthnContextClassRef` naming a multi-factor context (the standard
+ *   ones, plus `trustedAcr`). Without such a report Latchkey asks for its own second step.
+ * - `latchkey`: always Latchkey's own second step (or its enrollment), whatever the IdP reports.
+ * - `trust_upstream`: the IdP enforces a second factor itself and does not report it (Google Workspace
+ *   with 2-Step Verification enforced, say): no check here. The administrator vouches for it.
+ */
+export interface ConnectionSecondFactor {
+  proof: 'upstream_claims' | 'latchkey' | 'trust_upstream';
+  /** `acr` / `AuthnContextClassRef` values that prove a second factor, beyond the standard ones. */
+  trustedAcr: string[];
+}
+
 export type ConnectionConfig =
   | { type: 'local' }
   | {
@@ -14,6 +30,7 @@ export type ConnectionConfig =
       clientSecret: string;
       /** Overridable so tests and the demo can use a stand-in; defaults to https://accounts.google.com. */
       issuer: string;
+      secondFactor: ConnectionSecondFactor;
     }
   | {
       type: 'oidc';
@@ -27,6 +44,7 @@ export type ConnectionConfig =
       claims: { subject: string; email: string; name: string; groups: string };
       /** Microsoft Entra ID: pin the tenant (`tid`) and key accounts by `tid`+`oid`. */
       entraTenantId?: string | undefined;
+      secondFactor: ConnectionSecondFactor;
     }
   | {
       type: 'saml';
@@ -35,6 +53,7 @@ export type ConnectionConfig =
       idpMetadataUrl?: string | undefined;
       /** Attribute names to read; NameID is the subject unless `subject` names an attribute. */
       attributes: { subject?: string | undefined; email: string; name: string; groups: string };
+      secondFactor: ConnectionSecondFactor;
     };
 
 export interface OrganizationPolicy {

@@ -23,7 +23,7 @@ describe('SecretBox', () => {
     try {
       other.decrypt(sealed);
     } catch (error) {
-      expect((error as DecryptionError).code).toBe('DECRYPTION_FAILED');
+      expect((error as DecryptionError).code).toBe('decryption_failed');
       expect((error as Error).message).not.toContain('secret two');
     }
   });

@@ -1,12 +1,15 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { ServerError } from '../errors/server-error.js';
 
 /**
  * Thrown when a value cannot be opened: a different operator secret, other associated data (the value
  * was copied from another row), a truncated or tampered value, or an unknown format version.
  */
-export class DecryptionError extends Error {
+export class DecryptionError extends ServerError {
   override readonly name = 'DecryptionError';
-  readonly code = 'DECRYPTION_FAILED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('decryption_failed', message, options);
+  }
 }
 
 const VERSION = 'v1';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { Repositories } from '../storage/repositories.js';
 import { createConnector } from './connectors/registry.js';
 import type { SamlConnector, SamlReplayStore, SamlRequestStore } from './connectors/saml/index.js';
 import type { RedirectConnector } from './connectors/types.js';
-import type { Repositories } from '../storage/repositories.js';
 
 /** The organization fields a connector is built from (`organizations.listWithDetails()`). */
 export interface OrganizationWithConnection {

@@ -7,4 +7,3 @@ export {
 } from './connector-source.js';
 export { type LinkInput, type LinkRefusal, type LinkResult, linkIdentity, trustedEmail } from './link.js';
 export { createRevalidator, type RevalidationOutcome, type Revalidator } from './revalidate.js';
-export { upstreamExtension, upstreamPages } from '../sign-in/upstream.js';

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrganizationPolicy } from '../config/types.js';
-import type { VerifiedIdentity } from './connectors/types.js';
 import { SecretBox } from '../crypto/secret-box.js';
 import { createRepositories, type Repositories } from '../storage/repositories.js';
 import { createTestDatabase, testDatabaseKinds } from '../test-support/databases.js';
 import { TEST_SECRET } from '../test-support/server.js';
+import type { VerifiedIdentity } from './connectors/types.js';
 import { type LinkInput, linkIdentity, trustedEmail } from './link.js';
 
 const POLICY: OrganizationPolicy = {
@@ -57,6 +57,7 @@ describe.each(testDatabaseKinds())('linking upstream identities on %s', (kind) =
           scopes: ['openid'],
           extraParams: {},
           claims: { subject: 'sub', email: 'email', name: 'name', groups: 'groups' },
+          secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
         },
         policy: POLICY,
       });

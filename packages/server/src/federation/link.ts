@@ -1,7 +1,7 @@
 import type { OrganizationPolicy } from '../config/types.js';
-import type { VerifiedIdentity } from './connectors/types.js';
 import { DuplicateError } from '../storage/errors.js';
 import type { Repositories } from '../storage/repositories.js';
+import type { VerifiedIdentity } from './connectors/types.js';
 
 /** Why Latchkey itself (not the upstream) refused a verified identity; each has a page and an audit event. */
 export type LinkRefusal =

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { OrganizationPolicy } from '../config/types.js';
-import { type RedirectConnector, UpstreamError } from './connectors/types.js';
 import { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../storage/database.js';
 import { createRepositories, type Repositories } from '../storage/repositories.js';
 import { createTestDatabase } from '../test-support/databases.js';
 import { TEST_SECRET } from '../test-support/server.js';
 import type { ConnectorSource } from './connector-source.js';
+import { type RedirectConnector, UpstreamError } from './connectors/types.js';
 import { createRevalidator } from './revalidate.js';
 
 const POLICY: OrganizationPolicy = {
@@ -76,6 +76,7 @@ describe('refresh re-validation', () => {
         scopes: ['openid'],
         extraParams: {},
         claims: { subject: 'sub', email: 'email', name: 'name', groups: 'groups' },
+        secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
       },
       policy: POLICY,
     });

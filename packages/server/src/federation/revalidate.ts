@@ -1,8 +1,8 @@
 import type { OrganizationPolicy } from '../config/types.js';
-import { UpstreamError } from './connectors/types.js';
 import type { Database } from '../storage/database.js';
 import type { Repositories } from '../storage/repositories.js';
 import type { ConnectorSource } from './connector-source.js';
+import { UpstreamError } from './connectors/types.js';
 
 export type RevalidationOutcome =
   | 'not_federated'

@@ -2,26 +2,26 @@ import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { errors as engineErrors } from 'oidc-provider';
 import type { LatchkeyConfig } from '../config/types.js';
-import { registerInteractionRoutes, type SignInFlow } from '../sign-in/interaction-routes.js';
+import { isServerError } from '../errors/server-error.js';
 import { messages } from '../pages/messages.js';
-import type { LoginServices } from '../sign-in/services.js';
 import { messagePage } from '../pages/sign-in-pages.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { stylesheet } from '../web/assets.js';
-import { type EngineHolder, mountEngine } from './provider-mount.js';
+import { passkeyScript } from '../web/assets-passkey.js';
 import { securityHeaders } from '../web/security-headers.js';
+import { type EngineHolder, mountEngine } from './provider-mount.js';
+
+export type RouteSet = (app: FastifyInstance) => Promise<void> | void;
 
 export interface AppDeps {
-  config: LatchkeyConfig;
+  config: Pick<LatchkeyConfig, 'issuer' | 'trustedProxies' | 'logLevel'>;
   engine: EngineHolder;
-  login: LoginServices;
   /** Database round trip for /readyz. */
   ping(): Promise<void>;
-  /** Extra route sets (account pages, metrics…), each in its own context. */
-  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
-  /** Sign-in steps beyond email and password (2-step verification, upstream IdPs). */
-  signInExtensions?: ((app: FastifyInstance, flow: SignInFlow) => Promise<void> | void)[];
+  /** The route sets (sign-in, account, reset, metrics), each registered in its own context. */
+  routes: RouteSet[];
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -32,7 +32,7 @@ function pathOnly(url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-export function loggerOptions(config: LatchkeyConfig): FastifyServerOptions['logger'] {
+export function loggerOptions(config: Pick<LatchkeyConfig, 'logLevel'>): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
     redact: {
@@ -94,14 +94,15 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
   );
 
-  mountEngine(app, deps.engine, https);
+  app.get('/assets/passkey.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(passkeyScript),
+  );
 
-  await app.register(async (scope) => {
-    const flow = registerInteractionRoutes(scope, deps.login);
-    for (const extend of deps.signInExtensions ?? []) await extend(scope, flow);
-  });
-  for (const plugin of deps.plugins ?? []) await app.register(async (scope) => plugin(scope));
-
+  // The not-found and error handlers come before the route sets: Fastify binds them to a context's
+  // routes when those are registered, so handlers set afterwards never cover them.
   app.setNotFoundHandler(async (request, reply) => {
     const wantsHtml = (request.headers.accept ?? '').includes('text/html');
     if (!wantsHtml) return reply.code(404).send({ error: 'not_found' });
@@ -111,45 +112,47 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .send(messagePage({ title: messages.errorTitle, message: messages.errorNotFound }));
   });
 
-  app.setErrorHandler(
-    async (error: Error & { statusCode?: number; name: string; code?: string }, request, reply) => {
-      // The engine's interaction lookups throw SessionNotFound when the interaction expired or its
-      // cookie is missing: the person needs to start again from the app, not a stack trace.
-      const expired = error.name === 'SessionNotFound' || error.name === 'InvalidRequest';
-      const status = expired ? 400 : (error.statusCode ?? 500);
-      if (status >= 500) request.log.error({ err: error }, 'request failed');
-      else
-        request.log.info(
-          { err: { name: error.name, message: error.message, code: error.code } },
-          'request refused',
-        );
-      const unavailable = isDatabaseUnavailable(error);
-      const message = expired
-        ? messages.errorExpired
-        : unavailable
-          ? messages.errorUnavailable
-          : status === 413
-            ? messages.errorGeneric
-            : messages.errorGeneric;
-      const wantsHtml =
-        (request.headers.accept ?? '').includes('text/html') || request.url.startsWith('/interaction/');
-      const code = unavailable ? 503 : status;
-      if (!wantsHtml) {
-        return reply
-          .code(code)
-          .send({ error: code >= 500 ? 'server_error' : 'invalid_request', request_id: request.id });
-      }
+  app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    // A sign-in that is over or unknown (expired, finished, another browser, cookies cleared): the
+    // person needs to start again from the app, not a stack trace.
+    const expired =
+      isServerError(error, 'sign_in_expired') ||
+      error instanceof engineErrors.SessionNotFound ||
+      error instanceof engineErrors.InvalidRequest;
+    const unavailable = isDatabaseUnavailable(error);
+    const status = unavailable ? 503 : expired ? 400 : (error.statusCode ?? 500);
+    if (status >= 500 && !unavailable) request.log.error({ err: error }, 'request failed');
+    else
+      request.log.info(
+        { err: { name: error.name, message: error.message, code: error.code } },
+        'request refused',
+      );
+    const message = expired
+      ? messages.errorExpired
+      : unavailable
+        ? messages.errorUnavailable
+        : messages.errorGeneric;
+    const wantsHtml =
+      (request.headers.accept ?? '').includes('text/html') || request.url.startsWith('/interaction/');
+    if (!wantsHtml) {
       return reply
-        .code(code)
-        .type('text/html; charset=utf-8')
-        .send(
-          messagePage({
-            title: messages.errorTitle,
-            message: `${message} (${messages.errorReference.replace('{id}', request.id)})`,
-          }),
-        );
-    },
-  );
+        .code(status)
+        .send({ error: status >= 500 ? 'server_error' : 'invalid_request', request_id: request.id });
+    }
+    return reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(
+        messagePage({
+          title: messages.errorTitle,
+          message: `${message} (${messages.errorReference.replace('{id}', request.id)})`,
+        }),
+      );
+  });
+
+  mountEngine(app, deps.engine, https);
+  for (const routes of deps.routes) await app.register(async (scope) => routes(scope));
 
   return app;
 }

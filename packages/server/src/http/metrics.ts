@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import type { AuditInput } from '../sign-in/services.js';
+import type { AuditInput } from '../domain/audit.js';
 import { ENGINE_PATHS } from './provider-mount.js';
 
 /**
@@ -202,48 +202,46 @@ export function metricsAccess(env: NodeJS.ProcessEnv) {
   };
 }
 
-/** Something that can observe audit appends: the audit repository. */
-interface AuditSink {
-  append(event: AuditInput): Promise<unknown>;
+/** The metrics of one server: the /metrics route and the observer of its audit events. */
+export interface ServerMetrics {
+  /** Counts sign-in outcomes from audit events (one hook instead of a metrics call at every place a sign-in ends). */
+  observeAudit(event: AuditInput): void;
+  register(app: FastifyInstance): void;
 }
 
 /**
- * The page plugin: serves /metrics and wires the collectors. `audit` is wrapped so that every append
- * is also counted (one hook instead of a metrics call at every place a sign-in ends); `provider()` is
- * re-checked per request because the server rebuilds its engine when signing keys change.
+ * Serves /metrics and wires the collectors; undefined when `LATCHKEY_METRICS` turns them off.
+ * `provider()` is re-checked per request because the server rebuilds its engine when signing keys change.
  */
-export function metricsPlugin(deps: {
+export function createServerMetrics(deps: {
   provider(): Provider;
-  audit: AuditSink;
   env?: NodeJS.ProcessEnv;
-}): ((app: FastifyInstance) => void) | undefined {
+}): ServerMetrics | undefined {
   const env = deps.env ?? process.env;
   if (/^(0|off|false|no)$/i.test(env.LATCHKEY_METRICS ?? '')) return undefined;
   const metrics = createMetrics();
   const allowed = metricsAccess(env);
-
-  const append = deps.audit.append.bind(deps.audit);
-  deps.audit.append = (event) => {
-    try {
-      metrics.observeAudit(event);
-    } catch {
-      // Counting must never break the audit trail.
-    }
-    return append(event);
-  };
-
-  return (app) => {
-    app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      metrics.watchProvider(deps.provider());
-      const started = process.hrtime.bigint();
-      res.once('finish', () => {
-        metrics.observeResponse(req, res, Number(process.hrtime.bigint() - started) / 1e9);
+  return {
+    observeAudit(event) {
+      try {
+        metrics.observeAudit(event);
+      } catch {
+        // Counting must never break the audit trail.
+      }
+    },
+    register(app) {
+      app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        metrics.watchProvider(deps.provider());
+        const started = process.hrtime.bigint();
+        res.once('finish', () => {
+          metrics.observeResponse(req, res, Number(process.hrtime.bigint() - started) / 1e9);
+        });
       });
-    });
-    app.get('/metrics', async (request, reply) => {
-      if (!allowed(request.raw)) return reply.callNotFound();
-      reply.header('cache-control', 'no-store').type(metrics.registry.contentType);
-      return metrics.registry.metrics();
-    });
+      app.get('/metrics', async (request, reply) => {
+        if (!allowed(request.raw)) return reply.callNotFound();
+        reply.header('cache-control', 'no-store').type(metrics.registry.contentType);
+        return metrics.registry.metrics();
+      });
+    },
   };
 }

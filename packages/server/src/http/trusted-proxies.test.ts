@@ -51,7 +51,7 @@ async function failedPasswordFrom(server: TestServer): Promise<string | null> {
     { 'x-forwarded-for': '203.0.113.7' },
   );
   expect(refused.status).toBe(401);
-  const [event] = await server.backend.repos.audit.query({ action: 'password', limit: 1 });
+  const [event] = await server.parts.repos.audit.query({ action: 'password', limit: 1 });
   return event?.ip ?? null;
 }
 

@@ -1,5 +1,5 @@
-import { messages } from './messages.js';
 import { alert, format, html, layout, type SafeHtml } from './index.js';
+import { messages } from './messages.js';
 
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
 

@@ -1,5 +1,5 @@
-import { messages } from './messages.js';
 import { html, type SafeHtml } from './html.js';
+import { messages } from './messages.js';
 
 export interface LayoutOptions {
   title: string;

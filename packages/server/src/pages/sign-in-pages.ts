@@ -1,6 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { messages } from './messages.js';
 import { alert, format, html, layout, type SafeHtml } from './index.js';
+import { messages } from './messages.js';
 
 /** Hidden CSRF field for every form. */
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;

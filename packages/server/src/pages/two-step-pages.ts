@@ -1,6 +1,7 @@
-import { messages } from './messages.js';
+import type { SecondFactorMethod } from '../domain/two-step/credentials.js';
 import { alert, format, html, layout, raw, type SafeHtml } from './index.js';
-import { METHOD_LABEL, type SecondFactorMethod } from '../sign-in/two-step-support.js';
+import { messages } from './messages.js';
+import { METHOD_LABEL } from './two-step-text.js';
 
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
 

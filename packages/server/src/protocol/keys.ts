@@ -1,18 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { StoredKey } from '../storage/repositories/signing-keys.js';
+import type { Repositories } from '../storage/repositories.js';
 
 /** A key as kept in the `signing_keys` table (material already decrypted by the store). */
-export interface StoredKey {
-  kid: string;
-  use: 'sig' | 'cookie';
-  alg: string;
-  /** Private JWK as JSON for `sig`, a random secret for `cookie`. */
-  material: string;
-  activatesAt: number;
-  retiresAt?: number | null | undefined;
-  expiresAt?: number | null | undefined;
-  createdAt: number;
-}
+export type { StoredKey } from '../storage/repositories/signing-keys.js';
 
 export interface KeyStore {
   listKeys(): Promise<StoredKey[]>;
@@ -169,4 +161,14 @@ export class ProtocolKeys {
     await this.refresh();
     return fresh;
   }
+}
+
+/** The key store over the `signing_keys` repository. */
+export function repositoryKeyStore(signingKeys: Repositories['signingKeys']): KeyStore {
+  return {
+    listKeys: () => signingKeys.list(),
+    insertKeys: (keys) => signingKeys.insert(keys),
+    retireKeys: (kids, retiresAt, expiresAt) => signingKeys.retire(kids, retiresAt, expiresAt),
+    deleteExpiredKeys: (now) => signingKeys.deleteExpired(now),
+  };
 }

@@ -211,7 +211,7 @@ describe.each(testDatabaseKinds())('refresh tokens on %s', (kind) => {
   });
 
   it('each refresh reads the account as it is now: a rename shows in the next ID token, and a user disabled in the database (tokens left alone) is refused at once', async () => {
-    const { db } = graceServer.backend.database;
+    const { db } = graceServer.parts.database;
     const first = await refresh(graceServer, (await bob.tokens()).refresh_token as string);
     expect(first.status, first.text).toBe(200);
     const bobId = decodeJwt(first.json?.id_token as string).sub as string;

@@ -76,18 +76,18 @@ describe('password throttling shared through Redis by two server processes', () 
     // Both pages are ready first: the delays grow from 1 s, so B must answer within A's delay.
     const onA = await passwordPage(a);
     const onB = await passwordPage(b);
-    const frank = (await a.backend.repos.users.findByEmail('frank@beta.test'))?.id as string;
+    const frank = (await a.parts.repos.users.findByEmail('frank@beta.test'))?.id as string;
     let text = '';
     for (let i = 0; i < 12 && !/Too many/.test(text); i += 1) text = await submit(onA, 'wrong');
     expect(text).toMatch(/Too many attempts/);
     // B's store (Redis) sees A's failures: the right password waits too.
     expect(
-      (await b.backend.throttle.check({ account: accountKey(frank), address: 'ip:127.0.0.1' })).allowed,
+      (await b.parts.throttle.check({ account: accountKey(frank), address: 'ip:127.0.0.1' })).allowed,
     ).toBe(false);
     expect(await submit(onB, PW)).toMatch(/^Too many attempts\. Wait \d+ seconds/);
     await screenshot(onB, 'two-step', '19-throttled-other-process');
 
-    await b.backend.throttle.clear(accountKey(frank));
+    await b.parts.throttle.clear(accountKey(frank));
     await onA.getByLabel('Password').fill(PW);
     await onA.getByRole('button', { name: 'Sign in' }).click();
     await onA.locator('#handoff').waitFor();

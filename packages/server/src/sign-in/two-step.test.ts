@@ -1,7 +1,9 @@
 import type * as client from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPasswordResetLink } from '../domain/reset-links.js';
 import { accountKey } from '../domain/throttle/throttle.js';
+import { createRecoveryCodes } from '../domain/two-step/credentials.js';
 import { generateTotpCode } from '../domain/two-step/totp.js';
 import { launchBrowser, screenshot, waitForText } from '../test-support/browser.js';
 import { testDatabaseKinds } from '../test-support/databases.js';
@@ -13,8 +15,6 @@ import {
   type PendingAuth,
 } from '../test-support/oidc-client.js';
 import { freePort, startTestServer, type TestServer } from '../test-support/server.js';
-import { createPasswordResetLink } from '../reset/reset-routes.js';
-import { createRecoveryCodes } from './two-step.js';
 
 const SCHEME = 'com.acme.desktop:/oauth2redirect';
 const BOB_TOTP = 'JBSWY3DPEHPK3PXP';
@@ -128,7 +128,7 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     return (tokens.claims() ?? {}) as Record<string, unknown>;
   }
 
-  const userId = async (email: string) => (await server.backend.repos.users.findByEmail(email))?.id as string;
+  const userId = async (email: string) => (await server.parts.repos.users.findByEmail(email))?.id as string;
 
   let usedCode = '';
 
@@ -161,7 +161,7 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     await page.getByRole('button', { name: 'Verify' }).click();
     await waitForText(page.getByRole('alert'), /That code was already used/);
     await screenshot(page, 'two-step', '04-totp-replayed');
-    const events = await server.backend.repos.audit.query({
+    const events = await server.parts.repos.audit.query({
       userId: await userId('bob@beta.test'),
       action: 'second_factor',
     });
@@ -169,7 +169,10 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
   });
 
   it('a recovery code through "Try another way", with how many remain on the handoff page', async () => {
-    const codes = await createRecoveryCodes(server.backend, await userId('bob@beta.test'));
+    const codes = await createRecoveryCodes(
+      { credentials: server.parts.repos.credentials, recoveryCodeKey: server.parts.recoveryCodeKey },
+      await userId('bob@beta.test'),
+    );
     const { page, next } = await freshPage();
     const pending = await buildAuth(desktop, SCHEME);
     await emailAndPassword(page, pending, 'bob@beta.test');
@@ -217,7 +220,7 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     await page.getByRole('button', { name: 'I saved my codes' }).click();
     const claims = await handoff(page, next, pending);
     expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
-    const methods = await server.backend.repos.credentials.methodsOf(await userId('dave@gamma.test'));
+    const methods = await server.parts.repos.credentials.methodsOf(await userId('dave@gamma.test'));
     expect(methods).toMatchObject({ totp: true, recoveryCodes: 10 });
   });
 
@@ -273,7 +276,7 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     await waitForText(page.getByRole('status'), 'The session was ended.');
     const { refreshTokenGrant } = await import('openid-client');
     await expect(refreshTokenGrant(desktop, tokens.refresh_token as string)).rejects.toThrow();
-    const events = await server.backend.repos.audit.query({ userId: await userId('carol@beta.test') });
+    const events = await server.parts.repos.audit.query({ userId: await userId('carol@beta.test') });
     expect(events.map((e) => e.action)).toEqual(
       expect.arrayContaining(['password_change', 'enroll_2sv', 'session_end']),
     );
@@ -335,12 +338,12 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     await submitPassword(page);
     await waitForText(page.getByRole('alert'), /Too many attempts/);
     const erin = await userId('erin@beta.test');
-    const events = await server.backend.repos.audit.query({ action: 'throttled' });
+    const events = await server.parts.repos.audit.query({ action: 'throttled' });
     expect(events.length).toBeGreaterThan(0);
-    const mine = await server.backend.repos.audit.query({ userId: erin, action: 'password' });
+    const mine = await server.parts.repos.audit.query({ userId: erin, action: 'password' });
     expect(mine.some((e) => e.details.reason === 'throttled')).toBe(true);
 
-    await server.backend.throttle.clear(accountKey(erin));
+    await server.parts.throttle.clear(accountKey(erin));
     await page.getByLabel('Password').fill(PW);
     await page.getByRole('button', { name: 'Sign in' }).click();
     const claims = await handoff(page, next, pending);
@@ -349,7 +352,10 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
   });
 
   it('a one-time reset link sets a new password once', async () => {
-    const link = await createPasswordResetLink(server.backend, await userId('erin@beta.test'), issuer);
+    const link = await createPasswordResetLink(
+      { actionTokens: server.parts.repos.actionTokens, audit: server.parts.audit, issuer },
+      await userId('erin@beta.test'),
+    );
     const { page } = await freshPage();
     await page.goto(link);
     await waitForText(page.locator('h1'), 'Set a new password');
@@ -361,10 +367,7 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     await waitForText(page.locator('h1'), 'Password changed');
     await page.goto(link);
     await waitForText(page.locator('h1'), 'Link not valid');
-    const tokens = await server.backend.database.db
-      .selectFrom('action_tokens')
-      .select('token_hash')
-      .execute();
+    const tokens = await server.parts.database.db.selectFrom('action_tokens').select('token_hash').execute();
     expect(tokens.some((t) => link.endsWith(t.token_hash))).toBe(false);
   });
 

@@ -142,7 +142,7 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
   }
 
   async function auditActions(reason: string) {
-    const events = await server.backend.repos.audit.query({ action: 'upstream_sign_in', limit: 200 });
+    const events = await server.parts.repos.audit.query({ action: 'upstream_sign_in', limit: 200 });
     return events.filter((e) => e.details.reason === reason);
   }
 
@@ -168,12 +168,12 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     expect(sent?.state).toMatch(/^[\w-]{43}$/);
 
     // Linked by the upstream subject; the upstream refresh token is stored encrypted.
-    const identity = await server.backend.repos.users.findIdentity(
+    const identity = await server.parts.repos.users.findIdentity(
       'acme-google',
       google.accountIdOf('alice@acme.test'),
     );
     expect(identity?.upstreamRefreshToken).toBeTruthy();
-    const row = await server.backend.database.db
+    const row = await server.parts.database.db
       .selectFrom('identities')
       .select('upstream_refresh_token')
       .where('id', '=', identity!.id)
@@ -211,7 +211,7 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     expect(sent).toMatchObject({ login_hint: 'bob@contoso.test', code_challenge_method: 'S256' });
     expect(sent?.hd).toBeUndefined();
     const oid = entra.accountIdOf('bob@contoso.test');
-    const identity = await server.backend.repos.users.findIdentity(
+    const identity = await server.parts.repos.users.findIdentity(
       'contoso-oidc',
       `${entra.tenantId}:${oid}`.toLowerCase(),
     );
@@ -231,7 +231,7 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     await startAt('personal@acme.test', google);
     await passUpstream('personal@acme.test', 'pw');
     await expectRefusal(/does not belong to your organization/, 'wrong-hd');
-    expect(await server.backend.repos.users.findByEmail('personal@acme.test')).toBeUndefined();
+    expect(await server.parts.repos.users.findByEmail('personal@acme.test')).toBeUndefined();
   });
 
   it('an unverified email is refused and creates nothing', async () => {
@@ -239,10 +239,7 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     await passUpstream('unverified@acme.test', 'pw');
     await expectRefusal(/has not verified the email/, 'email-unverified');
     expect(
-      await server.backend.repos.users.findIdentity(
-        'acme-google',
-        google.accountIdOf('unverified@acme.test'),
-      ),
+      await server.parts.repos.users.findIdentity('acme-google', google.accountIdOf('unverified@acme.test')),
     ).toBeUndefined();
   });
 
@@ -261,15 +258,15 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     await startAt('newbie@strict.test', google);
     await passUpstream('newbie@strict.test', 'pw');
     await expectRefusal(/do not have a Latchkey account for Strict Inc/, 'jit-off');
-    expect(await server.backend.repos.users.findByEmail('newbie@strict.test')).toBeUndefined();
+    expect(await server.parts.repos.users.findByEmail('newbie@strict.test')).toBeUndefined();
   });
 
   it('a disabled user stays out: never re-enabled, never re-created', async () => {
     const first = await startAt('dave@acme.test', google);
     await passUpstream('dave@acme.test', 'pw');
     await handoff(first);
-    const dave = await server.backend.repos.users.findByEmail('dave@acme.test');
-    await server.backend.repos.users.setStatus(dave!.id, 'disabled');
+    const dave = await server.parts.repos.users.findByEmail('dave@acme.test');
+    await server.parts.repos.users.setStatus(dave!.id, 'disabled');
 
     await context.close();
     context = await browser.newContext();
@@ -277,8 +274,8 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     await startAt('dave@acme.test', google);
     await passUpstream('dave@acme.test', 'pw');
     await expectRefusal(/Your account is disabled/, 'disabled');
-    expect((await server.backend.repos.users.findById(dave!.id))?.status).toBe('disabled');
-    const all = await server.backend.repos.users.list({ organizationId: 'acme' });
+    expect((await server.parts.repos.users.findById(dave!.id))?.status).toBe('disabled');
+    const all = await server.parts.repos.users.list({ organizationId: 'acme' });
     expect(all.filter((u) => u.email === 'dave@acme.test')).toHaveLength(1);
     expect(await auditActions('account_disabled')).not.toHaveLength(0);
   });
@@ -291,8 +288,8 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     // Past the interval, the IdP still vouches for her: the refresh succeeds.
     await new Promise((r) => setTimeout(r, 1_100));
     refreshToken = (await client.refreshTokenGrant(desktop, refreshToken)).refresh_token!;
-    const erin = await server.backend.repos.users.findByEmail('erin@acme.test');
-    let events = await server.backend.repos.audit.query({ action: 'upstream_revalidate', userId: erin!.id });
+    const erin = await server.parts.repos.users.findByEmail('erin@acme.test');
+    let events = await server.parts.repos.audit.query({ action: 'upstream_revalidate', userId: erin!.id });
     expect(events.map((e) => e.outcome)).toEqual(['success']);
 
     google.setUserDisabled('erin@acme.test', true);
@@ -300,10 +297,10 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     await expect(client.refreshTokenGrant(desktop, refreshToken)).rejects.toMatchObject({
       error: 'invalid_grant',
     });
-    events = await server.backend.repos.audit.query({ action: 'upstream_revalidate', userId: erin!.id });
+    events = await server.parts.repos.audit.query({ action: 'upstream_revalidate', userId: erin!.id });
     expect(events[0]).toMatchObject({ outcome: 'failure', details: { reason: 'upstream_revoked' } });
     // Everything of the user is gone, not only this token.
-    const left = await server.backend.database.db
+    const left = await server.parts.database.db
       .selectFrom('oidc_records')
       .select('model')
       .where('account_id', '=', erin!.id)

@@ -6,11 +6,11 @@ import {
   type StandinSamlIdp,
   startStandinSamlIdp,
 } from '../../../standin-idp/src/index.js';
+import { upstreamUrls } from '../federation/connector-source.js';
 import { launchBrowser, screenshot, waitForText } from '../test-support/browser.js';
 import { createTestDatabaseUrl, testDatabaseKinds } from '../test-support/databases.js';
 import { buildAuth, captureRedirects, discover, exchange } from '../test-support/oidc-client.js';
 import { freePort, startTestServer, type TestServer } from '../test-support/server.js';
-import { upstreamUrls } from '../federation/connector-source.js';
 
 const SCHEME = 'com.acme.desktop:/oauth2redirect';
 const CONNECTION = 'globex-saml';
@@ -139,9 +139,9 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
       server.logLines.some((l) => l.includes(`/saml/${CONNECTION}/acs`));
     expect(acsLogged(a)).toBe(true);
     expect(acsLogged(b)).toBe(false);
-    const user = await a.backend.repos.users.findByEmail('gina@globex.test');
+    const user = await a.parts.repos.users.findByEmail('gina@globex.test');
     expect(user).toBeDefined();
-    expect(await a.backend.repos.users.groupsOf(user!.id)).toEqual(['ops']);
+    expect(await a.parts.repos.users.groupsOf(user!.id)).toEqual(['ops']);
   });
 
   // 'replayed' must follow a valid sign-in: it reuses the ID of the last assertion the IdP issued.
@@ -169,11 +169,11 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     expect(await page.content()).not.toMatch(/at \w+ \(|node_modules|Error:|<saml/);
     await page.getByRole('link', { name: 'Start again' }).waitFor();
     await screenshot(page, 'upstream', `saml-refused-${variant}`);
-    expect(await a.backend.repos.users.findByEmail('hal@globex.test')).toBeUndefined();
+    expect(await a.parts.repos.users.findByEmail('hal@globex.test')).toBeUndefined();
   });
 
   it('refusals are audited with their reason', async () => {
-    const events = await b.backend.repos.audit.query({ action: 'upstream_sign_in', limit: 500 });
+    const events = await b.parts.repos.audit.query({ action: 'upstream_sign_in', limit: 500 });
     const reasons = new Set(events.filter((e) => e.outcome === 'failure').map((e) => e.details.reason));
     for (const reason of ['replayed', 'invalid_signature', 'wrong_audience', 'state_mismatch', 'expired']) {
       expect(reasons).toContain(reason);

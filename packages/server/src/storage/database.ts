@@ -4,6 +4,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type pg from 'pg';
+import { ServerError } from '../errors/server-error.js';
 import { type BackgroundCheckpointOptions, startBackgroundCheckpoints } from './background-checkpoints.js';
 import type { Schema } from './schema.js';
 
@@ -29,9 +30,11 @@ export interface OpenDatabaseOptions {
   backgroundCheckpoints?: BackgroundCheckpointOptions;
 }
 
-export class DatabaseUrlError extends Error {
+export class DatabaseUrlError extends ServerError {
   override readonly name = 'DatabaseUrlError';
-  readonly code = 'DATABASE_URL_INVALID';
+  constructor(message: string) {
+    super('database_url_invalid', message);
+  }
 }
 
 const INT8_OID = 20;

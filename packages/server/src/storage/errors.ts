@@ -1,7 +1,10 @@
+import { ServerError } from '../errors/server-error.js';
 /** A value that must be unique already exists (an email, a domain, an identity, a passkey…). */
-export class DuplicateError extends Error {
+export class DuplicateError extends ServerError {
   override readonly name = 'DuplicateError';
-  readonly code = 'DUPLICATE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('duplicate', message, options);
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { ServerError } from '../errors/server-error.js';
 import type { Database } from './database.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-expiry-indexes.js';
@@ -22,9 +23,11 @@ function migrator(database: Database): Migrator {
   return new Migrator({ db: database.db, provider });
 }
 
-export class MigrationError extends Error {
+export class MigrationError extends ServerError {
   override readonly name = 'MigrationError';
-  readonly code = 'MIGRATION_FAILED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('migration_failed', message, options);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
-import { ServerError } from '../errors/server-error.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { DecryptionError } from '../crypto/secret-box.js';
+import { ServerError } from '../errors/server-error.js';
 import type { Database } from './database.js';
 import { actionTokensRepository } from './repositories/action-tokens.js';
 import { auditRepository } from './repositories/audit.js';

@@ -1,3 +1,4 @@
+import { ServerError } from '../errors/server-error.js';
 /**
  * The database cannot be reached (stopped, restarting, network gone, pool exhausted). Requests that
  * need it fail fast with 503 and a retry hint instead of a 500: people get a readable "temporarily
@@ -8,17 +9,13 @@
  * them (its JSON body is `{ error: message, error_description }` for exposed errors), and `code` as
  * the Fastify error handler reads it (http/app.ts).
  */
-export class DatabaseUnavailableError extends Error {
+export class DatabaseUnavailableError extends ServerError {
   override readonly name = 'DatabaseUnavailableError';
-  readonly code = 'DATABASE_UNAVAILABLE';
-  readonly statusCode = 503;
-  readonly status = 503;
-  readonly expose = true;
   readonly error = 'temporarily_unavailable';
   readonly error_description = 'The service is temporarily unavailable; try again in a few seconds.';
 
   constructor(cause: unknown) {
-    super('temporarily_unavailable', { cause });
+    super('database_unavailable', 'temporarily_unavailable', { cause, expose: true });
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Algorithm, Options as Argon2Options, Version } from '@node-rs/argon2';
 import { hash as argon2Hash, verify as argon2Verify, parseOptions } from '@node-rs/argon2';
+import { ServerError } from '../../errors/server-error.js';
 
 /**
  * Argon2id cost parameters. The defaults are OWASP's first recommended configuration
@@ -50,14 +51,11 @@ export interface PasswordHasher {
 
 export type PasswordHasherErrorCode = 'password_too_long' | 'invalid_password_hash' | 'invalid_hash_params';
 
-export class PasswordHasherError extends Error {
+export class PasswordHasherError extends ServerError {
   override readonly name = 'PasswordHasherError';
-  constructor(
-    readonly code: PasswordHasherErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+  declare readonly code: PasswordHasherErrorCode;
+  constructor(code: PasswordHasherErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

@@ -6,6 +6,7 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+import { ServerError } from '../../errors/server-error.js';
 
 type Library = typeof import('@simplewebauthn/server');
 
@@ -56,14 +57,11 @@ export type PasskeyDescriptor = Pick<StoredPasskey, 'credentialId'> &
 
 export type WebAuthnErrorCode = 'webauthn_registration_failed' | 'webauthn_invalid_user_id';
 
-export class WebAuthnError extends Error {
+export class WebAuthnError extends ServerError {
   override readonly name = 'WebAuthnError';
-  constructor(
-    readonly code: WebAuthnErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+  declare readonly code: WebAuthnErrorCode;
+  constructor(code: WebAuthnErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

@@ -1,3 +1,4 @@
+import { ServerError } from '../../errors/server-error.js';
 /**
  * The seam for upstream identity providers, in the spirit of Dex's connector interfaces: a connector
  * declares what it can do through small capability interfaces, and per-connector state travels as
@@ -96,14 +97,15 @@ export type UpstreamErrorCode =
   | 'expired'
   | 'wrong_audience';
 
-export class UpstreamError extends Error {
+export class UpstreamError extends ServerError {
   override readonly name = 'UpstreamError';
+  declare readonly code: UpstreamErrorCode;
   constructor(
-    readonly code: UpstreamErrorCode,
+    code: UpstreamErrorCode,
     /** Safe to show to the user: no secrets, tokens or stack traces. */
     readonly publicMessage: string,
     options?: { cause?: unknown },
   ) {
-    super(`${code}: ${publicMessage}`, options);
+    super(code, `${code}: ${publicMessage}`, options);
   }
 }

@@ -12,6 +12,7 @@ forEachDatabase('organizations', (store) => {
       clientId: 'google-client',
       clientSecret: 'google-secret-value',
       issuer: 'https://accounts.google.com',
+      secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
     });
     await store.repos.organizations.upsertFromConfig(acme);
     await store.repos.organizations.upsertFromConfig(acme);
@@ -20,7 +21,11 @@ forEachDatabase('organizations', (store) => {
     expect(found?.connection).toEqual({
       id: 'acme-google',
       type: 'google',
-      settings: { clientId: 'google-client', issuer: 'https://accounts.google.com' },
+      settings: {
+        clientId: 'google-client',
+        issuer: 'https://accounts.google.com',
+        secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
+      },
       secrets: { clientSecret: 'google-secret-value' },
     });
     const row = await store

@@ -1,6 +1,18 @@
 import type { SecretBox } from '../../crypto/secret-box.js';
-import type { StoredKey } from '../../protocol/keys.js';
 import type { Database } from '../database.js';
+
+/** A signing key (or cookie key) with its rotation state, decrypted. */
+export interface StoredKey {
+  kid: string;
+  use: 'sig' | 'cookie';
+  alg: string;
+  /** Private JWK as JSON for `sig`, a random secret for `cookie`. */
+  material: string;
+  activatesAt: number;
+  retiresAt?: number | null | undefined;
+  expiresAt?: number | null | undefined;
+  createdAt: number;
+}
 
 /**
  * Signing and cookie keys with their rotation state (activates_at → retires_at → expires_at).

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { ServerError } from '../../../errors/server-error.js';
 import { UpstreamError } from '../types.js';
 import {
   attributeOf,
@@ -24,9 +25,11 @@ export interface IdpMetadata {
 }
 
 /** Metadata that cannot be used; the message names what is wrong, for the administrator. */
-export class SamlMetadataError extends Error {
+export class SamlMetadataError extends ServerError {
   override readonly name = 'SamlMetadataError';
-  readonly code = 'invalid_metadata';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_metadata', message, options);
+  }
 }
 
 export function parseIdpMetadata(xml: string): IdpMetadata {

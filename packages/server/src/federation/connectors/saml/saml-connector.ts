@@ -467,6 +467,8 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
           nameId,
           nameIdFormat: nameIdFormatReceived,
           sessionIndex: authn && attributeOf(authn, 'SessionIndex'),
+          // How the IdP authenticated the person (a second factor proves itself here: federation/second-factor.ts).
+          authnContextClassRef: authnContextClassRef(authn),
           attributes: Object.fromEntries(attributes),
         },
       };
@@ -531,4 +533,10 @@ function classifyNodeSamlError(error: unknown): UpstreamErrorCode {
   if (/audience/i.test(message)) return 'wrong_audience';
   if (/expired|not yet valid/i.test(message)) return 'expired';
   return 'invalid_response';
+}
+
+function authnContextClassRef(authn: Element | undefined): string | undefined {
+  const context = authn ? childElements(authn, NS.assertion, 'AuthnContext')[0] : undefined;
+  const ref = context ? childElements(context, NS.assertion, 'AuthnContextClassRef')[0] : undefined;
+  return ref ? textOf(ref) : undefined;
 }

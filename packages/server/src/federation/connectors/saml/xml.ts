@@ -1,4 +1,5 @@
 import { DOMParser } from '@xmldom/xmldom';
+import { ServerError } from '../../../errors/server-error.js';
 
 export const NS = {
   protocol: 'urn:oasis:names:tc:SAML:2.0:protocol',
@@ -7,8 +8,11 @@ export const NS = {
   dsig: 'http://www.w3.org/2000/09/xmldsig#',
 } as const;
 
-export class XmlRefusedError extends Error {
+export class XmlRefusedError extends ServerError {
   override readonly name = 'XmlRefusedError';
+  constructor(message: string) {
+    super('xml_refused', message);
+  }
 }
 
 const ELEMENT_NODE = 1;

@@ -1,0 +1,42 @@
+import type { Database } from '../storage/database.js';
+import { type AccountRecord, listAccountRecords, revokeAllForAccount } from '../storage/oidc-adapter.js';
+
+/**
+ * A person's browser sessions and app grants (the engine's records), ended without the engine:
+ * revocations take effect at the app's next refresh on every server process, since every process
+ * reads the same records.
+ */
+export interface SessionControl {
+  /** "Sign out everywhere" / offboarding: every session, grant, code and token. Returns the records removed. */
+  revokeAll(userId: string): Promise<number>;
+  /** One browser session of the user. */
+  endBrowserSession(userId: string, sessionId: string): Promise<void>;
+  /** One app's grant of the user and everything issued under it (refresh and access tokens). */
+  endGrant(userId: string, grantId: string): Promise<void>;
+  list(userId: string): Promise<AccountRecord[]>;
+}
+
+export function createSessionControl(database: Database): SessionControl {
+  const db = database.db;
+  return {
+    revokeAll: (userId) => revokeAllForAccount(database, userId),
+    async endBrowserSession(userId, sessionId) {
+      await db
+        .deleteFrom('oidc_records')
+        .where('model', '=', 'Session')
+        .where('id', '=', sessionId)
+        .where('account_id', '=', userId)
+        .execute();
+    },
+    async endGrant(userId, grantId) {
+      await db
+        .deleteFrom('oidc_records')
+        .where('account_id', '=', userId)
+        .where((eb) =>
+          eb.or([eb('grant_id', '=', grantId), eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)])]),
+        )
+        .execute();
+    },
+    list: (userId) => listAccountRecords(database, userId),
+  };
+}

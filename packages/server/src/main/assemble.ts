@@ -1,0 +1,258 @@
+import type Provider from 'oidc-provider';
+import { accountClient } from '../account/account-client.js';
+import { registerAccountPages } from '../account/account-routes.js';
+import type { LatchkeyConfig } from '../config/types.js';
+import { deriveKey } from '../crypto/derive-key.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import { type Audit, repositoryAudit } from '../domain/audit.js';
+import {
+  createOrganizationDirectory,
+  createUserDirectory,
+  type OrganizationDirectory,
+  type UserDirectory,
+} from '../domain/directory.js';
+import { createPasswordCheck, type PasswordCheck } from '../domain/passwords/password-check.js';
+import { createPasswordHasher } from '../domain/passwords/password-hasher.js';
+import { createSessionControl, type SessionControl } from '../domain/sessions.js';
+import { createThrottle, memoryThrottleStore, type Throttle } from '../domain/throttle/throttle.js';
+import { auditThrottleEvents } from '../domain/throttle/throttle-audit.js';
+import { createConnectorSource } from '../federation/connector-source.js';
+import { linkIdentity } from '../federation/link.js';
+import { createRevalidator } from '../federation/revalidate.js';
+import type { RouteSet } from '../http/app.js';
+import { createServerMetrics } from '../http/metrics.js';
+import { createAccountSource } from '../protocol/account-source.js';
+import { AccountStore } from '../protocol/accounts.js';
+import { createEngineAdapter } from '../protocol/engine-adapter.js';
+import { ProtocolKeys, repositoryKeyStore } from '../protocol/keys.js';
+import { buildProvider } from '../protocol/provider.js';
+import { registerResetPages } from '../reset/reset-routes.js';
+import type { SignInDeps } from '../sign-in/deps.js';
+import { registerSignIn } from '../sign-in/flow.js';
+import { signInStateStore } from '../sign-in/state.js';
+import { SIGN_IN_TABLE } from '../sign-in/table.js';
+import { registerUpstreamCallbacks } from '../sign-in/upstream-callbacks.js';
+import type { Database } from '../storage/database.js';
+import type { Repositories } from '../storage/repositories.js';
+import { startSweeper } from '../storage/sweeper.js';
+import { Csrf } from '../web/csrf.js';
+import { openStorage } from './open-storage.js';
+
+/** The parts of a running server that operations and tests reach for (everything else stays inside). */
+export interface ServerParts {
+  database: Database;
+  repos: Repositories;
+  secretBox: SecretBox;
+  throttle: Throttle;
+  organizations: OrganizationDirectory;
+  users: UserDirectory;
+  passwords: PasswordCheck;
+  sessions: SessionControl;
+  audit: Audit;
+  /** Pepper of recovery code hashes. */
+  recoveryCodeKey: Buffer;
+}
+
+export interface Assembly {
+  parts: ServerParts;
+  keys: ProtocolKeys;
+  provider(): Provider;
+  /** Re-reads keys now and rebuilds the engine if they changed. */
+  reloadKeys(): Promise<boolean>;
+  /** What every poll interval re-reads: keys and the organization directory. */
+  poll(): Promise<void>;
+  routes: RouteSet[];
+  close(): Promise<void>;
+}
+
+export interface AssembleOptions {
+  /** Where the engine's and the database's background trouble is reported (the server log). */
+  log: {
+    error(entry: Record<string, unknown>, message: string): void;
+    info(entry: Record<string, unknown>, message: string): void;
+  };
+}
+
+/**
+ * The composition root: the one module that knows every part. It builds storage, the domain
+ * (directory, passwords, throttle, audit, sessions), federation, the protocol engine and the route
+ * sets, handing each exactly the narrow dependencies it declares. Nothing imports this module but
+ * the server's start (main/server.ts).
+ */
+export async function assemble(config: LatchkeyConfig, options: AssembleOptions): Promise<Assembly> {
+  const hasher = createPasswordHasher(config.argon2);
+  const { database, repos, secretBox } = await openStorage(config, {
+    hasher: () => hasher,
+    database: {
+      backgroundCheckpoints: {
+        onError: (error) => options.log.error({ err: error }, 'database background work failed'),
+      },
+    },
+  });
+  const closers: (() => Promise<void>)[] = [() => database.close()];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer();
+  };
+  try {
+    await repos.clients.upsertFromConfig(accountClient(config.issuer));
+
+    // ---- domain ----
+    const organizations = await createOrganizationDirectory(repos);
+    const users = createUserDirectory(repos);
+    const passwords = createPasswordCheck({ hasher, credentials: repos.credentials });
+    const sessions = createSessionControl(database);
+    let provider: Provider | undefined;
+    const metrics = createServerMetrics({ provider: () => provider as Provider });
+    const recordAudit = repositoryAudit(repos);
+    const audit: Audit = metrics
+      ? (event) => {
+          metrics.observeAudit(event);
+          return recordAudit(event);
+        }
+      : recordAudit;
+    // ioredis is loaded only when Redis is configured (about 3 MB a single-process server never needs).
+    const throttleStore = config.redisUrl
+      ? (await import('../domain/throttle/throttle-redis.js')).redisThrottleStore(config.redisUrl)
+      : memoryThrottleStore();
+    closers.push(async () => throttleStore.close?.());
+    const throttle = createThrottle(throttleStore, {}, { onEvent: auditThrottleEvents(audit) });
+    const sweeper = startSweeper(database, { intervalMs: 60_000, batchSize: 500 });
+    closers.push(() => sweeper.stop());
+    const recoveryCodeKey = deriveKey(config.secret, 'latchkey/recovery-codes');
+
+    // ---- federation ----
+    const connectors = createConnectorSource({ issuer: config.issuer, repos });
+    const revalidator = createRevalidator({
+      database,
+      repos,
+      connectors,
+      policyFor: (organizationId) => organizations.byId(organizationId)?.policy,
+      connectionOf: (organizationId) => organizations.byId(organizationId)?.connection,
+      revokeAllForUser: (userId) => sessions.revokeAll(userId),
+    });
+
+    // ---- protocol ----
+    const keys = new ProtocolKeys(repositoryKeyStore(repos.signingKeys));
+    await keys.init();
+    const adapter = createEngineAdapter({ database, clients: repos.clients, lifetimes: config.lifetimes });
+    const accounts = new AccountStore(
+      createAccountSource({ database, organizations, revalidator, lifetimes: config.lifetimes }),
+      config.lifetimes,
+    );
+    const resources = new Map(config.resources.map((r) => [r.id, r] as const));
+    const build = () =>
+      buildProvider({
+        config,
+        adapter,
+        accounts,
+        keys,
+        findResource: (id) => resources.get(id),
+        onError: (ctx, error) => {
+          const status = (error as { statusCode?: number }).statusCode ?? 500;
+          const entry = { err: { name: error.name, message: error.message }, path: ctx.path, status };
+          if (status >= 500) options.log.error(entry, 'protocol error');
+          else options.log.info(entry, 'protocol request refused');
+        },
+      });
+    // The key set (in signing order) the current engine was built with. Compared with what the
+    // database holds now rather than trusting `refresh()`'s change flag: `keys.rotate()` in this very
+    // process refreshes the key list itself, and the engine must still be rebuilt afterwards.
+    const keySet = () =>
+      keys
+        .list()
+        .map((k) => k.kid)
+        .join(',');
+    provider = build();
+    let builtWith = keySet();
+    const engine = () => provider as Provider;
+    const reloadKeys = async () => {
+      await keys.refresh();
+      const current = keySet();
+      if (current === builtWith) return false;
+      provider = build();
+      builtWith = current;
+      options.log.info({ kids: keys.activeKids() }, 'signing keys changed; engine rebuilt');
+      return true;
+    };
+
+    // ---- pages and flows ----
+    const csrf = new Csrf(deriveKey(config.secret, 'latchkey/csrf'), config.issuer.startsWith('https:'));
+    const signIn: SignInDeps = {
+      issuer: config.issuer,
+      defaultOrganization: config.defaultOrganization,
+      engine,
+      csrf,
+      organizations,
+      users,
+      passwords,
+      throttle,
+      audit,
+      states: signInStateStore(repos.signInStates, config.lifetimes.interaction * 1000),
+      credentials: repos.credentials,
+      recoveryCodeKey,
+      secretBox,
+      connectors,
+      upstreamRequests: repos.upstreamRequests,
+      organizationDetails: async (id) => (await repos.organizations.listWithDetails({ id }))[0],
+      allOrganizationDetails: () => repos.organizations.listWithDetails(),
+      linkIdentity: (input) => linkIdentity(repos, input),
+    };
+    const routes: RouteSet[] = [
+      (app) => registerSignIn(app, SIGN_IN_TABLE, signIn),
+      (app) => registerUpstreamCallbacks(app, signIn),
+      (app) =>
+        registerAccountPages(app, {
+          issuer: config.issuer,
+          engine,
+          csrf,
+          organizations,
+          users: repos.users,
+          credentials: repos.credentials,
+          clients: repos.clients,
+          passwords,
+          throttle,
+          audit,
+          secretBox,
+          recoveryCodeKey,
+          sessions,
+        }),
+      (app) =>
+        registerResetPages(app, {
+          csrf,
+          actionTokens: repos.actionTokens,
+          users: repos.users,
+          passwords,
+          sessions,
+          throttle,
+          audit,
+        }),
+      ...(metrics ? [(app: Parameters<RouteSet>[0]) => metrics.register(app)] : []),
+    ];
+
+    return {
+      parts: {
+        database,
+        repos,
+        secretBox,
+        throttle,
+        organizations,
+        users,
+        passwords,
+        sessions,
+        audit,
+        recoveryCodeKey,
+      },
+      keys,
+      provider: engine,
+      reloadKeys,
+      poll: async () => {
+        await Promise.all([reloadKeys(), organizations.refresh()]);
+      },
+      routes,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,226 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { AuditInput } from '../domain/audit.js';
+import { parseWorkEmail } from '../domain/emails.js';
+import { ServerError } from '../errors/server-error.js';
+import type { SafeHtml } from '../pages/index.js';
+import { messages } from '../pages/messages.js';
+import { messagePage } from '../pages/sign-in-pages.js';
+import { sendPage } from '../web/reply.js';
+import type { SignInDeps } from './deps.js';
+import type { SignInState, StepName } from './state.js';
+
+export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** One request's view of one sign-in: the engine's interaction, its state, the app. Built once per request. */
+export interface SignIn {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  details: Details;
+  uid: string;
+  clientId: string;
+  state: SignInState;
+}
+
+/** A message to show on a step's page, with the status of the answer. */
+export interface Problem {
+  message: string | SafeHtml;
+  status: number;
+}
+
+/** A route of a step, under `/interaction/:uid`. */
+export interface StepRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  /** CSRF check of a POST: a form field (default for POST) or the JSON API of passkey ceremonies. */
+  csrf?: 'form' | 'json' | false;
+  /**
+   * Which step the sign-in must stand at for the route to run (default: the step that owns the
+   * route); otherwise the person is sent back to the page of the step they are at. `any` for routes
+   * that start something new (the discoverable passkey from the email page).
+   */
+  at?: StepName | 'any';
+  handle(
+    flow: StepFlow,
+    s: SignIn,
+    input: { body: Record<string, unknown>; params: Record<string, string> },
+  ): Promise<FastifyReply>;
+}
+
+/**
+ * A step of the sign-in: one job, in one module. `enter` runs when the flow arrives at the step
+ * (it shows the step's page or moves on); `show` shows its page again for the current state (a GET
+ * of the interaction: Reload, Back, a restored tab).
+ */
+export interface Step {
+  enter(flow: StepFlow, s: SignIn): Promise<FastifyReply>;
+  show?(flow: StepFlow, s: SignIn, problem?: Problem): Promise<FastifyReply>;
+  routes?: StepRoute[];
+}
+
+/** One line of the sign-in table: the step and where it may go next. */
+export interface TableEntry {
+  step: Step;
+  next: readonly StepName[];
+}
+
+export type SignInTable = Readonly<Record<StepName, TableEntry>>;
+
+/** What a step may do with the flow; `go` only follows the table. */
+export interface StepFlow {
+  readonly deps: SignInDeps;
+  /** Moves to the next step, which must follow this one in the table; saves the state first. */
+  go(s: SignIn, to: StepName, state: SignInState): Promise<FastifyReply>;
+  /** Back to the email page with a clean state ("Not you?", "Start again"). */
+  restart(s: SignIn, keep?: Pick<SignInState, 'switching'>, problem?: Problem): Promise<FastifyReply>;
+  /** Shows the page of the step the sign-in stands at. */
+  showCurrent(s: SignIn, problem?: Problem): Promise<FastifyReply>;
+  save(s: SignIn, state: SignInState): Promise<void>;
+  page(s: SignIn, body: string, status?: number): FastifyReply;
+  /** A readable message page (errors, refusals), optionally with "Start again". */
+  message(
+    s: SignIn,
+    input: { title?: string; message: string | SafeHtml; status: number; startAgain?: boolean },
+  ): FastifyReply;
+  url(s: SignIn, path?: string): string;
+  csrfToken(s: SignIn): string;
+  appName(s: SignIn): Promise<string>;
+  audit(s: SignIn, event: Omit<AuditInput, 'clientId' | 'ip' | 'userAgent'>): Promise<void>;
+}
+
+export const interactionBase = (uid: string) => `/interaction/${encodeURIComponent(uid)}`;
+
+/**
+ * The sign-in runner: registers every step's routes behind one shared opening (the engine's
+ * interaction, the sign-in state, the CSRF check, loaded once per request), and moves between
+ * steps only along the table, so no path can skip a step the table puts in its way (the policy).
+ */
+export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: SignInDeps): void {
+  const flows = new Map<StepName, StepFlow>();
+
+  const flowFor = (from: StepName): StepFlow => {
+    const existing = flows.get(from);
+    if (existing) return existing;
+    const flow: StepFlow = {
+      deps,
+      async go(s, to, state) {
+        if (!table[from].next.includes(to)) {
+          throw new ServerError('sign_in_step_refused', `sign-in step ${from} may not go to ${to}`, {
+            expose: false,
+          });
+        }
+        const next: SignInState = { ...state, step: to };
+        await flow.save(s, next);
+        s.state = next;
+        return table[to].step.enter(flowFor(to), s);
+      },
+      async restart(s, keep = {}, problem) {
+        const fresh: SignInState = { step: 'email', switching: keep.switching };
+        await flow.save(s, fresh);
+        s.state = fresh;
+        const email = table.email.step;
+        return email.show ? email.show(flowFor('email'), s, problem) : email.enter(flowFor('email'), s);
+      },
+      showCurrent(s, problem) {
+        return show(s, problem);
+      },
+      async save(s, state) {
+        await deps.states.put(s.uid, state);
+        s.state = state;
+      },
+      page: (s, body, status = 200) => sendPage(s.reply, body, status),
+      message(s, input) {
+        return sendPage(
+          s.reply,
+          messagePage({
+            title: input.title ?? messages.errorTitle,
+            message: input.message,
+            links: input.startAgain
+              ? [{ href: `${interactionBase(s.uid)}/switch`, label: messages.upstreamStartAgain }]
+              : [],
+          }),
+          input.status,
+        );
+      },
+      url: (s, path = '') => `${interactionBase(s.uid)}${path}`,
+      csrfToken: (s) => deps.csrf.token(s.request, s.reply),
+      async appName(s) {
+        const client = await deps.engine().Client.find(s.clientId);
+        return client?.clientName ?? s.clientId;
+      },
+      audit: (s, event) =>
+        deps.audit({
+          ...event,
+          clientId: s.clientId,
+          ip: s.request.ip,
+          userAgent: s.request.headers['user-agent'],
+        }),
+    };
+    flows.set(from, flow);
+    return flow;
+  };
+
+  /** The page of the step the sign-in stands at (the email page when it has not started). */
+  async function show(s: SignIn, problem?: Problem): Promise<FastifyReply> {
+    const name = s.state.step ?? 'email';
+    const entry = table[name];
+    if (entry?.step.show) return entry.step.show(flowFor(name), s, problem);
+    return flowFor('email').restart(s, { switching: s.state.switching }, problem);
+  }
+
+  /** The shared opening of every route: the interaction, its state and (for posts) the CSRF check. */
+  async function open(request: FastifyRequest, reply: FastifyReply): Promise<SignIn> {
+    let details: Details;
+    try {
+      details = await deps.engine().interactionDetails(request.raw, reply.raw);
+    } catch (error) {
+      // Expired, finished, opened in another browser, cookies cleared: the person starts again from the app.
+      throw new ServerError('sign_in_expired', 'the sign-in is over or unknown', { cause: error });
+    }
+    const state = (await deps.states.get(details.uid)) ?? {};
+    return { request, reply, details, uid: details.uid, clientId: String(details.params.client_id), state };
+  }
+
+  const csrfRefused = (s: SignIn, kind: 'form' | 'json') =>
+    kind === 'json'
+      ? s.reply.code(403).send({ error: 'csrf' })
+      : flowFor('email').message(s, { message: messages.errorCsrf, status: 403 });
+
+  for (const name of Object.keys(table) as StepName[]) {
+    for (const route of table[name].step.routes ?? []) {
+      const path = `/interaction/:uid${route.path}`;
+      const handler = async (
+        request: FastifyRequest<{ Params: Record<string, string>; Body: Record<string, unknown> }>,
+        reply: FastifyReply,
+      ) => {
+        const s = await open(request, reply);
+        const csrf = route.csrf ?? (route.method === 'POST' ? 'form' : false);
+        if (csrf && !deps.csrf.verify(request)) return csrfRefused(s, csrf);
+        const at = route.at ?? name;
+        if (at !== 'any' && (s.state.step ?? 'email') !== at) {
+          if (csrf === 'json') return reply.code(409).send({ error: 'state' });
+          return reply.redirect(interactionBase(s.uid), 303);
+        }
+        const body = request.body && typeof request.body === 'object' ? request.body : {};
+        return route.handle(flowFor(name), s, { body, params: request.params });
+      };
+      if (route.method === 'GET') app.get(path, handler);
+      else app.post(path, handler);
+    }
+  }
+
+  /** The interaction's own URL: the launch page for a live browser session, else the current step. */
+  app.get<{ Params: { uid: string } }>('/interaction/:uid', async (request, reply) => {
+    const s = await open(request, reply);
+    const sessionAccount = s.details.session?.accountId;
+    if (s.details.prompt.name === 'consent' && sessionAccount && !s.state.switching) {
+      return table.launch.step.enter(flowFor('launch'), s);
+    }
+    const hint =
+      typeof s.details.params.login_hint === 'string'
+        ? parseWorkEmail(s.details.params.login_hint)
+        : undefined;
+    if (!s.state.step && hint) return flowFor('email').go(s, 'route', { email: hint });
+    return show(s);
+  });
+}

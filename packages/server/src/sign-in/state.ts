@@ -1,0 +1,62 @@
+import type { Repositories } from '../storage/repositories.js';
+
+/** The steps of a sign-in, named as in the sign-in table (table.ts). */
+export type StepName =
+  | 'email'
+  | 'route'
+  | 'password'
+  | 'passkey'
+  | 'upstream'
+  | 'policy'
+  | 'second-factor'
+  | 'enrollment'
+  | 'recovery-codes'
+  | 'finish'
+  | 'launch';
+
+/**
+ * Per-interaction sign-in progress, kept server-side in `sign_in_states` keyed by the engine's
+ * interaction uid (the engine's interaction record cannot hold custom state), so any server process
+ * can serve any step.
+ */
+export interface SignInState {
+  /** Where the sign-in stands; a GET of the interaction shows this step's page (Reload, Back). */
+  step?: StepName | undefined;
+  email?: string | undefined;
+  organizationId?: string | undefined;
+  /** Absent for an unknown email: the flow continues identically so nothing reveals it. */
+  userId?: string | undefined;
+  /** Methods Latchkey itself verified (RFC 8176 values), `fed` for a sign-in through the organization's IdP. */
+  amr?: string[] | undefined;
+  /** Methods the upstream IdP reported, passed on in the ID token. */
+  upstreamAmr?: string[] | undefined;
+  /** What proved a second factor at the upstream (federation/second-factor.ts), when something did. */
+  upstreamSecondFactor?: string | undefined;
+  /** Throttled attempts this sign-in counted; a successful sign-in gives back exactly these. */
+  attempts?: number | undefined;
+  /** "Not you?" was chosen on the handoff page: sign someone in instead of the session's user. */
+  switching?: boolean | undefined;
+  /** A message to show once on the next page (e.g. recovery codes left). */
+  notice?: string | undefined;
+  /** Data of the current step (a WebAuthn challenge, an enrollment secret…). */
+  data?: Record<string, unknown> | undefined;
+}
+
+export interface SignInStateStore {
+  get(uid: string): Promise<SignInState | undefined>;
+  put(uid: string, state: SignInState): Promise<void>;
+  delete(uid: string): Promise<void>;
+}
+
+/** The store over `sign_in_states`; a state lives as long as the engine's interaction. */
+export function signInStateStore(
+  signInStates: Repositories['signInStates'],
+  interactionTtlMs: number,
+): SignInStateStore {
+  return {
+    get: async (uid) => (await signInStates.get(uid)) as SignInState | undefined,
+    put: (uid, state) =>
+      signInStates.put(uid, state as Record<string, unknown>, Date.now() + interactionTtlMs),
+    delete: (uid) => signInStates.delete(uid),
+  };
+}

@@ -1,0 +1,152 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { upstreamUrls } from '../federation/connector-source.js';
+import { UpstreamError, type VerifiedIdentity } from '../federation/connectors/types.js';
+import { messages } from '../pages/messages.js';
+import { messagePage } from '../pages/sign-in-pages.js';
+import { sendPage } from '../web/reply.js';
+import type { SignInDeps } from './deps.js';
+import { interactionBase } from './flow.js';
+import { asUpstreamError, causeSummary, resultAd, type SealedResult, statusOf } from './upstream-support.js';
+
+export type UpstreamCallbackDeps = Pick<
+  SignInDeps,
+  | 'issuer'
+  | 'audit'
+  | 'states'
+  | 'secretBox'
+  | 'connectors'
+  | 'upstreamRequests'
+  | 'organizationDetails'
+  | 'allOrganizationDetails'
+>;
+
+/**
+ * The fixed-path endpoints the upstream IdPs know: the OIDC redirect URI, each SAML connection's
+ * Assertion Consumer Service and its SP metadata. Neither the interaction cookie (scoped to the
+ * interaction's path) nor, for SAML's cross-site POST, any SameSite=Lax cookie arrives here: the
+ * sign-in is found through the database alone (the round trip's `state` / `RelayState`), so any
+ * server process can serve any step; then the browser bounces back to the interaction's own URL.
+ */
+export function registerUpstreamCallbacks(app: FastifyInstance, deps: UpstreamCallbackDeps): void {
+  async function fail(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    error: UpstreamError,
+    found?: { uid: string; organizationId?: string | undefined },
+  ) {
+    await deps.audit({
+      action: 'upstream_sign_in',
+      outcome: 'failure',
+      organizationId: found?.organizationId,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      details: { reason: error.code, interaction: found?.uid, cause: causeSummary(error) },
+    });
+    if (found) await deps.states.put(found.uid, { step: 'email' });
+    const message = found ? error.publicMessage : messages.upstreamUnknownResponse;
+    return sendPage(
+      reply,
+      messagePage({
+        title: messages.upstreamTitle,
+        message,
+        links: found
+          ? [{ href: `${interactionBase(found.uid)}/switch`, label: messages.upstreamStartAgain }]
+          : [],
+      }),
+      statusOf(error),
+    );
+  }
+
+  /** Consumes the round trip once, lets the connector verify the response, then bounces back. */
+  async function finish(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    input: { state: string | undefined; connectionId?: string; body?: Record<string, string> },
+  ) {
+    const row = input.state ? await deps.upstreamRequests.consume(input.state) : undefined;
+    if (!row)
+      return fail(request, reply, new UpstreamError('state_mismatch', messages.upstreamUnknownResponse));
+    const organizationId = typeof row.data.organizationId === 'string' ? row.data.organizationId : undefined;
+    const found = { uid: row.interactionUid, organizationId };
+    if (input.connectionId !== undefined && input.connectionId !== row.connectionId) {
+      return fail(
+        request,
+        reply,
+        new UpstreamError('state_mismatch', messages.upstreamUnknownResponse),
+        found,
+      );
+    }
+    const org = organizationId ? await deps.organizationDetails(organizationId) : undefined;
+    let identity: VerifiedIdentity;
+    try {
+      const connector = org ? await deps.connectors.forOrganization(org) : undefined;
+      if (!connector || connector.id !== row.connectionId) {
+        throw new UpstreamError('state_mismatch', messages.upstreamConnectionChanged);
+      }
+      const urls = upstreamUrls(deps.issuer, connector.id);
+      identity = await connector.finishSignIn({
+        callbackUrl: connector.type === 'saml' ? urls.samlAcs : urls.oidcCallback,
+        currentUrl: new URL(request.url, deps.issuer),
+        body: input.body,
+        pending: (row.data.pending ?? {}) as Record<string, unknown>,
+      });
+    } catch (error) {
+      const upstream = asUpstreamError(error);
+      request.log.info({ err: { name: upstream.name, code: upstream.code } }, 'upstream response refused');
+      return fail(request, reply, upstream, found);
+    }
+    const state = (await deps.states.get(row.interactionUid)) ?? {};
+    if (state.step !== 'upstream' || state.organizationId !== organizationId) {
+      // The sign-in moved on (another email, another tab) while the person was upstream.
+      return fail(
+        request,
+        reply,
+        new UpstreamError('state_mismatch', messages.upstreamConnectionChanged),
+        found,
+      );
+    }
+    // Sealed: the identity may carry an upstream refresh token, and sign-in states are plain JSON.
+    const result: SealedResult = { connectionId: row.connectionId, identity };
+    const sealed = deps.secretBox.encrypt(JSON.stringify(result), resultAd(row.interactionUid));
+    await deps.states.put(row.interactionUid, { ...state, data: { upstreamResult: sealed } });
+    return reply.redirect(`${interactionBase(row.interactionUid)}/upstream/complete`, 303);
+  }
+
+  app.get<{ Querystring: { state?: string } }>('/upstream/callback', async (request, reply) =>
+    finish(request, reply, {
+      state: typeof request.query.state === 'string' ? request.query.state : undefined,
+    }),
+  );
+
+  app.post<{ Params: { connection: string }; Body: Record<string, unknown> }>(
+    '/saml/:connection/acs',
+    // A signed response with a few certificates and groups can exceed the default 64 KiB.
+    { bodyLimit: 512 * 1024 },
+    async (request, reply) => {
+      const body: Record<string, string> = {};
+      for (const [key, value] of Object.entries(request.body ?? {})) {
+        if (typeof value === 'string') body[key] = value;
+      }
+      return finish(request, reply, {
+        state: body.RelayState,
+        connectionId: request.params.connection,
+        body,
+      });
+    },
+  );
+
+  app.get<{ Params: { connection: string } }>('/saml/:connection/metadata', async (request, reply) => {
+    const orgs = await deps.allOrganizationDetails();
+    const org = orgs.find(
+      (o) => o.connection?.id === request.params.connection && o.connection.type === 'saml',
+    );
+    const connector = org ? await deps.connectors.forOrganization(org) : undefined;
+    if (!connector || !('spMetadata' in connector)) {
+      return reply.code(404).type('text/plain; charset=utf-8').send('No such SAML connection.');
+    }
+    return reply
+      .type('application/samlmetadata+xml; charset=utf-8')
+      .header('cache-control', 'public, max-age=300')
+      .send((connector as { spMetadata(): string }).spMetadata());
+  });
+}
