@@ -206,26 +206,15 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
   // Warm-up: the first start registers the scheme and fills the discovery cache.
   await timeLines(process.execPath, app, env, appLines);
   await timeLines(process.execPath, bare, env, { shown: (e) => e.event === 'shown' });
-  if (process.env.BENCH_PHASES) {
-    for (let i = 0; i < 3; i++) {
-      const p = startProcess(process.execPath, [process.env.BENCH_PHASES], env);
-      await new Promise((resolve) => p.child.once("close", resolve));
-      console.error(p.output().trim().replace(/\n/g, " "));
-      const q = startProcess(process.execPath, ["/tmp/phase-loop.cjs"], env);
-      await new Promise((resolve) => q.child.once("close", resolve));
-      console.error("in GLib loop:", q.output().trim().replace(/\n/g, " "));
-      continue;
-      await new Promise((resolve) => p.child.once("close", resolve));
-      console.error(p.output().trim());
-    }
-  }
+  // BENCH_DEBUG=1: one launch's trace lines (when each phase ended, ms from process start).
   if (process.env.BENCH_DEBUG) {
     const probe = startProcess(process.execPath, app, env);
     await new Promise((resolve) => setTimeout(resolve, 3000));
     probe.child.kill('SIGTERM');
     console.error(probe.output());
   }
-  const times = { bare: [], window: [], signedIn: [], loaded: [] };
+  const times = { bare: [], window: [], signedIn: [], loaded: [], loadedNoWorker: [] };
+  const noWorker = { ...env, ACME_DESKTOP_EARLY: '0' };
   for (let i = 0; i < RUNS; i++) {
     const b = await timeLines(process.execPath, bare, env, { shown: (e) => e.event === 'shown' });
     times.bare.push(b.shown);
@@ -233,6 +222,8 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     times.window.push(a.window);
     times.signedIn.push(a.signedIn);
     times.loaded.push(a.loaded);
+    const c = await timeLines(process.execPath, app, noWorker, { loaded: appLines.loaded });
+    times.loadedNoWorker.push(c.loaded);
   }
   for (const list of Object.values(times)) list.sort((x, y) => x - y);
   const median = (list) => percentile(list, 50);
@@ -243,11 +234,17 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
         list === times.bare ? '' : `  +${fmt(median(list) - median(times.bare))} over the bare window`
       }`,
     );
-  console.log(`Acme Desktop launch, stored sign-in, ${RUNS} runs each, medians (spawn → line on stdout):`);
+  console.log(
+    `Acme Desktop launch, stored sign-in, ${RUNS} runs each, interleaved, medians (spawn → line on stdout); load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${os.cpus().length} CPUs:`,
+  );
   row('bare GTK window shown', times.bare);
   row('acme-desktop: window shown (loading view)', times.window);
   row('acme-desktop: signed-in view (after refresh)', times.signedIn);
   row("acme-desktop: completely loaded (API's list)", times.loaded);
+  row('  the same, no launch worker (ACME_DESKTOP_EARLY=0)', times.loadedNoWorker);
   const over = median(times.loaded) - median(times.bare);
   console.log(
     `  target: completely loaded within 150 ms of the bare window: ${over <= 150 ? 'met' : 'NOT met'} (${fmt(over)})`,

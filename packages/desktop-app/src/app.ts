@@ -17,15 +17,21 @@ import {
   type AuthenticationResult,
   InteractionRequiredError,
   type LatchkeyClient,
-  LatchkeyError,
   NetworkError,
-  OAuthError,
   openSystemBrowser,
   UserCancelledError,
 } from '@latchkey/desktop';
 import type { AppConfig } from './config.js';
 import type { SchemeStatus } from './scheme.js';
-import type { AppWindow, Project, View, WindowActions } from './window.js';
+import {
+  type ApiAnswer,
+  describe,
+  fetchProjects,
+  type LaunchOutcome,
+  launchSilently,
+  refusalReason,
+} from './session.js';
+import type { AppWindow, View, WindowActions } from './window.js';
 
 export interface AppOptions {
   config: AppConfig;
@@ -38,6 +44,11 @@ export interface AppOptions {
   trace?: (event: Record<string, unknown>) => void;
   /** A sign-in this process already finished (cold start from a redirect URL). */
   initial?: AuthenticationResult;
+  /**
+   * The launch's silent sign-in and API call, started on a worker thread before GTK loaded (main.ts,
+   * early.ts): they run while the window is being built. Undefined (or resolving undefined): here.
+   */
+  early?: Promise<LaunchOutcome | undefined>;
   /** A line to show on the first form (e.g. why a redirect URL could not be used). */
   initialReason?: string;
   onQuit(): void;
@@ -47,21 +58,6 @@ export interface RunningApp {
   window: AppWindow;
   present(): void;
   quit(): Promise<void>;
-}
-
-/** The one-line reason a stored sign-in was refused, for the form. */
-export function refusalReason(error: InteractionRequiredError): string {
-  // The server's `invalid_grant` description is generic by design (RFC 6749 §5.2): it does not tell
-  // a disabled account from a revoked session, so neither does the app.
-  const cause = error.cause;
-  const detail = cause instanceof OAuthError && cause.error !== 'invalid_grant' ? ` (${cause.message})` : '';
-  return `You were signed out: your sign-in is no longer accepted (account disabled or session ended)${detail}.`;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof NetworkError) return `cannot reach the server (${error.message})`;
-  if (error instanceof LatchkeyError) return error.message;
-  return error instanceof Error ? error.message : String(error);
 }
 
 export function startApp(options: AppOptions): RunningApp {
@@ -122,83 +118,77 @@ export function startApp(options: AppOptions): RunningApp {
     ...(typeof claims?.org_id === 'string' ? { organization: claims.org_id } : {}),
   });
 
+  const withApi = (base: View & { kind: 'main' }, api: ApiAnswer): View => ({
+    ...base,
+    ...(api.organization ? { organization: api.organization } : {}),
+    projects: api.projects,
+    ...(api.error ? { apiError: api.error } : {}),
+  });
+
   /** The app's own API call with the access token: what "completely loaded" means here. */
   const loadProjects = async (base: View & { kind: 'main' }, mine: number) => {
     try {
       const token = await client.getAccessToken({ resource: config.api.resource });
-      const response = await fetch(new URL('/v1/projects', config.api.url), {
-        headers: { authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(10_000),
-      });
-      const body = (await response.json().catch(() => ({}))) as {
-        organization?: { name?: string };
-        projects?: Project[];
-      };
-      if (mine !== generation) return;
-      if (!response.ok) {
-        show({ ...base, projects: [], apiError: `The Acme API answered ${response.status}.` });
-        return;
-      }
-      show({
-        ...base,
-        ...(body.organization?.name ? { organization: body.organization.name } : {}),
-        projects: body.projects ?? [],
-      });
+      const api = await fetchProjects(config, token);
+      if (mine === generation) show(withApi(base, api));
     } catch (error) {
       if (mine !== generation) return;
-      if (error instanceof InteractionRequiredError) return refused(error);
-      if (error instanceof NetworkError) return offline(base, error);
+      if (error instanceof InteractionRequiredError)
+        return refused({
+          reason: refusalReason(error),
+          ...(error.loginHint ? { loginHint: error.loginHint } : {}),
+        });
+      if (error instanceof NetworkError) return offline(base, error.message);
       show({ ...base, projects: [], apiError: `Cannot reach the Acme API (${describe(error)}).` });
     }
   };
 
-  const signedIn = (result: AuthenticationResult, mine: number) => {
+  const signedIn = (result: AuthenticationResult, mine: number, api?: ApiAnswer) => {
     const base = mainView(result.account, result.idTokenClaims as Record<string, unknown> | undefined);
-    show(base);
+    show(api ? withApi(base, api) : base);
     window.present();
-    return loadProjects(base, mine);
+    return api ? undefined : loadProjects(base, mine);
   };
 
-  const offline = (base: View & { kind: 'main' }, error: unknown) =>
+  const offline = (base: View & { kind: 'main' }, _message: string) =>
     show({
       ...base,
-      offline: `You are offline: ${new URL(config.issuer).host} cannot be reached${
-        error instanceof NetworkError ? '' : ` (${describe(error)})`
-      }. Your sign-in is kept.`,
+      offline: `You are offline: ${new URL(config.issuer).host} cannot be reached. Your sign-in is kept.`,
     });
 
-  const refused = async (error: InteractionRequiredError) => {
+  const refused = (outcome: { loginHint?: string; reason: string }) =>
     show({
       kind: 'sign-in',
-      ...(error.loginHint ? { email: error.loginHint } : {}),
-      reason: refusalReason(error),
+      ...(outcome.loginHint ? { email: outcome.loginHint } : {}),
+      reason: outcome.reason,
     });
-  };
 
   /** Launch, Retry and Reload: silent sign-in from the stored refresh token, never a browser. */
-  const launch = async (forceRefresh = false) => {
+  const launch = async (forceRefresh = false, early?: Promise<LaunchOutcome | undefined>) => {
     const mine = ++generation;
-    const account = await client.getAccount().catch(() => undefined);
-    if (!account) {
-      const state = await client.getState().catch(() => undefined);
-      if (mine !== generation) return;
-      const hint = state?.status === 'signed-out' ? state.loginHint : undefined;
-      show({
-        kind: 'sign-in',
-        ...(hint ? { email: hint } : {}),
-        ...(options.initialReason ? { reason: options.initialReason } : {}),
-      });
-      return;
-    }
-    try {
-      const result = await client.signInSilently({ resource: config.api.resource, forceRefresh });
-      if (mine !== generation) return;
-      await signedIn(result, mine);
-    } catch (error) {
-      if (mine !== generation) return;
-      if (error instanceof InteractionRequiredError) return refused(error);
-      if (error instanceof NetworkError) return offline(mainView(account), error);
-      show({ kind: 'sign-in', ...(account.email ? { email: account.email } : {}), reason: describe(error) });
+    const outcome =
+      (await early?.catch(() => undefined)) ??
+      (await launchSilently(client, config, forceRefresh ? { forceRefresh } : {}));
+    if (mine !== generation) return;
+    switch (outcome.kind) {
+      case 'signed-out':
+        return show({
+          kind: 'sign-in',
+          ...(outcome.loginHint ? { email: outcome.loginHint } : {}),
+          ...(options.initialReason ? { reason: options.initialReason } : {}),
+        });
+      case 'signed-in':
+        return signedIn(outcome.result, mine, outcome.api);
+      case 'refused':
+        return refused(outcome);
+      case 'offline':
+        return offline(mainView(outcome.account), outcome.message);
+      case 'failed':
+        return show({
+          kind: 'sign-in',
+          ...(outcome.account?.email ? { email: outcome.account.email } : {}),
+          reason: outcome.message,
+        });
     }
   };
 
@@ -293,7 +283,7 @@ export function startApp(options: AppOptions): RunningApp {
 
   show(view);
   if (options.initial) void signedIn(options.initial, ++generation);
-  else void launch();
+  else void launch(false, options.early);
 
   return { window, present: () => window.present(), quit };
 }

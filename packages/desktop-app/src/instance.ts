@@ -3,8 +3,11 @@
  * second launch from the menu, or a redirect URL no sign-in was waiting for) asks it to come to the
  * front and exits. Redirect URLs themselves travel over the SDK's own socket (`handleRedirect`).
  */
-import { unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
+import { homedir, userInfo } from 'node:os';
+import path from 'node:path';
 
 /** Asks the running window to come to the front. Resolves false when none listens. */
 export function activateRunning(socketPath: string, timeoutMs = 2_000): Promise<boolean> {
@@ -46,6 +49,7 @@ export async function listenForActivation(
         resolve();
       });
     });
+  if (process.platform !== 'win32') await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   try {
     await listen();
   } catch (error) {
@@ -55,4 +59,18 @@ export async function listenForActivation(
   }
   server.unref();
   return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** The window's socket: per user (runtime or cache directory, or a named pipe), issuer and client. */
+export function windowSocketPath(
+  config: { issuer: string; clientId: string; cacheDir?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const id = createHash('sha256')
+    .update(`${config.issuer}\n${config.clientId}\n${config.cacheDir ?? ''}`)
+    .digest('hex')
+    .slice(0, 12);
+  if (process.platform === 'win32') return `\\\\.\\pipe\\acme-desktop-${userInfo().username}-${id}`;
+  const dir = env.XDG_RUNTIME_DIR || config.cacheDir || path.join(homedir(), '.cache', 'acme-desktop');
+  return path.join(dir, `acme-desktop-${id}.sock`);
 }

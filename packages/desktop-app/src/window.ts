@@ -85,6 +85,14 @@ export function createWindow(actions: WindowActions): AppWindow {
   const accel = new Gtk.AccelGroup();
   window.addAccelGroup(accel);
 
+  // Views are built the first time they are shown: a silent launch never builds the sign-in form.
+  const built: Record<string, G> = {};
+  const once =
+    <T>(name: string, build: () => T) =>
+    (): T => {
+      built[name] ??= build();
+      return built[name] as T;
+    };
   const named = (widget: G, name: string) => {
     widget.getAccessible()?.setName(name);
     return widget;
@@ -169,113 +177,137 @@ export function createWindow(actions: WindowActions): AppWindow {
   stack.addNamed(loading, 'loading');
 
   // Sign-in form: name and welcome above, the form at the bottom.
-  const signIn = vbox(10, 24);
-  signIn.packStart(label(TITLE, ['app-title']), false, false, 0);
-  signIn.packStart(
-    label('Welcome! Acme Desktop keeps your team’s projects one click away.', ['welcome']),
-    false,
-    false,
-    0,
-  );
-  signIn.packStart(
-    label('Sign in with your work account: your browser opens, and you come straight back here.', ['muted']),
-    false,
-    false,
-    0,
-  );
-  const reasonLabel = label('', ['reason']);
-  const emailLabel = Gtk.Label.newWithMnemonic('_Work email (optional)');
-  emailLabel.setXalign(0);
-  const emailEntry = new Gtk.Entry();
-  emailEntry.setPlaceholderText('you@company.com');
-  emailEntry.setInputPurpose(Gtk.InputPurpose.EMAIL);
-  emailEntry.setActivatesDefault(true);
-  emailLabel.setMnemonicWidget(emailEntry);
-  named(emailEntry, 'Work email');
-  const signInButton = button('_Log in with email', () => actions.signIn(emailEntry.getText().trim()), [
-    'suggested-action',
-    'sign-in-button',
-  ]);
-  signInButton.setCanDefault(true);
-  const codeButton = button(
-    'Use a _code instead',
-    () => actions.signInWithCode(emailEntry.getText().trim()),
-    ['flat'],
-  );
-  codeButton.setTooltipText('Sign in on another device (phone or computer) with a short code');
-  const form = vbox(8);
-  form.packStart(reasonLabel, false, false, 0);
-  form.packStart(emailLabel, false, false, 0);
-  form.packStart(emailEntry, false, false, 0);
-  form.packStart(signInButton, false, false, 4);
-  form.packStart(codeButton, false, false, 0);
-  signIn.packEnd(form, false, false, 0);
-  stack.addNamed(signIn, 'sign-in');
+  const signInPage = once('signInPage', () => {
+    const signIn = vbox(10, 24);
+    signIn.packStart(label(TITLE, ['app-title']), false, false, 0);
+    signIn.packStart(
+      label('Welcome! Acme Desktop keeps your team’s projects one click away.', ['welcome']),
+      false,
+      false,
+      0,
+    );
+    signIn.packStart(
+      label('Sign in with your work account: your browser opens, and you come straight back here.', [
+        'muted',
+      ]),
+      false,
+      false,
+      0,
+    );
+    const reasonLabel = label('', ['reason']);
+    const emailLabel = Gtk.Label.newWithMnemonic('_Work email (optional)');
+    emailLabel.setXalign(0);
+    const emailEntry = new Gtk.Entry();
+    emailEntry.setPlaceholderText('you@company.com');
+    emailEntry.setInputPurpose(Gtk.InputPurpose.EMAIL);
+    emailEntry.setActivatesDefault(true);
+    emailLabel.setMnemonicWidget(emailEntry);
+    named(emailEntry, 'Work email');
+    const signInButton = button('_Log in with email', () => actions.signIn(emailEntry.getText().trim()), [
+      'suggested-action',
+      'sign-in-button',
+    ]);
+    signInButton.setCanDefault(true);
+    const codeButton = button(
+      'Use a _code instead',
+      () => actions.signInWithCode(emailEntry.getText().trim()),
+      ['flat'],
+    );
+    codeButton.setTooltipText('Sign in on another device (phone or computer) with a short code');
+    const form = vbox(8);
+    form.packStart(reasonLabel, false, false, 0);
+    form.packStart(emailLabel, false, false, 0);
+    form.packStart(emailEntry, false, false, 0);
+    form.packStart(signInButton, false, false, 4);
+    form.packStart(codeButton, false, false, 0);
+    signIn.packEnd(form, false, false, 0);
+    signIn.showAll();
+    reasonLabel.hide();
+    stack.addNamed(signIn, 'sign-in');
+
+    return { emailEntry, reasonLabel, signInButton, codeButton };
+  });
 
   // Waiting for the browser.
-  const waiting = vbox(12, 24);
-  waiting.setValign(Gtk.Align.CENTER);
-  const waitingSpinner = new Gtk.Spinner();
-  waitingSpinner.setSizeRequest(32, 32);
-  named(waitingSpinner, 'Waiting for the browser');
-  waiting.packStart(waitingSpinner, false, false, 0);
-  waiting.packStart(label('Continue in your browser', ['heading'], { xalign: 0.5 }), false, false, 0);
-  const waitingText = label('', ['muted'], { xalign: 0.5, justify: Gtk.Justification.CENTER });
-  waiting.packStart(waitingText, false, false, 0);
-  const waitingButtons = new Gtk.Box({ orientation: Gtk.Orientation.HORIZONTAL, spacing: 8 });
-  waitingButtons.setHalign(Gtk.Align.CENTER);
-  const copyButton = button('_Copy link', () => actions.copyLink());
-  copyButton.setTooltipText('Copy the sign-in link, to open it in a browser yourself');
-  const cancelButton = button('C_ancel', () => actions.cancel());
-  waitingButtons.packStart(copyButton, false, false, 0);
-  waitingButtons.packStart(cancelButton, false, false, 0);
-  waiting.packStart(waitingButtons, false, false, 8);
-  stack.addNamed(waiting, 'waiting');
+  const waitingPage = once('waitingPage', () => {
+    const waiting = vbox(12, 24);
+    waiting.setValign(Gtk.Align.CENTER);
+    const waitingSpinner = new Gtk.Spinner();
+    waitingSpinner.setSizeRequest(32, 32);
+    named(waitingSpinner, 'Waiting for the browser');
+    waiting.packStart(waitingSpinner, false, false, 0);
+    waiting.packStart(label('Continue in your browser', ['heading'], { xalign: 0.5 }), false, false, 0);
+    const waitingText = label('', ['muted'], { xalign: 0.5, justify: Gtk.Justification.CENTER });
+    waiting.packStart(waitingText, false, false, 0);
+    const waitingButtons = new Gtk.Box({ orientation: Gtk.Orientation.HORIZONTAL, spacing: 8 });
+    waitingButtons.setHalign(Gtk.Align.CENTER);
+    const copyButton = button('_Copy link', () => actions.copyLink());
+    copyButton.setTooltipText('Copy the sign-in link, to open it in a browser yourself');
+    const cancelButton = button('C_ancel', () => actions.cancel());
+    waitingButtons.packStart(copyButton, false, false, 0);
+    waitingButtons.packStart(cancelButton, false, false, 0);
+    waiting.packStart(waitingButtons, false, false, 8);
+    waiting.showAll();
+    stack.addNamed(waiting, 'waiting');
+
+    return { waitingSpinner, waitingText, copyButton, cancelButton };
+  });
 
   // Device code.
-  const device = vbox(10, 24);
-  device.setValign(Gtk.Align.CENTER);
-  device.packStart(label('Sign in with a code', ['heading'], { xalign: 0.5 }), false, false, 0);
-  const deviceText = label('', ['muted'], { xalign: 0.5, justify: Gtk.Justification.CENTER });
-  const userCode = label('', ['user-code'], { xalign: 0.5, selectable: true });
-  const qrImage = new Gtk.Image();
-  named(qrImage, 'QR code of the sign-in link');
-  const deviceCancel = button('C_ancel', () => actions.cancel());
-  deviceCancel.setHalign(Gtk.Align.CENTER);
-  device.packStart(deviceText, false, false, 0);
-  device.packStart(userCode, false, false, 0);
-  device.packStart(qrImage, false, false, 0);
-  device.packStart(deviceCancel, false, false, 8);
-  stack.addNamed(device, 'device');
+  const devicePage = once('devicePage', () => {
+    const device = vbox(10, 24);
+    device.setValign(Gtk.Align.CENTER);
+    device.packStart(label('Sign in with a code', ['heading'], { xalign: 0.5 }), false, false, 0);
+    const deviceText = label('', ['muted'], { xalign: 0.5, justify: Gtk.Justification.CENTER });
+    const userCode = label('', ['user-code'], { xalign: 0.5, selectable: true });
+    const qrImage = new Gtk.Image();
+    named(qrImage, 'QR code of the sign-in link');
+    const deviceCancel = button('C_ancel', () => actions.cancel());
+    deviceCancel.setHalign(Gtk.Align.CENTER);
+    device.packStart(deviceText, false, false, 0);
+    device.packStart(userCode, false, false, 0);
+    device.packStart(qrImage, false, false, 0);
+    device.packStart(deviceCancel, false, false, 8);
+    device.showAll();
+    stack.addNamed(device, 'device');
+
+    return { deviceText, userCode, qrImage, deviceCancel };
+  });
 
   // Signed in.
-  const main = vbox(0);
-  const banner = new Gtk.InfoBar({ messageType: Gtk.MessageType.WARNING });
-  const bannerText = label('');
-  banner.getContentArea().add(bannerText);
-  banner.addButton('_Retry', 1);
-  banner.on('response', () => actions.retry());
-  main.packStart(banner, false, false, 0);
-  const mainBody = vbox(8, 20);
-  const who = label('', ['heading']);
-  const whoEmail = label('', ['muted'], { selectable: true });
-  const whoOrg = label('');
-  mainBody.packStart(who, false, false, 0);
-  mainBody.packStart(whoEmail, false, false, 0);
-  mainBody.packStart(whoOrg, false, false, 0);
-  mainBody.packStart(new Gtk.Separator({ orientation: Gtk.Orientation.HORIZONTAL }), false, false, 8);
-  const projectsHeading = label('Your projects', ['heading']);
-  mainBody.packStart(projectsHeading, false, false, 0);
-  const projectsNote = label('', ['muted']);
-  mainBody.packStart(projectsNote, false, false, 0);
-  const projectList = new Gtk.ListBox();
-  projectList.setSelectionMode(Gtk.SelectionMode.NONE);
-  named(projectList, 'Your projects');
-  const frame = new Gtk.Frame();
-  frame.add(projectList);
-  mainBody.packStart(frame, false, false, 0);
-  main.packStart(mainBody, true, true, 0);
-  stack.addNamed(main, 'main');
+  const mainPage = once('mainPage', () => {
+    const main = vbox(0);
+    const banner = new Gtk.InfoBar({ messageType: Gtk.MessageType.WARNING });
+    const bannerText = label('');
+    banner.getContentArea().add(bannerText);
+    banner.addButton('_Retry', 1);
+    banner.on('response', () => actions.retry());
+    main.packStart(banner, false, false, 0);
+    const mainBody = vbox(8, 20);
+    const who = label('', ['heading']);
+    const whoEmail = label('', ['muted'], { selectable: true });
+    const whoOrg = label('');
+    mainBody.packStart(who, false, false, 0);
+    mainBody.packStart(whoEmail, false, false, 0);
+    mainBody.packStart(whoOrg, false, false, 0);
+    mainBody.packStart(new Gtk.Separator({ orientation: Gtk.Orientation.HORIZONTAL }), false, false, 8);
+    const projectsHeading = label('Your projects', ['heading']);
+    mainBody.packStart(projectsHeading, false, false, 0);
+    const projectsNote = label('', ['muted']);
+    mainBody.packStart(projectsNote, false, false, 0);
+    const projectList = new Gtk.ListBox();
+    projectList.setSelectionMode(Gtk.SelectionMode.NONE);
+    named(projectList, 'Your projects');
+    const frame = new Gtk.Frame();
+    frame.add(projectList);
+    mainBody.packStart(frame, false, false, 0);
+    main.packStart(mainBody, true, true, 0);
+    main.showAll();
+    banner.hide();
+    stack.addNamed(main, 'main');
+
+    return { banner, bannerText, who, whoEmail, whoOrg, projectsNote, projectList, frame };
+  });
 
   const statusLine = label('', ['status']);
   statusLine.setMarginStart(12);
@@ -286,8 +318,6 @@ export function createWindow(actions: WindowActions): AppWindow {
   root.packEnd(statusLine, false, false, 0);
   window.add(root);
   window.showAll();
-  banner.hide();
-  reasonLabel.hide();
   statusLine.hide();
 
   let current: View = { kind: 'loading', text: '' };
@@ -307,7 +337,7 @@ export function createWindow(actions: WindowActions): AppWindow {
   const render = (view: View) => {
     current = view;
     loadingSpinner.stop();
-    waitingSpinner.stop();
+    built.waitingPage?.waitingSpinner.stop();
     retryItem.setSensitive(view.kind === 'main');
     switch (view.kind) {
       case 'loading':
@@ -315,7 +345,8 @@ export function createWindow(actions: WindowActions): AppWindow {
         loadingSpinner.start();
         setAccount(undefined);
         break;
-      case 'sign-in':
+      case 'sign-in': {
+        const { emailEntry, reasonLabel, signInButton, codeButton } = signInPage();
         setAccount(undefined);
         if (view.email !== undefined) emailEntry.setText(view.email);
         reasonLabel.setText(view.reason ?? '');
@@ -326,7 +357,9 @@ export function createWindow(actions: WindowActions): AppWindow {
         emailEntry.grabFocus();
         emailEntry.setPosition(-1);
         break;
-      case 'waiting':
+      }
+      case 'waiting': {
+        const { waitingSpinner, waitingText, copyButton, cancelButton } = waitingPage();
         waitingSpinner.start();
         waitingText.setText(
           'We opened your browser to sign you in.\nFinish there and Acme Desktop comes back by itself.\nNo browser? Copy the link and open it yourself.',
@@ -335,7 +368,9 @@ export function createWindow(actions: WindowActions): AppWindow {
         window.setDefault(cancelButton);
         cancelButton.grabFocus();
         break;
-      case 'device':
+      }
+      case 'device': {
+        const { deviceText, userCode, qrImage, deviceCancel } = devicePage();
         deviceText.setText(
           `On any device, open ${view.verificationUri}\nand enter this code${view.qrPng ? ', or scan the QR code' : ''}:`,
         );
@@ -345,7 +380,9 @@ export function createWindow(actions: WindowActions): AppWindow {
         qrImage.setVisible(Boolean(view.qrPng));
         deviceCancel.grabFocus();
         break;
+      }
       case 'main': {
+        const { banner, bannerText, who, whoEmail, whoOrg, projectsNote, projectList, frame } = mainPage();
         setAccount(view.email ?? view.name);
         who.setText(view.name ? `Signed in as ${view.name}` : 'Signed in');
         whoEmail.setText(view.email ?? '');

@@ -1,0 +1,36 @@
+/** Acme Desktop's one `createClient` call: the same settings on the window's thread and the launch worker. */
+import path from 'node:path';
+import {
+  createClient,
+  createFileStore,
+  createKeychainStore,
+  defaultCacheDir,
+  type LatchkeyClient,
+  type TokenStore,
+} from '@latchkey/desktop';
+import type { AppConfig } from './config.js';
+
+export function makeStore(config: AppConfig): TokenStore {
+  if (config.store === 'file') {
+    return createFileStore({
+      directory: config.storeDir ?? path.join(defaultCacheDir(), '..', 'acme-desktop', 'tokens'),
+      onWarning: () => {},
+    });
+  }
+  return createKeychainStore();
+}
+
+export function clientFor(
+  config: AppConfig,
+  redirect: string,
+  store = makeStore(config),
+): Promise<LatchkeyClient> {
+  return createClient({
+    issuer: config.issuer,
+    clientId: config.clientId,
+    redirect,
+    store,
+    resources: [config.api.resource],
+    cacheDir: config.cacheDir ?? defaultCacheDir(),
+  });
+}
