@@ -158,6 +158,7 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
       texts.findIndex((t) => t.startsWith('Welcome')),
     );
     window = await findWindow(display.name);
+    await typeInto(display.name, window, ALICE.email);
     await shootWindow(display.name, window, SUITE, 'app-01-first-launch');
     const { stdout } = await promisify(execFile)(
       'xdg-mime',
@@ -168,7 +169,6 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
   });
 
   it('Log in with email (typed with xdotool, Enter presses the default button) opens the browser; Google, 2-step, Launch; xdg-open brings the window home signed in', async () => {
-    await typeInto(display.name, window, ALICE.email);
     await pressKeys(display.name, window, 'Return');
     const url = new URL(await hook.next());
     expect(url.searchParams.get('login_hint')).toBe(ALICE.email);
@@ -199,8 +199,10 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
 
     // The OS path: xdg-open → the registered .desktop file → `acme-desktop … -- <url>`, which hands
     // the URL to the waiting window over the SDK's local socket and exits.
-    const opened = await xdgOpen(redirect, env);
-    expect(opened.code, opened.output).toBe(0);
+    const opened = xdgOpen(redirect, env);
+    apps.push(opened);
+    expect(await opened.exited, opened.output()).toBe(0);
+    expect(opened.events.find((e) => e.event === 'redirect')).toMatchObject({ handledBy: 'running-app' });
     const signedIn = await first.waitForView('main', (event) => event.loaded === true);
     expect(signedIn.offline).toBe(false);
     expect(signedIn.texts).toEqual(
@@ -230,7 +232,60 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
     console.log(
       `acme-desktop relaunch: signed-in view with the API's list at ${signedIn.ms} ms (process start → ${start} ms: Node)`,
     );
-    await quit(again, await findWindow(display.name));
+    first = again;
+    window = await findWindow(display.name);
+  });
+
+  it('the account menu (F10, then S) signs out: the form again, her email kept, the refresh token revoked', async () => {
+    await pressKeys(display.name, window, 'F10');
+    await pressKeys(display.name, window, 's');
+    const form = await first.waitForView('sign-in');
+    expect(form.texts).toEqual(expect.arrayContaining([`[${ALICE.email}]`, 'Log in with email']));
+    // "Signed out." only when the server confirmed the revocation (RFC 7009).
+    expect(first.events.filter((e) => e.event === 'status').map((e) => e.text)).toContain('Signed out.');
+  });
+
+  it('Use a code instead (Alt+C): the window shows the code and a QR code; allowed in the browser, it is signed in', async () => {
+    await pressKeys(display.name, window, 'alt+c');
+    const device = await first.waitForView('device');
+    const code = device.texts?.find((t) => /^[A-Z0-9]{4}-[A-Z0-9]{4}$/.test(t));
+    expect(code, JSON.stringify(device.texts)).toBeDefined();
+    await shootWindow(display.name, window, SUITE, 'app-06-device-code');
+    const page = await context.newPage();
+    // The browser still has her Latchkey session (a sign-out on the device does not end it).
+    await page.goto(`${server.issuer}/device?user_code=${code}`);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await waitForText(page.locator('h1'), 'Connect Acme Desktop?');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await waitForText(page.locator('#handoff'), 'Allow');
+    await page.locator('#handoff').click();
+    await waitForText(page.locator('h1'), 'Device connected');
+    await page.close();
+    const signedIn = await first.waitForView('main', (event) => event.loaded === true, 30_000);
+    expect(signedIn.texts).toEqual(expect.arrayContaining([`Signed in as ${ALICE.name}`, 'Rocket skates']));
+    await pressKeys(display.name, window, 'F10');
+    await pressKeys(display.name, window, 's');
+    await first.waitForView('sign-in');
+  });
+
+  it('cold start: the waiting window dies; xdg-open starts acme-desktop, which finishes the sign-in and becomes the app', async () => {
+    await pressKeys(display.name, window, 'Return');
+    const url = await hook.next();
+    await first.waitForView('waiting');
+    await first.kill(); // the app crashed (or was killed) while the browser was open
+    const page = await context.newPage();
+    const redirects = watchRedirects(context, `${REDIRECT}?`);
+    await page.goto(url);
+    await waitForText(page.locator('#handoff'), 'Launch Acme Desktop'); // one click: her browser session
+    const redirect = await clickHandoff(page, redirects);
+    await page.close();
+    const cold = xdgOpen(redirect, env);
+    apps.push(cold);
+    const signedIn = await cold.waitForView('main', (event) => event.loaded === true);
+    expect(cold.events.find((e) => e.event === 'redirect')).toMatchObject({ handledBy: 'cold-start' });
+    expect(signedIn.texts).toEqual(expect.arrayContaining([`Signed in as ${ALICE.name}`, 'Rocket skates']));
+    window = await findWindow(display.name);
+    await quit(cold, window);
   });
 
   it('offline: the signed-in view with a banner; Retry (keyboard) once the server is back', async () => {

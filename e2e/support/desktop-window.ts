@@ -95,9 +95,24 @@ export interface AppProcess {
 
 /** Starts `acme-desktop` with `env` (which must carry DISPLAY and the profile) and traces its views. */
 export function startApp(args: string[], env: NodeJS.ProcessEnv): AppProcess {
-  const child = spawn(process.execPath, [APP_BIN, ...args], {
+  return traceProcess(process.execPath, [APP_BIN, ...args], env);
+}
+
+/**
+ * `xdg-open <url>`, as the desktop runs it for a link: it finds the registered handler itself and
+ * runs it in the foreground, so its output is the `acme-desktop` process's (which, on a cold start,
+ * becomes the app: the handle traces it like any other).
+ */
+export function xdgOpen(url: string, env: NodeJS.ProcessEnv): AppProcess {
+  return traceProcess('xdg-open', [url], env);
+}
+
+/** Its own process group, so that {@link AppProcess.kill} also ends what xdg-open started. */
+function traceProcess(command: string, args: string[], env: NodeJS.ProcessEnv): AppProcess {
+  const child = spawn(command, args, {
     env: { ...env, ACME_DESKTOP_TRACE: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const events: TraceEvent[] = [];
   let output = '';
@@ -168,7 +183,13 @@ export function startApp(args: string[], env: NodeJS.ProcessEnv): AppProcess {
       ),
     exited,
     async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-(child.pid as number), 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }
       await exited;
     },
   };
@@ -234,26 +255,4 @@ export async function shootWindow(
     await copyFile(file, target);
   }
   return file;
-}
-
-/** Runs `xdg-open <url>` as the desktop would for a link: it finds the registered handler itself. */
-export async function xdgOpen(
-  url: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('xdg-open', [url], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, output });
-    });
-  });
 }
