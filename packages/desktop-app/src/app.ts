@@ -9,7 +9,7 @@
  * - Network down → the main view with an "offline" banner and Retry. Refresh refused
  *   (`InteractionRequiredError`: account disabled, session revoked) → the form, email filled, reason.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -42,6 +42,8 @@ export interface AppOptions {
   repairScheme(): Promise<SchemeStatus>;
   /** `ACME_DESKTOP_TRACE=1`: one JSON line per view on stdout (tests, benchmarks). */
   trace?: (event: Record<string, unknown>) => void;
+  /** The per-user cache directory (what the window last showed lives there). */
+  cacheDir: string;
   /** A sign-in this process already finished (cold start from a redirect URL). */
   initial?: AuthenticationResult;
   /**
@@ -111,12 +113,38 @@ export function startApp(options: AppOptions): RunningApp {
     }
   };
 
-  const mainView = (account: Account, claims?: Record<string, unknown>): View & { kind: 'main' } => ({
+  let shownAccount: Account | undefined;
+  const mainView = (account: Account, claims?: Record<string, unknown>): View & { kind: 'main' } => {
+    shownAccount = account;
+    return mainViewOf(account, claims);
+  };
+  const mainViewOf = (account: Account, claims?: Record<string, unknown>): View & { kind: 'main' } => ({
     kind: 'main',
     ...(account.name ? { name: account.name } : {}),
     ...(account.email ? { email: account.email } : {}),
     ...(typeof claims?.org_id === 'string' ? { organization: claims.org_id } : {}),
   });
+
+  /**
+   * What the window last showed of the API (organization, projects), kept in the cache directory
+   * (mode 0600, per account) so that an offline start shows it rather than nothing. Not a secret,
+   * never a token.
+   */
+  const lastSeenFile = path.join(options.cacheDir, 'acme-desktop-last-seen.json');
+  const remember = (account: Account, api: ApiAnswer) => {
+    if (api.error) return;
+    void writeFile(lastSeenFile, JSON.stringify({ subject: account.subject, api }), { mode: 0o600 }).catch(
+      () => {},
+    );
+  };
+  const recall = async (account: Account): Promise<ApiAnswer | undefined> => {
+    try {
+      const saved = JSON.parse(await readFile(lastSeenFile, 'utf8')) as { subject?: string; api?: ApiAnswer };
+      return saved.subject === account.subject ? saved.api : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 
   const withApi = (base: View & { kind: 'main' }, api: ApiAnswer): View => ({
     ...base,
@@ -130,7 +158,9 @@ export function startApp(options: AppOptions): RunningApp {
     try {
       const token = await client.getAccessToken({ resource: config.api.resource });
       const api = await fetchProjects(config, token);
-      if (mine === generation) show(withApi(base, api));
+      if (mine !== generation) return;
+      show(withApi(base, api));
+      if (shownAccount) remember(shownAccount, api);
     } catch (error) {
       if (mine !== generation) return;
       if (error instanceof InteractionRequiredError)
@@ -146,15 +176,22 @@ export function startApp(options: AppOptions): RunningApp {
   const signedIn = (result: AuthenticationResult, mine: number, api?: ApiAnswer) => {
     const base = mainView(result.account, result.idTokenClaims as Record<string, unknown> | undefined);
     show(api ? withApi(base, api) : base);
+    if (api) remember(result.account, api);
     window.present();
     return api ? undefined : loadProjects(base, mine);
   };
 
-  const offline = (base: View & { kind: 'main' }, _message: string) =>
+  const offline = async (base: View & { kind: 'main' }, _message: string) => {
+    const last = shownAccount ? await recall(shownAccount) : undefined;
     show({
       ...base,
+      ...(last?.organization ? { organization: last.organization } : {}),
+      ...(last
+        ? { projects: last.projects, apiError: 'As of your last visit: Acme Desktop is offline.' }
+        : {}),
       offline: `You are offline: ${new URL(config.issuer).host} cannot be reached. Your sign-in is kept.`,
     });
+  };
 
   const refused = (outcome: { loginHint?: string; reason: string }) =>
     show({
@@ -199,6 +236,7 @@ export function startApp(options: AppOptions): RunningApp {
     const signal = signInAbort.signal;
     const loginHint = email || undefined;
     show({ kind: 'sign-in', email, busy: true });
+    status('');
     try {
       let result: AuthenticationResult;
       if (how === 'device') {

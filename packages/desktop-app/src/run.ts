@@ -125,6 +125,7 @@ export async function run(invocation: Invocation, launch: Launch): Promise<numbe
     client,
     flow,
     makeWindow: createWindow,
+    cacheDir,
     repairScheme: () => register(schemeRegistration(config.redirectUri, command), env),
     ...(trace ? { trace: emit } : {}),
     ...(initial ? { initial } : {}),
