@@ -1,5 +1,5 @@
 /**
- * The whole journey of issue 8, as a person lives it: real processes (`latchkey serve`,
+ * The whole journey, as a person lives it: real processes (`latchkey serve`,
  * `latchkey-desktop`, `latchkey admin`), real HTTP, Debian's Chromium, the stand-in Google IdP with
  * password and 2-step verification. Every page is photographed: test-results/journey-<db>/ and, from
  * the SQLite run, docs/journey/ (the README's pictures; rewritten with LATCHKEY_UPDATE_JOURNEY=1).

@@ -8,8 +8,8 @@ import { type Child, httpSignIn, sleep, spawnChild } from '../../../bench/lib.mj
 import { freePort } from './test-support/server.js';
 
 /**
- * DESIGN §6 faults: PostgreSQL stopped under load. Against a cluster this test creates itself
- * (FACTS.md: initdb and pg_ctl refuse root, so they run as `postgres` in a folder it owns), never the
+ * Faults: PostgreSQL stopped under load. Against a cluster this test creates itself
+ * (initdb and pg_ctl refuse to run as root, so they run as `postgres` in a folder it owns), never the
  * shared one. The server is the compiled one in its own process (bench/server.mjs).
  */
 const RUNNER = new URL('../../../bench/server.mjs', import.meta.url).pathname;

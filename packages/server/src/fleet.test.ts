@@ -5,7 +5,7 @@ import { createTestDatabaseUrl } from './test-support/databases.js';
 import { freePort } from './test-support/server.js';
 
 /**
- * DESIGN §6 "past one machine": two server processes (the compiled server, via bench/server.mjs) on
+ * Past one machine: two server processes (the compiled server, via bench/server.mjs) on
  * different ports, with the same issuer, on one PostgreSQL. Nothing but the database is shared.
  */
 const RUNNER = new URL('../../../bench/server.mjs', import.meta.url).pathname;

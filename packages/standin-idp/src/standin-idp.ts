@@ -35,6 +35,11 @@ export interface StandinIdpOptions {
   clients: StandinClient[];
   /** Entra profile: the tenant id (`tid`) of every account. */
   tenantId?: string | undefined;
+  /**
+   * Put `amr` in the ID token (`pwd`, plus `otp` after the 2-step page), as Entra ID and many OIDC
+   * providers do. Google does not, which is the default.
+   */
+  reportAmr?: boolean | undefined;
 }
 
 /** An authorization request as it reached the stand-in, for tests to assert on. */
@@ -180,11 +185,15 @@ export async function startStandinIdp(options: StandinIdpOptions): Promise<Stand
     claims:
       profile === 'entra'
         ? {
-            openid: ['sub', 'tid', 'oid', 'ver', 'groups'],
+            openid: ['sub', 'tid', 'oid', 'ver', 'groups', ...(options.reportAmr ? ['amr'] : [])],
             email: ['email', 'xms_edov'],
             profile: ['name', 'preferred_username'],
           }
-        : { openid: ['sub', 'hd'], email: ['email', 'email_verified'], profile: ['name'] },
+        : {
+            openid: ['sub', 'hd', ...(options.reportAmr ? ['amr'] : [])],
+            email: ['email', 'email_verified'],
+            profile: ['name'],
+          },
     // Like Google and Entra: the ID token carries the profile claims, not only the userinfo endpoint.
     conformIdTokenClaims: false,
     features: {

@@ -1,4 +1,4 @@
-import type { AuditEvent } from '../storage/repositories/small.js';
+import type { AuditEvent } from '../storage/repositories/audit.js';
 import type { AdminContext } from './context.js';
 import { findUser } from './users.js';
 

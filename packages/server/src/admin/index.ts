@@ -1,6 +1,6 @@
 export { listAudit } from './audit.js';
 export { addClient, listClients, removeClient } from './clients.js';
-export { type AdminContext, openAdmin } from './context.js';
+export type { AdminContext } from './context.js';
 export { hasVerificationRecord, type TxtResolver, verificationRecord } from './domain-verification.js';
 export { AdminError } from './errors.js';
 export { listKeys, rotateKeys } from './keys.js';

@@ -1,5 +1,5 @@
+import { createSessionControl } from '../domain/sessions.js';
 import type { AdminContext } from './context.js';
-import { engineRecords } from './engine-records.js';
 import { findUser } from './users.js';
 
 export interface SessionRecord {
@@ -15,7 +15,7 @@ export interface SessionRecord {
 /** The user's live browser sessions, grants and refresh tokens. */
 export async function listSessions(ctx: AdminContext, emailOrId: string): Promise<SessionRecord[]> {
   const user = await findUser(ctx, emailOrId);
-  return (await engineRecords()).listAccountRecords(ctx.database, user.id);
+  return createSessionControl(ctx.database).list(user.id);
 }
 
 /**
@@ -24,7 +24,7 @@ export async function listSessions(ctx: AdminContext, emailOrId: string): Promis
  */
 export async function revokeSessions(ctx: AdminContext, emailOrId: string): Promise<{ revoked: number }> {
   const user = await findUser(ctx, emailOrId);
-  const revoked = await (await engineRecords()).revokeAllForAccount(ctx.database, user.id);
+  const revoked = await createSessionControl(ctx.database).revokeAll(user.id);
   await ctx.audit({
     action: 'sessions_revoked',
     userId: user.id,

@@ -1,9 +1,9 @@
 import { MAX_PASSWORD_LENGTH } from '../domain/passwords/password-hasher.js';
 import { createPasswordResetLink, RESET_LINK_TTL_MS } from '../domain/reset-links.js';
+import { createSessionControl } from '../domain/sessions.js';
 import { accountKey, addressKey } from '../domain/throttle/throttle.js';
 import type { User } from '../storage/repositories/users.js';
 import type { AdminContext } from './context.js';
-import { engineRecords } from './engine-records.js';
 import { AdminError } from './errors.js';
 
 export interface UserSummary {
@@ -117,7 +117,7 @@ export async function disableUser(
 ): Promise<{ user: UserSummary; revoked: number }> {
   const user = await findUser(ctx, emailOrId);
   await ctx.repos.users.setStatus(user.id, 'disabled');
-  const revoked = await (await engineRecords()).revokeAllForAccount(ctx.database, user.id);
+  const revoked = await createSessionControl(ctx.database).revokeAll(user.id);
   await ctx.audit({
     action: 'user_disabled',
     userId: user.id,

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { openAdmin } from '../admin/context.js';
 import { AdminError } from '../admin/errors.js';
 import { listKeys, rotateKeys } from '../admin/keys.js';
 import { ConfigError } from '../config/errors.js';
@@ -8,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { MIN_SECRET_LENGTH } from '../config/operator-secret.js';
 import type { LatchkeyConfig } from '../config/types.js';
 import { SecretBox } from '../crypto/secret-box.js';
+import { openAdmin } from '../main/open-admin.js';
 import { openDatabase } from '../storage/database.js';
 import { migrateToLatest, migrationStatus } from '../storage/migrate.js';
 import { WrongSecretError } from '../storage/repositories.js';

@@ -94,6 +94,7 @@ describe('loadConfig: the example file', () => {
       clientId: 'your-client-id.apps.googleusercontent.com',
       clientSecret: 'google-secret-value',
       issuer: 'https://accounts.google.com',
+      secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
     });
     expect(acme?.policy.require2sv).toBe(false);
     expect(beta?.connection).toEqual({ type: 'local' });
@@ -405,12 +406,14 @@ organizations:
       extraParams: { domain_hint: 'contoso.test' },
       claims: { subject: 'sub', email: 'email', name: 'name', groups: 'roles' },
       entraTenantId: 'tid',
+      secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
     });
     expect(config.organizations[1]?.connection).toEqual({
       type: 'saml',
       idpMetadataXml: undefined,
       idpMetadataUrl: 'http://127.0.0.1:9000/metadata',
       attributes: { subject: 'uid', email: 'email', name: 'name', groups: 'groups' },
+      secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
     });
   });
 

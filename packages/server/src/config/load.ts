@@ -133,7 +133,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
   }
   const users = buildUsers(file.users ?? [], organizations, defaultOrganization, issues);
 
-  // 7. Production refuses development defaults (DESIGN §4).
+  // 7. Production refuses development defaults (an http issuer, a generated key file, `users:`).
   if (mode === 'production') {
     if (issuerUrl?.protocol === 'http:') {
       issues.push({

@@ -1,5 +1,5 @@
 /**
- * The operator secret, from which encryption keys for secrets at rest are derived (DESIGN §3).
+ * The operator secret, from which encryption keys for secrets at rest are derived.
  * Precedence: LATCHKEY_SECRET, LATCHKEY_SECRET_FILE, then `secret_file:` in the file. In development
  * with none of them, a random key is generated once into `<database dir>/secret.key` (mode 0600)
  * and reused on later starts; production refuses that, since losing the file loses every secret.

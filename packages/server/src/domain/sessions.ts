@@ -1,5 +1,5 @@
+import { type AccountRecord, listAccountRecords, revokeAllForAccount } from '../storage/account-records.js';
 import type { Database } from '../storage/database.js';
-import { type AccountRecord, listAccountRecords, revokeAllForAccount } from '../storage/oidc-adapter.js';
 
 /**
  * A person's browser sessions and app grants (the engine's records), ended without the engine:

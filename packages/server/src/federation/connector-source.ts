@@ -28,7 +28,7 @@ export function upstreamUrls(issuer: string, connectionId?: string) {
 }
 
 /**
- * The SAML connector's shared stores on `upstream_requests` and `replay_cache` (FACTS.md: the IdP's
+ * The SAML connector's shared stores on `upstream_requests` and `replay_cache` (the IdP's
  * POST may land on any server process, so node-saml's in-memory caches cannot be used). Request ids
  * are scoped to the connection so two connections can never answer each other's requests.
  */

@@ -27,7 +27,7 @@ export interface RevalidatorDeps {
 }
 
 /**
- * Re-checks a federated account with its upstream when a desktop app refreshes (DESIGN §2, issue 5):
+ * Re-checks a federated account with its upstream when a desktop app refreshes:
  *
  * 1. Only users of an organization with an upstream connection, with an identity on it.
  * 2. The upstream sign-in is older than the policy's `maxUpstreamAge`: refused, the person must pass

@@ -61,7 +61,7 @@ describe('/metrics', () => {
 
   it('a refresh for an API that loses a race at its commit counts as invalid_grant, not success', async () => {
     // The JWT access token is not stored, so the rotation commits after the engine's grant.success
-    // (storage/oidc-adapter.ts, heldWritesMiddleware): the loser must be counted once, as refused.
+    // (storage/held-rotation.ts, heldWritesMiddleware): the loser must be counted once, as refused.
     const before = (await scrape()).text;
     const count = (text: string, result: string) =>
       Number(

@@ -156,7 +156,7 @@ export function createMetrics(): Metrics {
       watched.add(provider);
       // Counted when the response is done: a refresh-token rotation still commits after the engine's
       // `grant.success`, and a race lost at that commit is answered with `grant.error` instead
-      // (storage/oidc-adapter.ts, heldWritesMiddleware).
+      // (storage/held-rotation.ts, heldWritesMiddleware).
       provider.on('grant.success', (ctx) => {
         const type = grantType(ctx);
         ctx.res.once('close', () => {

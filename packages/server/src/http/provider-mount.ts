@@ -7,7 +7,7 @@ import { applySecurityHeaders } from '../web/security-headers.js';
 /**
  * The paths the protocol engine owns, at the issuer's root (no visible prefix). Anything else is
  * Fastify's. Handing the engine only its own paths keeps Koa's 404 from swallowing our routes
- * (FACTS.md).
+ * (oidc-provider is a Koa app: mounted at "/" it would answer every path).
  */
 export const ENGINE_PATHS = [
   '/.well-known/openid-configuration',
@@ -74,7 +74,7 @@ export function mountEngine(app: FastifyInstance, engine: EngineHolder, https: b
         url,
         handler: async (request, reply) => {
           // When the request arrived: a refresh that arrives while another use of the same token is
-          // still being answered is a race, never a retry (storage/oidc-adapter.ts, reuse grace).
+          // still being answered is a race, never a retry (storage/refresh-reuse-grace.ts).
           (request.raw as unknown as Record<symbol, unknown>)[REQUEST_RECEIVED_AT] = Date.now();
           normalizeForwarded(request);
           applySecurityHeaders(reply.raw, https);

@@ -14,7 +14,7 @@ export interface AccountRecord {
 
 export interface AccountSource {
   findAccountRecord(id: string): Promise<AccountRecord | undefined>;
-  /** Synchronous: the engine's ttl functions cannot wait (FACTS.md). */
+  /** Synchronous: oidc-provider's ttl functions are synchronous and cannot wait for the database. */
   policyFor(organizationId: string): OrganizationPolicy | undefined;
   /** The longest refresh-token absolute lifetime any organization allows (seconds). */
   longestAbsoluteLifetime(): number;

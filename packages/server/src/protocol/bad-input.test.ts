@@ -18,7 +18,7 @@ const BOB = { email: 'bob@beta.test', password: 'correct horse battery staple' }
 const CLIENT = 'acme-desktop';
 
 /**
- * Bad input of every kind (issue 3): each gets the standard OAuth error, or a readable page when
+ * Bad input of every kind: each gets the standard OAuth error, or a readable page when
  * nothing can be sent back to the app, and changes nothing.
  */
 describe.each(testDatabaseKinds())('bad input on %s', (kind) => {

@@ -126,7 +126,7 @@ describe.each(testDatabaseKinds())('protocol endpoints on %s', (kind) => {
     await again.close();
     await page.close();
 
-    // The desktop app's refresh token does not expire with the session (FACTS: expiresWithSession).
+    // The desktop app's refresh token does not expire with the session (oidc-provider: expiresWithSession overridden).
     const refreshed = await refreshRaw(server.issuer, CLIENT, tokens.refresh_token as string);
     expect(refreshed.status, refreshed.text).toBe(200);
     // Sign in again for the tests that follow.

@@ -54,7 +54,7 @@ function newCookieKey(activatesAt: number, now: number): StoredKey {
  * comes next) but sit behind the current key, and oidc-provider signs with the first key of an
  * algorithm. At activation the order flips; the old keys keep verifying until `expiresAt`, after the
  * longest-lived token they signed has expired. Each process polls `refresh()`; a change of the
- * ordered key set calls `onChange`, and the server rebuilds its Provider (FACTS.md: the engine fixes
+ * ordered key set calls `onChange`, and the server rebuilds its Provider (oidc-provider fixes
  * its keys at construction).
  */
 export class ProtocolKeys {

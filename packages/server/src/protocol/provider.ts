@@ -116,7 +116,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    // Desktop refresh tokens must outlive the browser session and its logout (FACTS.md): a native
+    // Desktop refresh tokens must outlive the browser session and its logout (oidc-provider ties them to the session by default): a native
     // app signs in silently for weeks while the browser session is long gone.
     expiresWithSession: async () => false,
     issueRefreshToken: async (_ctx, client, code) =>
@@ -174,7 +174,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     heldWritesMiddleware(provider, (ctx, error) => deps.onError?.(ctx as KoaContextWithOIDC, error)),
   );
   // Trust X-Forwarded-* only because http/app.ts strips them from untrusted peers before the engine
-  // sees the request (see http/forwarded.ts).
+  // sees the request (see normalizeForwarded in http/provider-mount.ts).
   provider.proxy = true;
   provider.on('server_error', (ctx, error) => deps.onError?.(ctx, error));
   return provider;

@@ -17,7 +17,7 @@ const DAVE = { email: 'dave@gamma.test', password: 'dave has a long password' };
 const CLIENT = 'acme-desktop';
 
 /**
- * BASE_YAML without the reuse grace (DESIGN §5: "0 disables"), plus an organization whose refresh
+ * BASE_YAML without the reuse grace (0 disables it), plus an organization whose refresh
  * tokens live 2 s idle and 3 s absolute, so lifetimes can be observed in a short test.
  */
 const NO_GRACE_YAML = `${BASE_YAML.replace(

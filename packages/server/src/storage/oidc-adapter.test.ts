@@ -10,7 +10,7 @@ const API = 'https://api.example.test';
 
 /**
  * The adapter under the real engine (oidc-provider 9): the refresh-token grant with rotation, where
- * the single-use and reuse-grace rules of oidc-adapter.ts meet the engine's own checks (FACTS.md:
+ * the single-use and reuse-grace rules of oidc-adapter.ts meet the engine's own checks (oidc-provider:
  * the engine calls `consume()` without looking at its result).
  */
 describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: TestDatabaseKind) => {

@@ -57,14 +57,14 @@ const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at'] as con
  *   calls it per model; the first call does the work).
  * - `upsert` keeps `created_at`, `consumed_at` and `grace_used_at` of an existing record.
  *
- * Single use (FACTS.md): the engine checks `consumed` after `find` and then calls `consume()` without
+ * Single use: the engine checks `consumed` after `find` and then calls `consume()` without
  * looking at its result. `consume` here is a conditional update (`consumed_at IS NULL`) that throws
  * the engine's own InvalidGrant when it changed nothing, so of two simultaneous uses of one code or
  * refresh token exactly one wins. In a refresh grant, the consume of a token the request read unused
  * is held back and runs, still conditional, in one commit with the successor and the access token
  * (rotation-commit.ts); the loser of a race is then refused at that commit, the same way.
  *
- * Refresh-token reuse grace (DESIGN §5; model RefreshToken only, `refreshReuseGraceMs() > 0`): a
+ * Refresh-token reuse grace (model RefreshToken only, `refreshReuseGraceMs() > 0`): a
  * rotated refresh token presented again within the window is forgiven once, for a client that lost
  * the response to its refresh request.
  * - `find` returns such a token (consumed less than `grace` ms ago, grace unused) WITHOUT `consumed`,

@@ -3,7 +3,7 @@ import { isRefreshGrant, receivedAtOf, tokenReadOf } from './request-scope.js';
 import type { Schema } from './schema.js';
 
 /**
- * Refresh-token reuse grace: the rules for a rotated refresh token presented again (DESIGN §5; the
+ * Refresh-token reuse grace: the rules for a rotated refresh token presented again (the
  * whole contract, as the engine meets it, is in the header of `createOidcAdapter`, oidc-adapter.ts).
  * A client that lost the response to its refresh request is forgiven once, within the window; a race
  * between two uses is refused without revoking anything; a replay after the successor was used

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
-/** Debian's Chromium, as FACTS.md and the brief prescribe (Playwright's own download does not work here). */
+/** Debian's Chromium, (Playwright's own download does not work here). */
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',

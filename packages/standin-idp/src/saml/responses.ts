@@ -52,7 +52,11 @@ export interface ResponseUser {
   subject: string;
   name?: string | undefined;
   groups?: string[] | undefined;
+  /** How the IdP says it authenticated the user. Default: a password over TLS. */
+  authnContextClassRef?: string | undefined;
 }
+
+const PASSWORD_PROTECTED_TRANSPORT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
 
 export interface ResponseContext {
   idpEntityId: string;
@@ -221,7 +225,7 @@ function buildResponse(f: ResponseFields): string {
     `<saml:AudienceRestriction><saml:Audience>${escapeXml(f.audience)}</saml:Audience></saml:AudienceRestriction>` +
     '</saml:Conditions>' +
     `<saml:AuthnStatement AuthnInstant="${iso(f.issueInstant)}" SessionIndex="${newSamlId()}">` +
-    '<saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext>' +
+    `<saml:AuthnContext><saml:AuthnContextClassRef>${escapeXml(f.user.authnContextClassRef ?? PASSWORD_PROTECTED_TRANSPORT)}</saml:AuthnContextClassRef></saml:AuthnContext>` +
     '</saml:AuthnStatement>' +
     `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>` +
     '</saml:Assertion>' +

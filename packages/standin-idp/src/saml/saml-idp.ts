@@ -12,6 +12,8 @@ export interface StandinSamlUser {
   groups?: string[] | undefined;
   /** The persistent NameID; derived from the email when absent. */
   subject?: string | undefined;
+  /** The AuthnContextClassRef of this user's assertions (e.g. a two-factor class). Default: PasswordProtectedTransport. */
+  authnContextClassRef?: string | undefined;
 }
 
 export interface StandinSamlIdpOptions {

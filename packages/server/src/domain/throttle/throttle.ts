@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
 /*
- * Attempt throttling for password and 2-step verification (DESIGN §5): growing delays instead of
+ * Attempt throttling for password and 2-step verification: growing delays instead of
  * lockouts.
  *
  * Threat model and the choice made here

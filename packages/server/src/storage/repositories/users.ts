@@ -30,8 +30,8 @@ export interface Identity {
 }
 
 /** Emails compare case-insensitively and without surrounding blanks. */
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
-const normalize = normalizeEmail;
+/** The lookup key of an email (`users.email_normalized`): trimmed and lower-case, so lookups ignore case. */
+export const emailLookupKey = (email: string) => email.trim().toLowerCase();
 
 const identityAd = (id: string) => `identities:${id}`;
 
@@ -95,7 +95,7 @@ export function usersRepository(database: Database, box: SecretBox) {
         id: newId(now),
         organization_id: input.organizationId,
         email: input.email ?? null,
-        email_normalized: input.email ? normalize(input.email) : null,
+        email_normalized: input.email ? emailLookupKey(input.email) : null,
         name: input.name ?? null,
         status: 'active' as const,
         created_at: now,
@@ -118,7 +118,7 @@ export function usersRepository(database: Database, box: SecretBox) {
       const row = await db
         .selectFrom('users')
         .selectAll()
-        .where('email_normalized', '=', normalize(email))
+        .where('email_normalized', '=', emailLookupKey(email))
         .executeTakeFirst();
       return row ? toUser(row) : undefined;
     },

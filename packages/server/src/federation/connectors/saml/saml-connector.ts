@@ -64,7 +64,7 @@ export interface SamlConnectorOptions {
   attributes: SamlAttributeMapping;
   /**
    * The organization's domains. SAML has no `email_verified`: an email is vouched for only when its
-   * domain is one of these (DESIGN.md §2, the "nOAuth" class of takeover).
+   * domain is one of these (this blocks the "nOAuth" class of account takeover).
    */
   domains?: readonly string[] | undefined;
   /** Allowed difference between the IdP's clock and ours. Default 60 s. */
@@ -445,7 +445,7 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
         subject = nameId;
       }
 
-      const email = normalizeEmail(single(attributes, options.attributes.email));
+      const email = emailAttribute(single(attributes, options.attributes.email));
       const emailVerified = !!email && domains.has(email.slice(email.lastIndexOf('@') + 1));
       const groups = options.attributes.groups
         ? [...new Set(attributes.get(options.attributes.groups) ?? [])]
@@ -517,7 +517,8 @@ function single(attributes: Map<string, string[]>, name: string): string | undef
   return list[0];
 }
 
-function normalizeEmail(value: string | undefined): string | undefined {
+/** An email attribute as the IdP sent it, if it is shaped like one: the domain lower-cased, the local part kept. */
+function emailAttribute(value: string | undefined): string | undefined {
   if (!value) return undefined;
   const email = value.trim();
   const at = email.lastIndexOf('@');

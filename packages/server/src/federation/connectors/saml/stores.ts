@@ -1,5 +1,5 @@
 /**
- * Storage the SAML connector needs shared between server processes (FACTS.md: node-saml keeps its
+ * Storage the SAML connector needs shared between server processes (node-saml keeps its
  * InResponseTo cache in memory, and the IdP's POST may land on another process than the one that sent
  * the request). The storage adapters back these with the `upstream_requests` and `replay_cache`
  * tables; the in-memory versions below are for tests and a single process.
