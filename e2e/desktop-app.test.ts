@@ -76,9 +76,14 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
   };
 
   beforeAll(async () => {
+    // The app as `npm run build` ships it: compiled, then bundled (scripts/bundle.mjs).
     await Promise.all([
       buildAll(),
-      promisify(execFile)('npx', ['tsc', '-b', 'packages/desktop-app'], { cwd: REPO_ROOT }),
+      promisify(execFile)('npx', ['tsc', '-b', 'packages/desktop-app'], { cwd: REPO_ROOT }).then(() =>
+        promisify(execFile)(process.execPath, ['packages/desktop-app/scripts/bundle.mjs'], {
+          cwd: REPO_ROOT,
+        }),
+      ),
     ]);
     const issuer = `http://127.0.0.1:${await freePort()}`;
     idp = await startStandinIdp({

@@ -6,6 +6,7 @@
 // process.exit(). GLib alone needs no display: the process the OS starts for a redirect URL, which
 // forwards it and exits, never loads GTK.
 const { enableCompileCache } = require('node:module');
+const { existsSync, statSync } = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 
@@ -13,7 +14,12 @@ enableCompileCache?.();
 const gi = require('node-gtk');
 const GLib = gi.require('GLib', '2.0');
 const loop = new GLib.MainLoop(null, false);
-import(pathToFileURL(path.join(__dirname, '..', 'dist', 'main.js')).href).catch((error) => {
+// The bundle (scripts/bundle.mjs, part of `npm run build`) when it is newer than tsc's output.
+const compiled = path.join(__dirname, '..', 'dist', 'main.js');
+const bundled = path.join(__dirname, '..', 'dist', 'bundle', 'main.js');
+const fresh = existsSync(bundled) && statSync(bundled).mtimeMs >= statSync(compiled).mtimeMs;
+const entry = fresh ? bundled : compiled;
+import(pathToFileURL(entry).href).catch((error) => {
   process.stderr.write(`acme-desktop: ${error?.stack ?? error}\n`);
   process.exit(1);
 });

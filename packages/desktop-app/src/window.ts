@@ -7,6 +7,7 @@
  * the sign-in button is the window's default (Enter in the email field presses it); the account menu
  * opens with F10; Ctrl+Q quits, F5 retries. Icon-only widgets carry accessible names.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type G, loadToolkit } from './gtk.js';
 
@@ -62,7 +63,12 @@ export interface AppWindow {
 }
 
 /** Loaded from a file: node-gtk garbles `loadFromData` strings longer than ~300 bytes (4.1.1). */
-const CSS_FILE = fileURLToPath(new URL('../assets/style.css', import.meta.url));
+const CSS_FILE = [
+  new URL('../assets/style.css', import.meta.url),
+  new URL('../../assets/style.css', import.meta.url),
+]
+  .map((url) => fileURLToPath(url))
+  .find((file) => existsSync(file));
 
 export const TITLE = 'Acme Desktop';
 
@@ -70,7 +76,7 @@ export function createWindow(actions: WindowActions): AppWindow {
   const { Gtk, Gdk } = loadToolkit();
 
   const provider = new Gtk.CssProvider();
-  provider.loadFromPath(CSS_FILE);
+  if (CSS_FILE) provider.loadFromPath(CSS_FILE);
   Gtk.StyleContext.addProviderForScreen(Gdk.Screen.getDefault(), provider, 600);
 
   const window = new Gtk.Window({ type: Gtk.WindowType.TOPLEVEL });
