@@ -6,7 +6,7 @@
  * the URL to the window), and what the window shows is read from GTK (the trace of each view).
  * The window's pictures go to test-results/e2e-desktop-app/ and docs/journey/app-*.png.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -27,6 +27,7 @@ import {
   typeInto,
   windowSuiteUnavailable,
   xdgOpen,
+  xdotool,
 } from './support/desktop-window.js';
 import {
   API,
@@ -41,6 +42,7 @@ import {
   shoot,
   startBrowserHook,
   startLatchkey,
+  tempDir,
   watchRedirects,
 } from './support/harness.js';
 
@@ -326,5 +328,69 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
     expect(form.texts?.some((t) => /^You were signed out/.test(t))).toBe(true);
     await shootWindow(display.name, window, SUITE, 'app-05-signed-out');
     await quit(first, window);
+  });
+});
+
+describe.skipIf(Boolean(unavailable))('npm run demo with a display', () => {
+  let display: Display;
+  beforeAll(async () => {
+    display = await startXvfb();
+  });
+  afterAll(async () => {
+    await display?.close();
+    await cleanUp();
+  });
+
+  it('opens Acme Desktop’s window (not latchkey-desktop); Ctrl-C closes it and stops everything', async () => {
+    const home = await tempDir('latchkey-e2e-demo-window-');
+    const base: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env))
+      if (!/^(LATCHKEY_|XDG_|DBUS_|WAYLAND_|DISPLAY$|BROWSER$)/.test(key)) base[key] = value;
+    const ports = [await freePort(), await freePort(), await freePort()].map(String);
+    const demo = spawn(
+      process.execPath,
+      [
+        'packages/demo/bin/latchkey-demo.js',
+        '--data',
+        path.join(home, 'data'),
+        '--port',
+        ports[0] as string,
+        '--idp-port',
+        ports[1] as string,
+        '--api-port',
+        ports[2] as string,
+      ],
+      {
+        cwd: REPO_ROOT,
+        env: { ...base, HOME: home, DISPLAY: display.name, NO_AT_BRIDGE: '1', ACME_DESKTOP_TRACE: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
+    let output = '';
+    demo.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    demo.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => demo.once('close', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/"view":"sign-in"/.test(output)) {
+        if (demo.exitCode !== null || Date.now() > deadline) throw new Error(`no window:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(output).toContain('Acme Desktop: opening its window');
+      expect(output).not.toContain('latchkey-desktop login');
+      await findWindow(display.name);
+      process.kill(-(demo.pid as number), 'SIGINT'); // Ctrl-C in the terminal
+      expect(await exited).toBe(0);
+      expect(output).toContain('Stopped. The data stays for the next run.');
+      const left = await xdotool(display.name, ['search', '--name', '^Acme Desktop$']).catch(() => '');
+      expect(left).toBe('');
+    } finally {
+      if (demo.exitCode === null) process.kill(-(demo.pid as number), 'SIGKILL');
+    }
   });
 });
