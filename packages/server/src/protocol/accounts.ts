@@ -59,6 +59,18 @@ export class AccountStore {
       return undefined;
     }
     const policy = this.source.policyFor(record.organizationId);
+    // The organization's allowed apps hold at every grant, not only when signing in: an app the
+    // policy stopped allowing gets no tokens from a refresh token it still holds (invalid_grant).
+    const clientId = ctx?.oidc?.client?.clientId;
+    if (
+      ctx?.oidc?.route === 'token' &&
+      clientId &&
+      policy &&
+      policy.allowedClients.length > 0 &&
+      !policy.allowedClients.includes(clientId)
+    ) {
+      return undefined;
+    }
     return {
       accountId: record.id,
       record,

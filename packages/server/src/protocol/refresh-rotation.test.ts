@@ -237,4 +237,26 @@ describe.each(testDatabaseKinds())('refresh tokens on %s', (kind) => {
         .execute();
     }
   });
+
+  it('allowed_clients holds at every refresh: an app the organization stops allowing gets invalid_grant, and works again once allowed', async () => {
+    const { db } = graceServer.parts.database;
+    const beta = await graceServer.parts.repos.organizations.findById('beta');
+    const setPolicy = async (policy: unknown) => {
+      await db
+        .updateTable('organizations')
+        .set({ policy: JSON.stringify(policy) })
+        .where('id', '=', 'beta')
+        .execute();
+      await graceServer.parts.organizations.refresh();
+    };
+    const token = (await bob.tokens()).refresh_token as string;
+    try {
+      await setPolicy({ ...beta?.policy, allowedClients: ['acme-meetings'] });
+      expectInvalidGrant(await refresh(graceServer, token));
+    } finally {
+      await setPolicy(beta?.policy);
+    }
+    // The refused refresh wrote nothing: the same token still works.
+    await refreshOk(graceServer, token);
+  });
 });
