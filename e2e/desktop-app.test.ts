@@ -159,6 +159,13 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
         'Log in with email',
       ]),
     );
+    // What a screen reader announces for each control the keyboard reaches (GTK's ATK names).
+    expect(view.controls).toEqual([
+      'toggle button: Account menu',
+      'text: Work email',
+      'push button: Log in with email',
+      'push button: Use a code instead',
+    ]);
     // The button sits below the welcome text: the form is at the window's bottom.
     const texts = view.texts ?? [];
     expect(texts.indexOf('Log in with email')).toBeGreaterThan(
@@ -183,6 +190,9 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
     const waiting = await first.waitForView('waiting');
     expect(waiting.texts).toEqual(
       expect.arrayContaining(['Continue in your browser', 'Copy link', 'Cancel']),
+    );
+    expect(waiting.controls).toEqual(
+      expect.arrayContaining(['push button: Copy link', 'push button: Cancel']),
     );
     await shootWindow(display.name, window, SUITE, 'app-02-waiting');
 

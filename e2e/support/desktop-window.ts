@@ -76,6 +76,8 @@ export interface TraceEvent {
   view?: string;
   ms?: number;
   texts?: string[];
+  /** `role: accessible name` of each control the keyboard reaches. */
+  controls?: string[];
   loaded?: boolean;
   offline?: boolean;
   [key: string]: unknown;

@@ -105,6 +105,7 @@ export function startApp(options: AppOptions): RunningApp {
           view: next.kind,
           ms: Math.round(performance.now()),
           texts: window.visibleTexts(),
+          controls: window.controls(),
           ...(next.kind === 'main'
             ? { loaded: next.projects !== undefined, offline: Boolean(next.offline) }
             : {}),

@@ -58,6 +58,8 @@ export interface AppWindow {
   copyToClipboard(text: string): void;
   /** The texts a person sees now, in order (for tests and screen-reader checks). */
   visibleTexts(): string[];
+  /** The controls a keyboard reaches, as a screen reader announces them: `role: accessible name`. */
+  controls(): string[];
   readonly view: View['kind'];
   destroy(): void;
 }
@@ -73,7 +75,7 @@ const CSS_FILE = [
 export const TITLE = 'Acme Desktop';
 
 export function createWindow(actions: WindowActions): AppWindow {
-  const { Gtk, Gdk } = loadToolkit();
+  const { Gtk, Gdk, Atk } = loadToolkit();
 
   const provider = new Gtk.CssProvider();
   if (CSS_FILE) provider.loadFromPath(CSS_FILE);
@@ -442,8 +444,30 @@ export function createWindow(actions: WindowActions): AppWindow {
     if (widget instanceof Gtk.Container) for (const child of widget.getChildren()) collect(child, out);
   };
 
+  const announce = (widget: G, out: string[]) => {
+    if (!widget.getVisible()) return;
+    if (widget.getCanFocus() && widget.getSensitive()) {
+      // Atk.Object's getName: node-gtk would pick Atk.Action's getName(i) on buttons otherwise.
+      const accessible = widget.getAccessible();
+      const name = Atk.Object.prototype.getName.call(accessible) as string;
+      const role = Atk.roleGetName(Atk.Object.prototype.getRole.call(accessible)) as string;
+      out.push(`${role}: ${name.replaceAll('_', '')}`);
+    }
+    if (widget instanceof Gtk.Stack) {
+      const child = widget.getVisibleChild();
+      if (child) announce(child, out);
+    } else if (widget instanceof Gtk.Container && !(widget instanceof Gtk.Button))
+      for (const child of widget.getChildren()) announce(child, out);
+  };
+
   return {
     show: render,
+    controls() {
+      const out: string[] = [];
+      announce(header, out);
+      announce(root, out);
+      return out;
+    },
     status(text) {
       statusLine.setText(text);
       statusLine.setVisible(Boolean(text));
