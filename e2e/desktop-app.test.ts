@@ -7,6 +7,7 @@
  * The window's pictures go to test-results/e2e-desktop-app/ and docs/journey/app-*.png.
  */
 import { execFile, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -79,14 +80,12 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
 
   beforeAll(async () => {
     // The app as `npm run build` ships it: compiled, then bundled (scripts/bundle.mjs).
-    await Promise.all([
-      buildAll(),
-      promisify(execFile)('npx', ['tsc', '-b', 'packages/desktop-app'], { cwd: REPO_ROOT }).then(() =>
-        promisify(execFile)(process.execPath, ['packages/desktop-app/scripts/bundle.mjs'], {
-          cwd: REPO_ROOT,
-        }),
-      ),
-    ]);
+    // One after the other: both builds include packages/desktop.
+    await buildAll();
+    await promisify(execFile)('npx', ['tsc', '-b', 'packages/desktop-app'], { cwd: REPO_ROOT });
+    await promisify(execFile)(process.execPath, ['packages/desktop-app/scripts/bundle.mjs'], {
+      cwd: REPO_ROOT,
+    });
     const issuer = `http://127.0.0.1:${await freePort()}`;
     idp = await startStandinIdp({
       profile: 'google',
@@ -280,9 +279,14 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
     await page.close();
     const signedIn = await first.waitForView('main', (event) => event.loaded === true, 30_000);
     expect(signedIn.texts).toEqual(expect.arrayContaining([`Signed in as ${ALICE.name}`, 'Rocket skates']));
+    // Sign out everywhere (F10, E): revoked here, and the browser is sent to the end-session URL.
     await pressKeys(display.name, window, 'F10');
-    await pressKeys(display.name, window, 's');
+    await pressKeys(display.name, window, 'e');
     await first.waitForView('sign-in');
+    const logout = new URL(await hook.next());
+    expect(logout.searchParams.get('client_id')).toBe('acme-desktop');
+    expect(logout.searchParams.get('id_token_hint')).toEqual(expect.any(String));
+    // (Not visited: her browser session stays for the next test's one-click sign-in.)
   });
 
   it('cold start: the waiting window dies; xdg-open starts acme-desktop, which finishes the sign-in and becomes the app', async () => {
@@ -303,6 +307,36 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
     expect(signedIn.texts).toEqual(expect.arrayContaining([`Signed in as ${ALICE.name}`, 'Rocket skates']));
     window = await findWindow(display.name);
     await quit(cold, window);
+  });
+
+  it('where the scheme cannot be registered, the window signs in through loopback (127.0.0.1) instead', async () => {
+    const profile = await desktopProfile(server.issuer, { redirectUri: REDIRECT });
+    const home = profile.HOME as string;
+    await writeFile(path.join(home, 'not-a-directory'), '');
+    const app = startApp([], {
+      ...env,
+      ...profile,
+      // No applications directory can be made there: registerScheme fails, as on a locked-down desktop.
+      XDG_DATA_HOME: path.join(home, 'not-a-directory', 'share'),
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      XDG_RUNTIME_DIR: path.join(home, 'run'),
+    });
+    apps.push(app);
+    expect((await app.waitForView('sign-in')).texts?.join('\n')).toMatch(/Signing in through 127\.0\.0\.1/);
+    const appWindow = await findWindow(display.name);
+    await typeInto(display.name, appWindow, ALICE.email);
+    await pressKeys(display.name, appWindow, 'Return');
+    const url = new URL(await hook.next());
+    expect(url.searchParams.get('redirect_uri')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+    const page = await context.newPage();
+    await page.goto(url.href);
+    await waitForText(page.locator('#handoff'), 'Continue to Acme Desktop'); // her browser session
+    await page.locator('#handoff').click();
+    await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    await page.close();
+    const signedIn = await app.waitForView('main', (event) => event.loaded === true);
+    expect(signedIn.texts).toEqual(expect.arrayContaining([`Signed in as ${ALICE.name}`, 'Rocket skates']));
+    await quit(app, appWindow);
   });
 
   it('offline: the signed-in view with a banner; Retry (keyboard) once the server is back', async () => {
