@@ -172,8 +172,48 @@ export function buildResources(file: FileConfig['resources'], issues: Issues): R
         message: `duplicate resource id "${r.id}" (also resources[${first}])`,
       });
     } else seen.set(r.id, i);
-    return { id: r.id, name: r.name ?? r.id, scopes: r.scopes, accessTokenTtl: r.access_token_ttl };
+    return {
+      id: r.id,
+      name: r.name ?? r.id,
+      scopes: r.scopes,
+      accessTokenTtl: r.access_token_ttl,
+      clients: buildResourceClients(r.clients, r.scopes, `resources[${i}]`, issues),
+    };
   });
+}
+
+/**
+ * `resources[].clients`: a list of client ids (every scope) or a mapping of client id to scopes.
+ * Client ids are not checked against `clients:` — clients created with `latchkey admin clients`
+ * live in the database only; an id that names no client admits nobody (it fails closed).
+ */
+function buildResourceClients(
+  given: FileConfig['resources'][number]['clients'],
+  scopes: readonly string[],
+  at: string,
+  issues: Issues,
+): Record<string, string[]> | undefined {
+  if (given === undefined) return undefined;
+  const out: Record<string, string[]> = Object.create(null);
+  if (Array.isArray(given)) {
+    given.forEach((clientId, j) => {
+      if (clientId in out)
+        issues.push({ path: `${at}.clients[${j}]`, message: `client "${clientId}" is listed twice` });
+      out[clientId] = [...scopes];
+    });
+    return { ...out };
+  }
+  for (const [clientId, list] of Object.entries(given)) {
+    list.forEach((scope, j) => {
+      if (!scopes.includes(scope))
+        issues.push({
+          path: `${at}.clients.${clientId}[${j}]`,
+          message: `scope "${scope}" is not in ${at}.scopes`,
+        });
+    });
+    out[clientId] = [...new Set(list)];
+  }
+  return { ...out };
 }
 
 function buildConnection(c: FileOrganization['connection']): ConnectionConfig {

@@ -222,6 +222,16 @@ const resource = z.strictObject({
   name: text.optional(),
   scopes: z.array(scopeToken).default([]),
   access_token_ttl: duration(1),
+  /**
+   * Which clients may get tokens for this resource: a list of client ids (each with every scope of
+   * the resource), or a mapping of client id to the scopes it may have. Absent: every client, every
+   * scope (configurations written before the key existed). Checked against `scopes` in build.ts.
+   */
+  clients: z
+    .union([z.array(z.string()), z.record(z.string(), z.array(z.string()))], {
+      error: 'must be a list of client ids or a mapping of client id to a list of scopes',
+    })
+    .optional(),
 });
 
 const user = z.strictObject({

@@ -102,6 +102,11 @@ export interface ResourceConfig {
   name: string;
   scopes: string[];
   accessTokenTtl?: number | undefined;
+  /**
+   * Client id → the scopes of this resource that client may have. Undefined: every client, every
+   * scope (no `clients` key in the file). A client that is not a key gets no token for the resource.
+   */
+  clients?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 export interface DevUserConfig {
