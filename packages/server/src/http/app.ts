@@ -16,7 +16,7 @@ import { type EngineHolder, mountEngine } from './provider-mount.js';
 export type RouteSet = (app: FastifyInstance) => Promise<void> | void;
 
 export interface AppDeps {
-  config: Pick<LatchkeyConfig, 'issuer' | 'trustedProxies' | 'logLevel'>;
+  config: Pick<LatchkeyConfig, 'env' | 'issuer' | 'trustedProxies' | 'logLevel'>;
   engine: EngineHolder;
   /** Database round trip for /readyz. */
   ping(): Promise<void>;
@@ -24,6 +24,12 @@ export interface AppDeps {
   routes: RouteSet[];
   logger?: FastifyServerOptions['logger'];
 }
+
+/** Paths orchestrators and scrapers reach by the process's own address (any Host). */
+const ANY_HOST_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+const MISDIRECTED = (host: string) =>
+  `This server answers only for ${host}. Check the address you are using, or the reverse proxy in front of it (it must pass the Host header through).`;
 
 /** Query strings can carry codes and hints: logs keep the path only. */
 function pathOnly(url: string | undefined): string {
@@ -70,6 +76,28 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // In production every request must be for the issuer's host (behind a trusted proxy: the
+  // forwarded host). Absolute URLs never come from the Host header anyway (provider-mount.ts); this
+  // turns a misconfigured proxy or a DNS name pointed at us by someone else into a clear error.
+  const issuerUrl = new URL(config.issuer);
+  if (config.env === 'production') {
+    const expected = issuerUrl.host.toLowerCase();
+    app.addHook('onRequest', async (request, reply) => {
+      if (ANY_HOST_PATHS.has(pathOnly(request.url))) return;
+      if ((request.host ?? '').toLowerCase() === expected) return;
+      request.log.info(
+        { host: String(request.host ?? '').slice(0, 100) },
+        'request for another host refused',
+      );
+      const wantsHtml = (request.headers.accept ?? '').includes('text/html');
+      reply.code(421).header('cache-control', 'no-store');
+      if (!wantsHtml)
+        return reply.send({ error: 'misdirected_request', error_description: MISDIRECTED(expected) });
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(messagePage({ title: messages.errorTitle, message: MISDIRECTED(expected) }));
+    });
+  }
   app.addHook('onSend', async (_request, reply, payload) => {
     for (const [name, value] of Object.entries(securityHeaders(https))) {
       if (!reply.hasHeader(name)) reply.header(name, value);
@@ -151,7 +179,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       );
   });
 
-  mountEngine(app, deps.engine, https);
+  mountEngine(app, deps.engine, issuerUrl);
   for (const routes of deps.routes) await app.register(async (scope) => routes(scope));
 
   return app;

@@ -55,6 +55,20 @@ describe('/metrics', () => {
     expect((await scrape({ 'x-forwarded-for': '203.0.113.9', authorization: 'Bearer nope' })).status).toBe(
       404,
     );
+    // Any forwarding header means a proxy relayed the request: the peer being loopback proves nothing.
+    for (const header of [
+      'x-real-ip',
+      'x-forwarded-for',
+      'x-forwarded-host',
+      'x-forwarded-proto',
+      'forwarded',
+      'x-client-ip',
+      'true-client-ip',
+      'cf-connecting-ip',
+    ]) {
+      expect((await scrape({ [header]: '203.0.113.9' })).status, header).toBe(404);
+    }
+    expect((await scrape()).status).toBe(200);
     const withToken = await scrape({ 'x-forwarded-for': '203.0.113.9', authorization: `Bearer ${token}` });
     expect(withToken.status).toBe(200);
   });

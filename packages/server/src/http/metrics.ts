@@ -20,7 +20,8 @@ import { ENGINE_PATHS } from './provider-mount.js';
  *
  * Exposure (README "Metrics"): off the public internet by default. `/metrics` answers only a
  * scraper on the same host that talks to the process directly (a loopback peer and no forwarding
- * header, so a request relayed by a local reverse proxy does not count), or any peer presenting
+ * header — Forwarded, X-Forwarded-*, X-Real-IP, X-Client-IP, True-Client-IP, CF-Connecting-IP, Via… —
+ * so a request relayed by a local reverse proxy does not count), or any peer presenting
  * `Authorization: Bearer <LATCHKEY_METRICS_TOKEN>`. Everyone else gets 404. `LATCHKEY_METRICS=off`
  * removes the endpoint and the collection.
  */
@@ -183,6 +184,34 @@ export function createMetrics(): Metrics {
   };
 }
 
+/**
+ * Headers a reverse proxy adds. A request that carries any of them was relayed (or claims to be):
+ * the loopback peer is then the proxy, not a scraper on this host, whatever the value says.
+ */
+const FORWARDING_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-server',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-original-forwarded-for',
+  'via',
+];
+
+function relayed(req: IncomingMessage): boolean {
+  if (FORWARDING_HEADERS.some((name) => req.headers[name] !== undefined)) return true;
+  // Any other X-Forwarded-* a proxy may invent.
+  return Object.keys(req.headers).some((name) => name.startsWith('x-forwarded-'));
+}
+
 function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
@@ -197,8 +226,7 @@ export function metricsAccess(env: NodeJS.ProcessEnv) {
       const expected = Buffer.from(token);
       if (given.length === expected.length && timingSafeEqual(given, expected)) return true;
     }
-    const relayed = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
-    return isLoopback(req.socket.remoteAddress) && !relayed;
+    return isLoopback(req.socket.remoteAddress) && !relayed(req);
   };
 }
 

@@ -37,23 +37,27 @@ const FORWARDED = [
 ];
 
 /**
- * Koa trusts X-Forwarded-* from anyone once `proxy` is on, so we rewrite them from Fastify's
- * `trustProxy` verdict: the engine sees the client address and external URL only as derived from a
- * trusted peer, never what an arbitrary client claims.
+ * Koa trusts X-Forwarded-* from anyone once `proxy` is on, so we rewrite them: the client address
+ * from Fastify's `trustProxy` verdict, and the host and scheme from the configured issuer only. The
+ * engine builds every absolute URL (discovery, `verification_uri`, redirects) from `ctx.host` and
+ * `ctx.protocol`; taken from the request, a forged Host header would be reflected into them (a
+ * cached discovery document or a device code pointing people at another site).
  */
-function normalizeForwarded(request: FastifyRequest): void {
+function normalizeForwarded(request: FastifyRequest, issuer: URL): void {
   const headers = request.raw.headers;
   for (const name of FORWARDED) delete headers[name];
   headers['x-forwarded-for'] = request.ip;
-  headers['x-forwarded-proto'] = request.protocol;
-  headers['x-forwarded-host'] = request.host;
+  headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+  headers['x-forwarded-host'] = issuer.host;
+  headers.host = issuer.host;
 }
 
 export interface EngineHolder {
   current(): Provider;
 }
 
-export function mountEngine(app: FastifyInstance, engine: EngineHolder, https: boolean): void {
+export function mountEngine(app: FastifyInstance, engine: EngineHolder, issuer: URL): void {
+  const https = issuer.protocol === 'https:';
   const callbacks = new WeakMap<Provider, (req: IncomingMessage, res: ServerResponse) => unknown>();
   const callbackOf = (provider: Provider) => {
     let cb = callbacks.get(provider);
@@ -76,7 +80,7 @@ export function mountEngine(app: FastifyInstance, engine: EngineHolder, https: b
           // When the request arrived: a refresh that arrives while another use of the same token is
           // still being answered is a race, never a retry (storage/refresh-reuse-grace.ts).
           (request.raw as unknown as Record<symbol, unknown>)[REQUEST_RECEIVED_AT] = Date.now();
-          normalizeForwarded(request);
+          normalizeForwarded(request, issuer);
           applySecurityHeaders(reply.raw, https);
           reply.hijack();
           await callbackOf(engine.current())(request.raw, reply.raw);

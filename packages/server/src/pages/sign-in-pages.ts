@@ -90,7 +90,21 @@ export interface HandoffPageInput {
   downloadUrl?: string | undefined;
   abortUrl: string;
   notice?: SafeHtml | string | undefined;
+  /** The APIs (RFC 8707 resources) the app asked to reach, with the scopes it will get for each. */
+  reaches?: { name: string; scopes: string[] }[] | undefined;
 }
+
+// Kept here rather than in messages.ts while that file is being reworked; move them there later.
+const PAGE_TEXT = {
+  handoffReaches: '{app} will also reach {api}',
+  handoffReachesScopes: '{app} will also reach {api} ({scopes})',
+  deviceRequestedBy: 'Requested by {app} from {address} ({program})',
+  deviceRequestedByNoAddress: 'Requested by {app} ({program})',
+  deviceThrottledTitle: 'Too many codes tried',
+  deviceThrottled:
+    'Too many codes were entered from your network. Wait {wait}, then enter the code your device shows again.',
+  deviceThrottledAgain: 'Enter the code again',
+} as const;
 
 /**
  * The last page of every browser sign-in for a native app (RFC 8252 §8.6): nothing is approved
@@ -121,6 +135,7 @@ ${csrfField(input.csrf)}
 <button type="submit" id="handoff" autofocus>${button}</button>
 </form>
 <p class="muted">${explanation}</p>
+${(input.reaches ?? []).map((r) => html`<p class="muted reaches">${format(r.scopes.length > 0 ? PAGE_TEXT.handoffReachesScopes : PAGE_TEXT.handoffReaches, { app, api: r.name, scopes: r.scopes.join(', ') })}</p>`)}
 <div class="links">
 ${input.mode === 'scheme' && input.retryUrl ? html`<a href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}
 ${input.mode === 'scheme' && input.downloadUrl ? html`<a href="${input.downloadUrl}" rel="noopener">${format(messages.handoffDownload, { app })}</a>` : ''}
@@ -173,19 +188,22 @@ export function renderDeviceConfirm(
   ctx: KoaContextWithOIDC,
   form: string,
   client: { clientName?: string; clientId: string },
-  deviceInfo: { ip?: string; ua?: string } | undefined,
+  /** `program`: a summary from a fixed vocabulary (protocol/user-agent.ts), never the raw User-Agent. */
+  deviceInfo: { ip?: string | undefined; program: string },
   userCode: string,
 ): void {
   const { action, xsrf } = engineForm(form);
   const app = client.clientName ?? client.clientId;
-  const device = [deviceInfo?.ua, deviceInfo?.ip].filter(Boolean).join(' · ');
+  const requestedBy = deviceInfo.ip
+    ? format(PAGE_TEXT.deviceRequestedBy, { app, address: deviceInfo.ip, program: deviceInfo.program })
+    : format(PAGE_TEXT.deviceRequestedByNoAddress, { app, program: deviceInfo.program });
   send(
     ctx,
     layout({
       title: format(messages.deviceConfirmTitle, { app }).value,
       body: html`<h1>${format(messages.deviceConfirmTitle, { app })}</h1>
 <p>${format(messages.deviceConfirmHelp, { app, code: userCode })}</p>
-${device ? html`<p class="muted">${format(messages.deviceConfirmDevice, { device })}</p>` : ''}
+<p class="muted">${requestedBy}</p>
 <form method="post" action="${action}">
 <input type="hidden" name="xsrf" value="${xsrf}">
 <input type="hidden" name="user_code" value="${userCode}">
@@ -198,6 +216,18 @@ ${device ? html`<p class="muted">${format(messages.deviceConfirmDevice, { device
 <input type="hidden" name="abort" value="yes">
 <button type="submit" class="secondary">${messages.deviceAbort}</button>
 </form>`,
+    }),
+  );
+}
+
+/** User-code entry refused by the throttle (RFC 8628 §5.1): how long to wait, and the way back. */
+export function renderDeviceThrottled(ctx: KoaContextWithOIDC, seconds: number): void {
+  send(
+    ctx,
+    messagePage({
+      title: PAGE_TEXT.deviceThrottledTitle,
+      message: format(PAGE_TEXT.deviceThrottled, { wait: seconds === 1 ? '1 second' : `${seconds} seconds` }),
+      links: [{ href: '/device', label: PAGE_TEXT.deviceThrottledAgain }],
     }),
   );
 }

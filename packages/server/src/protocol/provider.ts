@@ -1,9 +1,11 @@
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { LatchkeyConfig } from '../config/types.js';
+import type { Throttle } from '../domain/throttle/throttle.js';
 import {
   renderDeviceConfirm,
   renderDeviceInput,
   renderDeviceSuccess,
+  renderDeviceThrottled,
   renderErrorPage,
   renderLoggedOut,
   renderLogoutConfirm,
@@ -12,6 +14,9 @@ import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
 import type { ProtocolKeys } from './keys.js';
+import { allowedScopes, type ResourceInfo, registerResourceLookup } from './resource-access.js';
+import { summarizeUserAgent } from './user-agent.js';
+import { userCodeThrottleMiddleware } from './user-code-throttle.js';
 
 /** What the engine needs from the rest of the server; assembled in http/app.ts. */
 export interface ProviderDeps {
@@ -20,10 +25,13 @@ export interface ProviderDeps {
   adapter: NonNullable<Configuration['adapter']>;
   accounts: AccountStore;
   keys: ProtocolKeys;
-  /** Resolves a registered resource (API) by its identifier. */
-  findResource(
-    id: string,
-  ): { id: string; name: string; scopes: string[]; accessTokenTtl?: number | undefined } | undefined;
+  /** Resolves a registered resource (API) by its identifier, with its allow-list of clients. */
+  findResource(id: string): ResourceInfo | undefined;
+  /**
+   * Limits user-code entry per address (RFC 8628 §5.1); a throttle built with
+   * USER_CODE_THROTTLE_POLICY (protocol/user-code-throttle.ts). Without one, entry is not limited.
+   */
+  userCodeThrottle?: Throttle | undefined;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;
 }
@@ -84,8 +92,19 @@ export function buildProvider(deps: ProviderDeps): Provider {
             ctx.oidc.params.user_code = prefill;
           return renderDeviceInput(ctx, form, out, err);
         },
+        // The device's User-Agent is written by whoever started the flow (a phisher, perhaps): the page
+        // shows the registered app name, a summary from a fixed vocabulary and the address instead.
         userCodeConfirmSource: (ctx, form, client, deviceInfo, userCode) =>
-          renderDeviceConfirm(ctx, form, client, deviceInfo, userCode),
+          renderDeviceConfirm(
+            ctx,
+            form,
+            client,
+            {
+              ip: typeof deviceInfo?.ip === 'string' ? deviceInfo.ip : undefined,
+              program: summarizeUserAgent(typeof deviceInfo?.ua === 'string' ? deviceInfo.ua : undefined),
+            },
+            userCode,
+          ),
         successSource: (ctx) => renderDeviceSuccess(ctx),
       },
       revocation: { enabled: true },
@@ -103,11 +122,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
         // Without a `resource` parameter the token endpoint issues a userinfo token (opaque); a JWT
         // for an API is minted only when the app names the API (RFC 8707).
         useGrantedResource: () => false,
-        getResourceServerInfo: (_ctx, resourceIndicator) => {
+        // Called at the authorization request, the code exchange and every refresh (oidc-provider's
+        // check_resource, grant_authorization, refresh_token): the resource's allow-list holds at
+        // each, so narrowing `resources[].clients` takes effect at the next refresh.
+        getResourceServerInfo: (_ctx, resourceIndicator, client) => {
           const resource = deps.findResource(resourceIndicator);
           if (!resource) throw new errors.InvalidTarget();
+          const scopes = allowedScopes(resource, client.clientId);
+          if (!scopes)
+            throw new errors.InvalidTarget(`the resource does not admit client ${client.clientId}`);
           return {
-            scope: resource.scopes.join(' '),
+            scope: scopes.join(' '),
             audience: resource.id,
             accessTokenTTL: resource.accessTokenTtl ?? lifetimes.accessToken,
             accessTokenFormat: 'jwt',
@@ -143,10 +168,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
       renderErrorPage(ctx, out);
     },
     clientBasedCORS: (_ctx, origin, client) =>
-      // Native apps make token requests from no browser origin; web clients from their redirect origins.
+      // Native apps make token requests from no browser origin; web clients from their redirect
+      // origins. Only http(s) redirect URIs have an origin: a private-use scheme's URL origin is the
+      // string "null", which is also what sandboxed iframes and data: documents send (never allowed).
+      origin !== 'null' &&
       (client.redirectUris ?? []).some((uri) => {
         try {
-          return new URL(uri).origin === origin;
+          const url = new URL(uri);
+          return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
         } catch {
           return false;
         }
@@ -158,6 +187,31 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  registerResourceLookup(provider, deps.findResource);
+  // `Origin: null` (sandboxed iframes, data: and file: documents) is never a trusted origin: the
+  // engine's CORS answers preflights for any origin and echoes it, so its answer is taken back here.
+  provider.use(async (ctx, next) => {
+    if (ctx.get('origin') !== 'null') return next();
+    try {
+      await next();
+    } finally {
+      for (const name of [
+        'access-control-allow-origin',
+        'access-control-allow-credentials',
+        'access-control-allow-methods',
+        'access-control-allow-headers',
+        'access-control-expose-headers',
+        'access-control-max-age',
+      ])
+        ctx.remove(name);
+    }
+  });
+  if (deps.userCodeThrottle)
+    provider.use(
+      userCodeThrottleMiddleware(deps.userCodeThrottle, (ctx, seconds) =>
+        renderDeviceThrottled(ctx, seconds),
+      ),
+    );
   // RFC 8628 §3.3.1: verification_uri_complete opens the code page with the code pre-filled, and the
   // person still presses Continue before the confirmation page. (The engine would post the code on
   // its own, skipping the person's look at the code page.)

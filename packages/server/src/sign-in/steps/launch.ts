@@ -4,6 +4,7 @@ import { parseWorkEmail } from '../../domain/emails.js';
 import { format } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
 import { handoffPage } from '../../pages/sign-in-pages.js';
+import { resourcesReached } from '../../protocol/resource-access.js';
 import type { Details, Step } from '../flow.js';
 
 type EngineGrant = InstanceType<Provider['Grant']>;
@@ -103,6 +104,7 @@ export const launchStep: Step = {
         downloadUrl,
         abortUrl: flow.url(s, '/abort'),
         notice,
+        reaches: resourcesReached(flow.deps.engine(), s.clientId, s.details.params),
       }),
     );
   },
