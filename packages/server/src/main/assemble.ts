@@ -26,6 +26,7 @@ import { AccountStore } from '../protocol/accounts.js';
 import { createEngineAdapter } from '../protocol/engine-adapter.js';
 import { ProtocolKeys, repositoryKeyStore } from '../protocol/keys.js';
 import { buildProvider } from '../protocol/provider.js';
+import { USER_CODE_THROTTLE_POLICY } from '../protocol/user-code-throttle.js';
 import { registerResetPages } from '../reset/reset-routes.js';
 import type { SignInDeps } from '../sign-in/deps.js';
 import { registerSignIn } from '../sign-in/flow.js';
@@ -116,6 +117,9 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       : memoryThrottleStore();
     closers.push(async () => throttleStore.close?.());
     const throttle = createThrottle(throttleStore, {}, { onEvent: auditThrottleEvents(audit) });
+    const userCodeThrottle = createThrottle(throttleStore, USER_CODE_THROTTLE_POLICY, {
+      onEvent: auditThrottleEvents(audit),
+    });
     const sweeper = startSweeper(database, { intervalMs: 60_000, batchSize: 500 });
     closers.push(() => sweeper.stop());
     const recoveryCodeKey = deriveKey(config.secret, 'latchkey/recovery-codes');
@@ -147,6 +151,8 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         accounts,
         keys,
         findResource: (id) => resources.get(id),
+        // RFC 8628 §5.1: user-code entry per address, in the same counter store as the sign-in throttle.
+        userCodeThrottle,
         onError: (ctx, error) => {
           const status = (error as { statusCode?: number }).statusCode ?? 500;
           const entry = { err: { name: error.name, message: error.message }, path: ctx.path, status };
