@@ -1,6 +1,7 @@
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpSignIn, spawnChild } from '../../../bench/lib.mjs';
+import { openDatabase } from './storage/database.js';
 import { createTestDatabaseUrl } from './test-support/databases.js';
 import { freePort } from './test-support/server.js';
 
@@ -100,6 +101,33 @@ describe('a fleet of two processes on one PostgreSQL', () => {
       const next = await refresh(round % 2 === 0 ? b : a, winner?.body.refresh_token as string);
       expect(next.status).toBe(200);
       expect((await refresh(a, next.body.refresh_token as string)).status).toBe(200);
+    }
+  });
+
+  it('a fork of the grace window across processes: the app’s superseded token revokes the family, the thief’s chain included, audited', async () => {
+    const stolen = (await signIn(a)).refresh_token;
+    const apps = await refresh(b, stolen);
+    expect(apps.status).toBe(200);
+    // The thief presents the copied token to the other process, inside the grace window.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const thiefs = await refresh(a, stolen);
+    expect(thiefs.status).toBe(200);
+    // The app's next refresh (its own successor, now superseded) on either process ends the family.
+    const appNext = await refresh(a, apps.body.refresh_token as string);
+    expect(appNext.body.error).toBe('invalid_grant');
+    expect((await refresh(b, thiefs.body.refresh_token as string)).body.error).toBe('invalid_grant');
+    const db = await openDatabase(database.url);
+    try {
+      const events = await db.db
+        .selectFrom('audit_events')
+        .select(['client_id', 'details'])
+        .where('action', '=', 'refresh_family_revoked')
+        .execute();
+      const forks = events.filter((e) => JSON.parse(e.details).reason === 'fork_detected');
+      expect(forks).toHaveLength(1);
+      expect(forks[0]?.client_id).toBe(CLIENT.clientId);
+    } finally {
+      await db.close();
     }
   });
 

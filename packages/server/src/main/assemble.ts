@@ -138,7 +138,19 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
     // ---- protocol ----
     const keys = new ProtocolKeys(repositoryKeyStore(repos.signingKeys));
     await keys.init();
-    const adapter = createEngineAdapter({ database, clients: repos.clients, lifetimes: config.lifetimes });
+    const adapter = createEngineAdapter({
+      database,
+      clients: repos.clients,
+      lifetimes: config.lifetimes,
+      onRefreshFamilyRevoked: (event) =>
+        audit({
+          action: 'refresh_family_revoked',
+          outcome: 'failure',
+          userId: event.accountId,
+          clientId: event.clientId,
+          details: { reason: event.reason, grantId: event.grantId },
+        }),
+    });
     const accounts = new AccountStore(
       createAccountSource({ database, organizations, revalidator, lifetimes: config.lifetimes }),
       config.lifetimes,

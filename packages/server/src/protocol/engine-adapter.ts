@@ -1,7 +1,7 @@
 import type { Configuration } from 'oidc-provider';
 import type { LifetimesConfig } from '../config/types.js';
 import type { Database } from '../storage/database.js';
-import { createOidcAdapter } from '../storage/oidc-adapter.js';
+import { createOidcAdapter, type RefreshFamilyRevoked } from '../storage/oidc-adapter.js';
 import type { Repositories } from '../storage/repositories.js';
 import { asUnavailable } from '../storage/unavailable.js';
 import { createClientAdapter } from './clients.js';
@@ -46,9 +46,12 @@ export function createEngineAdapter(deps: {
   database: Database;
   clients: Pick<Repositories['clients'], 'find'>;
   lifetimes: Pick<LifetimesConfig, 'refreshReuseGrace'>;
+  /** A refresh-token family revoked for a forked or replayed chain (storage/oidc-adapter.ts): the audit log. */
+  onRefreshFamilyRevoked?: (event: RefreshFamilyRevoked) => void | Promise<void>;
 }): EngineAdapter {
   const RecordsAdapter = createOidcAdapter(deps.database, {
     refreshReuseGraceMs: () => deps.lifetimes.refreshReuseGrace * 1000,
+    ...(deps.onRefreshFamilyRevoked ? { onRefreshFamilyRevoked: deps.onRefreshFamilyRevoked } : {}),
   });
   const ClientAdapter = createClientAdapter(deps.clients);
   // biome-ignore lint/suspicious/noExplicitAny: oidc-provider's adapter constructor type is loose.

@@ -153,13 +153,37 @@ describe.each(testDatabaseKinds())('refresh tokens on %s', (kind) => {
     await sleep(1_100);
     const retried = await refreshOk(graceServer, lostOriginal);
     expect(retried).not.toBe(lostSuccessor);
-    // One live chain: the successor nobody received is gone; the retry's token rotates on.
-    expectInvalidGrant(await refresh(graceServer, lostSuccessor));
+    // One live chain: the retry's token rotates on. (The successor nobody received is superseded;
+    // presenting it would be a fork and end the family: see the next test.)
     const latest = await refreshOk(graceServer, retried);
 
     // A second re-presentation is a replay: refused, and the whole family is revoked.
     expectInvalidGrant(await refresh(graceServer, lostOriginal));
     expectInvalidGrant(await refresh(graceServer, latest));
+  });
+
+  it('grace fork: a thief re-presenting a rotated token after the app’s refresh is answered, but the app’s next refresh revokes the whole family (audited)', async () => {
+    const stolen = (await bob.tokens()).refresh_token as string;
+    // The app rotates; a thief who copied the old token presents it later, inside the window.
+    const appsToken = await refreshOk(graceServer, stolen);
+    await sleep(1_100);
+    const thiefs = await refresh(graceServer, stolen);
+    expect(thiefs.status, thiefs.text).toBe(200);
+    const thiefsToken = thiefs.json?.refresh_token as string;
+    const thiefsAccess = thiefs.json?.access_token as string;
+    expect(await userinfoStatus(graceServer, thiefsAccess)).toBe(200);
+    // The app's own successor comes back: the chain was forked. Refused…
+    expectInvalidGrant(await refresh(graceServer, appsToken));
+    // …and the thief's chain dies with it, access token included.
+    expectInvalidGrant(await refresh(graceServer, thiefsToken));
+    expect(await userinfoStatus(graceServer, thiefsAccess)).toBe(401);
+    const events = await graceServer.parts.repos.audit.query({ action: 'refresh_family_revoked' });
+    expect(events[0]).toMatchObject({
+      outcome: 'failure',
+      clientId: CLIENT,
+      details: { reason: 'fork_detected', grantId: expect.any(String) },
+    });
+    expect(events[0]?.userId).toBeTruthy();
   });
 
   it('reuse outside the grace (grace 0): presenting a rotated token revokes the family and its access tokens', async () => {

@@ -124,6 +124,7 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
       .where('model', '=', 'RefreshToken')
       .where('grant_id', '=', grantId)
       .where('consumed_at', 'is', null)
+      .where('superseded_at', 'is', null)
       .execute();
     return rows.length;
   }
@@ -160,12 +161,22 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
     const retry = await refresh(refreshToken);
     expect(retry.status).toBe(200);
     expect(retry.body.refresh_token).not.toBe(lost.body.refresh_token);
-    // The response the client lost is dead; the retry's token is the one live chain.
-    expect((await refresh(lost.body.refresh_token as string)).body.error).toBe('invalid_grant');
+    // The response the client lost is superseded; the retry's token is the one live chain.
     expect(await liveRefreshTokens(grantId)).toBe(1);
     const again = await refresh(refreshToken);
     expect(again.body.error).toBe('invalid_grant');
     expect((await refresh(retry.body.refresh_token as string)).body.error).toBe('invalid_grant');
+    expect(await liveRefreshTokens(grantId)).toBe(0);
+  });
+
+  it('within the grace window, the superseded successor presented later is a fork: the family is revoked, the forgiven chain included', async () => {
+    grace = 30_000;
+    const { grantId, refreshToken } = await issue('acct-fork');
+    const apps = await refresh(refreshToken);
+    const thiefs = await refresh(refreshToken);
+    expect(thiefs.status).toBe(200);
+    expect((await refresh(apps.body.refresh_token as string)).body.error).toBe('invalid_grant');
+    expect((await refresh(thiefs.body.refresh_token as string)).body.error).toBe('invalid_grant');
     expect(await liveRefreshTokens(grantId)).toBe(0);
   });
 

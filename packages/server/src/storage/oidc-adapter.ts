@@ -4,7 +4,13 @@ import { latestIdentityProfile } from './account-row.js';
 import type { Database } from './database.js';
 import { heldRotationOf, holdConsume, writeHeld } from './held-rotation.js';
 import { param, prepared } from './prepared-statements.js';
-import { createReuseGrace, hidesConsumed, markRotating } from './refresh-reuse-grace.js';
+import {
+  createReuseGrace,
+  familyOf,
+  hidesConsumed,
+  markRotating,
+  type RefreshFamilyRevoked,
+} from './refresh-reuse-grace.js';
 import { isRefreshGrant, rememberAccountRead, rememberTokenRead, tokenReadOf } from './request-scope.js';
 import { createRotationCommit, type RecordValues } from './rotation-commit.js';
 
@@ -12,6 +18,7 @@ import { createRotationCommit, type RecordValues } from './rotation-commit.js';
 export { type AccountRecord, listAccountRecords, revokeAllForAccount } from './account-records.js';
 export { heldWritesMiddleware } from './held-rotation.js';
 export { param, prepared } from './prepared-statements.js';
+export type { RefreshFamilyRevoked } from './refresh-reuse-grace.js';
 export { prefetchedAccount, REQUEST_RECEIVED_AT } from './request-scope.js';
 
 export interface OidcAdapterOptions {
@@ -19,6 +26,11 @@ export interface OidcAdapterOptions {
   refreshReuseGraceMs(): number;
   /** Clock in epoch milliseconds (tests). */
   now?: () => number;
+  /**
+   * Told after a refresh-token family was revoked because its chain was forked (a successor the
+   * grace superseded came back) or replayed inside the window: for the audit log. Awaited.
+   */
+  onRefreshFamilyRevoked?: (event: RefreshFamilyRevoked) => void | Promise<void>;
 }
 
 type RecordRow = {
@@ -26,9 +38,11 @@ type RecordRow = {
   expires_at: number | null;
   consumed_at: number | null;
   grace_used_at: number | null;
+  superseded_at?: number | null;
 };
 
 type FoundWithGrant = RecordRow & {
+  superseded_at: number | null;
   grant_id: string | null;
   grant_payload: string | null;
   grant_expires_at: number | null;
@@ -41,7 +55,7 @@ type FoundWithGrant = RecordRow & {
   account_profile: string | null;
 };
 
-const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at'] as const;
+const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at', 'superseded_at'] as const;
 
 /**
  * oidc-provider's storage adapter (its `adapter` option) on one table, `oidc_records`, keyed by
@@ -72,8 +86,12 @@ const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at'] as con
  * - `consume` fails its normal conditional update and then tries one conditional update that marks
  *   `grace_used_at`, only while the token is inside the window, its grace is unused, and its rotation
  *   has finished: an unused successor RefreshToken of the same grant was created after this one was
- *   consumed. It then destroys that successor (the response the client lost), so one live chain
- *   remains, and returns: the engine issues a fresh token.
+ *   consumed. It then marks that successor `superseded_at` (the response the client lost; kept, not
+ *   deleted), so one live chain remains, and returns: the engine issues a fresh token.
+ * - A superseded refresh token presented later (any `find` of it) means two parties held the chain
+ *   (a copied token re-presented inside the window): `find` revokes the whole grant family, the
+ *   forgiven chain included, reports `fork_detected` through `onRefreshFamilyRevoked`, and returns
+ *   undefined (invalid_grant). A client that really lost the response never presents it.
  * - When no successor exists yet (a true race: the first request has not finished) or the grace was
  *   already used (two retries racing), `consume` throws InvalidGrant and revokes nothing.
  * - When the successor exists but has itself been used, the client did receive the rotated token:
@@ -111,6 +129,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
           'r.expires_at',
           'r.consumed_at',
           'r.grace_used_at',
+          'r.superseded_at',
           'r.grant_id',
           'g.payload as grant_payload',
           'g.expires_at as grant_expires_at',
@@ -166,7 +185,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
     revoke: prepared(db.deleteFrom('oidc_records').where('grant_id', '=', param('grant_id'))),
   };
   const commitRotation = createRotationCommit(database, q);
-  const forgiveReuse = createReuseGrace(db);
+  const forgiveReuse = createReuseGrace(db, options.onRefreshFamilyRevoked);
 
   // Grants fetched with their token, waiting for the engine's Grant.find that follows within the same
   // request. Single use and short-lived, dropped whenever the grant is written or revoked here; a
@@ -243,7 +262,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
           if (now() - hit.at < PREFETCH_MS) return this.#hydrate(hit.row);
         }
       }
-      let row: RecordRow | undefined;
+      let row: (RecordRow & { grant_id?: string | null }) | undefined;
       if (WITH_GRANT.has(this.model)) {
         const { rows } = await db.executeQuery<FoundWithGrant>(q.findWithGrant({ model: this.model, id }));
         const found = rows[0];
@@ -274,9 +293,25 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       } else {
         row = (await db.executeQuery<RecordRow>(q.find({ model: this.model, id }))).rows[0];
       }
-      if (row && this.model === 'RefreshToken')
+      if (row && this.model === 'RefreshToken') {
+        if (row.superseded_at != null && row.grant_id) return this.#forked(row.grant_id, row.payload);
         rememberTokenRead(Provider.ctx, id, { consumedAt: row.consumed_at, at: now() });
+      }
       return this.#hydrate(row);
+    }
+
+    /**
+     * A refresh token the reuse grace superseded was presented: whoever presents it did receive it,
+     * so two parties held one chain (a copied token re-presented inside the window, forgiven as a
+     * lost response). Nobody can tell which is the app: the whole family goes, the grant and every
+     * token of it (the forgiven chain included), in one statement, reported as `fork_detected`.
+     * Found as absent: the engine answers invalid_grant.
+     */
+    async #forked(grantId: string, payload: string): Promise<undefined> {
+      prefetched.delete(grantId);
+      await db.executeQuery(q.revoke({ grant_id: grantId }));
+      await options.onRefreshFamilyRevoked?.(familyOf(grantId, payload, 'fork_detected'));
+      return undefined;
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {

@@ -7,7 +7,8 @@ import type { Schema } from './schema.js';
  * whole contract, as the engine meets it, is in the header of `createOidcAdapter`, oidc-adapter.ts).
  * A client that lost the response to its refresh request is forgiven once, within the window; a race
  * between two uses is refused without revoking anything; a replay after the successor was used
- * revokes the grant family.
+ * revokes the grant family; the successor the grace superseded, presented later, is a fork and
+ * revokes the grant family too (the adapter's `find`).
  */
 
 /**
@@ -65,6 +66,7 @@ export function hidesConsumed(
  */
 export function createReuseGrace(
   db: Kysely<Schema>,
+  onFamilyRevoked?: (event: RefreshFamilyRevoked) => void | Promise<void>,
 ): (ctx: unknown, id: string, at: number, grace: number) => Promise<boolean> {
   return async (ctx, id, at, grace) => {
     const seen = tokenReadOf(ctx, id);
@@ -83,7 +85,11 @@ export function createReuseGrace(
     const settledAt = answeredAt ?? seen?.consumedAt ?? null;
     const settling =
       receivedAt !== undefined && settledAt !== null && receivedAt < settledAt + RACE_SETTLE_MS;
-    return !overlapped && (await forgive(id, at, grace, readAt, settling));
+    if (overlapped) return false;
+    const { forgiven, revoked } = await forgive(id, at, grace, readAt, settling);
+    // Reported after the commit: the family is gone whatever the report does.
+    if (revoked) await onFamilyRevoked?.(revoked);
+    return forgiven;
   };
 
   /**
@@ -98,15 +104,16 @@ export function createReuseGrace(
     grace: number,
     readAt: number,
     settling: boolean,
-  ): Promise<boolean> {
+  ): Promise<{ forgiven: boolean; revoked?: RefreshFamilyRevoked }> {
+    const refused = { forgiven: false };
     return db.transaction().execute(async (trx) => {
       const old = await trx
         .selectFrom('oidc_records')
-        .select(['grant_id', 'consumed_at', 'grace_used_at'])
+        .select(['grant_id', 'consumed_at', 'grace_used_at', 'payload'])
         .where('model', '=', 'RefreshToken')
         .where('id', '=', id)
         .executeTakeFirst();
-      if (!old?.grant_id || old.consumed_at === null) return false;
+      if (!old?.grant_id || old.consumed_at === null) return refused;
       const grantId = old.grant_id;
 
       // The successor this token's rotation issued: the grant's first refresh token created after it
@@ -134,18 +141,16 @@ export function createReuseGrace(
             ]),
           )
           .execute();
+        return { forgiven: false, revoked: familyOf(grantId, old.payload, 'replay_detected') };
       };
 
       // The client received the rotated token and used it: the old one is a replay. Revoke the
       // family, as the engine does outside the window.
-      if (successor && successor.consumed_at !== null) {
-        await revokeFamily();
-        return false;
-      }
+      if (successor && successor.consumed_at !== null) return revokeFamily();
       // No successor yet, or it appeared after this request read the token: the first rotation had
       // not finished when this request started. A race, not a lost response: refuse, revoke nothing.
-      if (!successor || successor.created_at > readAt || settling) return false;
-      if (old.grace_used_at !== null || at - old.consumed_at >= grace) return false;
+      if (!successor || successor.created_at > readAt || settling) return refused;
+      if (old.grace_used_at !== null || at - old.consumed_at >= grace) return refused;
 
       const marked = await trx
         .updateTable('oidc_records')
@@ -154,21 +159,56 @@ export function createReuseGrace(
         .where('id', '=', id)
         .where('grace_used_at', 'is', null)
         .executeTakeFirst();
-      if (Number(marked.numUpdatedRows) !== 1) return false;
+      if (Number(marked.numUpdatedRows) !== 1) return refused;
 
-      // The successor is the response the client lost: without it, one live chain remains. If it was
+      // The successor is the response the client lost (or, when the token was copied, the one the
+      // app holds while a thief re-presents the old one): superseded, so one live chain remains. It
+      // is kept and marked, not deleted: if it is ever presented, someone did receive it, the chain
+      // was forked, and the adapter's `find` revokes the whole family (the retry's chain with it)
+      // and reports `fork_detected`. Deleting it instead would let the fork go unnoticed: the app's
+      // next refresh would fail as "not found" while the other party kept a live chain. If it was
       // used in the meantime after all, the client had it: a replay.
-      const dropped = await trx
-        .deleteFrom('oidc_records')
+      const superseded = await trx
+        .updateTable('oidc_records')
+        .set({ superseded_at: at })
         .where('model', '=', 'RefreshToken')
         .where('id', '=', successor.id)
         .where('consumed_at', 'is', null)
         .executeTakeFirst();
-      if (Number(dropped.numDeletedRows) !== 1) {
-        await revokeFamily();
-        return false;
-      }
-      return true;
+      if (Number(superseded.numUpdatedRows) !== 1) return revokeFamily();
+      return { forgiven: true };
     });
   }
+}
+
+/** What `onRefreshFamilyRevoked` reports: a refresh-token family revoked because its chain was forked or replayed. */
+export interface RefreshFamilyRevoked {
+  /**
+   * `fork_detected`: a successor the grace superseded was presented (two parties held the chain).
+   * `replay_detected`: inside the window, a rotated token came back after its successor was used.
+   */
+  reason: 'fork_detected' | 'replay_detected';
+  grantId: string;
+  clientId: string | undefined;
+  accountId: string | undefined;
+}
+
+/** The report for the family of `grantId`, read from one of its refresh tokens' stored payload. */
+export function familyOf(
+  grantId: string,
+  payload: string,
+  reason: RefreshFamilyRevoked['reason'],
+): RefreshFamilyRevoked {
+  let parsed: { clientId?: unknown; accountId?: unknown } = {};
+  try {
+    parsed = JSON.parse(payload) as typeof parsed;
+  } catch {
+    // Reported without the client and account.
+  }
+  return {
+    reason,
+    grantId,
+    clientId: typeof parsed.clientId === 'string' ? parsed.clientId : undefined,
+    accountId: typeof parsed.accountId === 'string' ? parsed.accountId : undefined,
+  };
 }

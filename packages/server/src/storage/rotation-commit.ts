@@ -22,7 +22,7 @@ import type { Schema } from './schema.js';
  */
 
 /** One `oidc_records` row as the adapter's upsert writes it (a new record is never consumed). */
-export type RecordValues = Omit<Schema['oidc_records'], 'consumed_at' | 'grace_used_at'>;
+export type RecordValues = Omit<Schema['oidc_records'], 'consumed_at' | 'grace_used_at' | 'superseded_at'>;
 
 export type HeldConsume = { model: string; id: string; at: number };
 

@@ -108,6 +108,8 @@ export interface Schema {
     expires_at: number | null;
     consumed_at: number | null;
     grace_used_at: number | null;
+    /** A refresh token the reuse grace replaced (the successor of a forgiven token): presenting it is a fork. */
+    superseded_at: number | null;
     created_at: number;
   };
   sign_in_states: { id: string; data: string; expires_at: number };

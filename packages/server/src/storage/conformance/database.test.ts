@@ -23,6 +23,7 @@ forEachDatabase('database and migrations', (store) => {
       '0001-initial',
       '0002-expiry-indexes',
       '0003-partial-lookup-indexes',
+      '0004-superseded-refresh-tokens',
     ]);
     for (const m of status) expect(m.appliedAt).toBeInstanceOf(Date);
   });

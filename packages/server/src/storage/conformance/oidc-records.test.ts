@@ -12,7 +12,20 @@ forEachDatabase('oidc-provider adapter', (store) => {
   let grace = 30_000;
   let Adapter: AdapterConstructor;
   let OtherAdapter: AdapterConstructor;
-  const options = { refreshReuseGraceMs: () => grace, now: () => clock };
+  /** What the adapter reported through `onRefreshFamilyRevoked`. */
+  const revoked: {
+    reason: string;
+    grantId: string;
+    clientId: string | undefined;
+    accountId: string | undefined;
+  }[] = [];
+  const options = {
+    refreshReuseGraceMs: () => grace,
+    now: () => clock,
+    onRefreshFamilyRevoked: (event: (typeof revoked)[number]) => {
+      revoked.push(event);
+    },
+  };
 
   beforeAll(() => {
     Adapter = createOidcAdapter(store.database, options);
@@ -178,7 +191,7 @@ forEachDatabase('oidc-provider adapter', (store) => {
       return { grantId, rts };
     }
 
-    it('within the window, with a successor: forgiven once, successor destroyed', async () => {
+    it('within the window, with a successor: forgiven once, successor kept but superseded', async () => {
       grace = 30_000;
       const { rts } = await rotated('lost', true);
       clock += 1_000;
@@ -186,12 +199,63 @@ forEachDatabase('oidc-provider adapter', (store) => {
       expect(found).toBeDefined();
       expect(found?.consumed).toBeUndefined();
       await expect(rts.consume('lost-old')).resolves.toBeUndefined();
-      expect(await rts.find('lost-new')).toBeUndefined();
+      // Remembered, not deleted: presenting it later is a fork (see below).
+      const superseded = await store
+        .raw()
+        .selectFrom('oidc_records')
+        .select(['superseded_at', 'consumed_at'])
+        .where('model', '=', 'RefreshToken')
+        .where('grant_id', '=', 'g-lost')
+        .where('superseded_at', 'is not', null)
+        .execute();
+      expect(superseded).toEqual([{ superseded_at: clock, consumed_at: null }]);
       expect(await new Adapter('Grant').find('g-lost')).toBeDefined();
       expect(await new Adapter('AccessToken').find('lost-at')).toBeDefined();
       // The second time it is a reuse: `consumed` is back, the engine revokes the family.
       expect((await rts.find('lost-old'))?.consumed).toEqual(expect.any(Number));
       await expect(rts.consume('lost-old')).rejects.toBeInstanceOf(errors.InvalidGrant);
+    });
+
+    it('a superseded successor presented later (a fork of the chain): the whole family is revoked and reported', async () => {
+      grace = 30_000;
+      // The app rotated `fork-old` into `fork-new`; a thief holding `fork-old` presents it inside the window.
+      const { rts } = await rotated('fork', true);
+      clock += 1_000;
+      await expect(rts.consume('fork-old')).resolves.toBeUndefined();
+      // The engine issues the thief a fresh token of the same grant.
+      clock += 5;
+      await rts.upsert('fork-thief', payload({ grantId: 'g-fork', rotations: 1 }), 3600);
+      revoked.length = 0;
+      // The app's own successor comes back: the chain was forked. Refused, on either connection…
+      clock += 1_000;
+      expect(await new OtherAdapter('RefreshToken').find('fork-new')).toBeUndefined();
+      // …and every token of the family is gone, the thief's included.
+      expect(await rts.find('fork-thief')).toBeUndefined();
+      expect(await new Adapter('Grant').find('g-fork')).toBeUndefined();
+      expect(await new Adapter('AccessToken').find('fork-at')).toBeUndefined();
+      const left = await store
+        .raw()
+        .selectFrom('oidc_records')
+        .select('id')
+        .where('grant_id', '=', 'g-fork')
+        .execute();
+      expect(left).toEqual([]);
+      expect(revoked).toEqual([
+        { reason: 'fork_detected', grantId: 'g-fork', clientId: 'desk', accountId: 'acct-1' },
+      ]);
+    });
+
+    it('a lost response retried: the retry chain keeps rotating while its superseded twin is never presented', async () => {
+      grace = 30_000;
+      const { rts } = await rotated('retry', true);
+      clock += 1_500;
+      await expect(rts.consume('retry-old')).resolves.toBeUndefined();
+      clock += 5;
+      await rts.upsert('retry-next', payload({ grantId: 'g-retry', rotations: 1 }), 3600);
+      clock += 60_000;
+      expect((await rts.find('retry-next'))?.consumed).toBeUndefined();
+      await expect(rts.consume('retry-next')).resolves.toBeUndefined();
+      expect(await new Adapter('Grant').find('g-retry')).toBeDefined();
     });
 
     it('two retries racing: exactly one is forgiven', async () => {
