@@ -16,7 +16,7 @@ import {
   registrationOptions,
   verifyRegistration,
 } from '../domain/two-step/webauthn.js';
-import { accountPage, shortDate, signedOutAccountPage } from '../pages/account-pages.js';
+import { accountPage, confirmItIsYouPage, shortDate, signedOutAccountPage } from '../pages/account-pages.js';
 import { format } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
@@ -24,10 +24,16 @@ import { enrollPage, recoveryCodesPage } from '../pages/two-step-pages.js';
 import { recoveryCodesDownload, throttledText } from '../pages/two-step-text.js';
 import type { Repositories } from '../storage/repositories.js';
 import type { Csrf } from '../web/csrf.js';
-import { sendPage } from '../web/reply.js';
+import { acceptFormsOnly, sendPage } from '../web/reply.js';
 import { ACCOUNT_CLIENT_ID } from './account-client.js';
 
 const PENDING_TTL_MS = 10 * 60_000;
+/**
+ * How recent the sign-in of the browser session must be for changes to how a person signs in
+ * (authenticator app, passkeys, recovery codes): a browser session lives for days, and whoever finds
+ * it open must not be able to add their own authenticator (a `max_age`-style step-up).
+ */
+export const FRESH_SIGN_IN_MINUTES = 10;
 
 /** Results of an action, shown after the redirect (a fixed set: nothing from the URL reaches the page). */
 const NOTICES = {
@@ -64,7 +70,7 @@ export interface AccountDeps {
 export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): void {
   const rp = relyingParty(deps.issuer);
   const callback = `${deps.issuer}/account/callback`;
-  const html = sendPage;
+  acceptFormsOnly(app);
 
   /** The signed-in user of this browser, from the engine's session cookie. */
   async function signedIn(request: FastifyRequest, reply: FastifyReply) {
@@ -74,9 +80,11 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
     const user = await deps.users.findById(session.accountId);
     if (user?.status !== 'active') return undefined;
     const org = deps.organizations.byId(user.organizationId);
+    const authTime = session.authTime();
     return {
       user,
       session,
+      fresh: typeof authTime === 'number' && Date.now() / 1000 - authTime < FRESH_SIGN_IN_MINUTES * 60,
       local: org?.connection.type === 'local',
       require2sv: Boolean(org?.policy.require2sv),
     };
@@ -134,7 +142,7 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
               }).value,
         current: r.model === 'Session' && r.id === who.session.jti,
       }));
-    return html(
+    return sendPage(
       reply,
       accountPage({
         csrf: deps.csrf.token(request, reply),
@@ -160,32 +168,37 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       reply: FastifyReply,
       who: Who,
     ) => Promise<FastifyReply>,
-    options: { localOnly?: boolean } = { localOnly: true },
+    options: { localOnly?: boolean; stepUp?: boolean } = {},
   ) {
+    const { localOnly = true, stepUp = true } = options;
     app.post<{ Body: B; Params: Record<string, string> }>(path, async (request, reply) => {
       const who = await signedIn(request, reply);
-      if (!who) return html(reply, signedOutAccountPage(), 401);
+      if (!who) return sendPage(reply, signedOutAccountPage(), 401);
       if (!deps.csrf.verify(request)) {
-        return html(reply, messagePage({ title: messages.errorTitle, message: messages.errorCsrf }), 403);
+        return sendPage(reply, messagePage({ title: messages.errorTitle, message: messages.errorCsrf }), 403);
       }
-      if (options.localOnly !== false && !who.local) return reply.redirect('/account', 303);
+      if (localOnly && !who.local) return reply.redirect('/account', 303);
+      if (stepUp && !who.fresh) return confirmFirst(reply);
       return handler(request, reply, who);
     });
   }
+
+  const confirmFirst = (reply: FastifyReply) =>
+    sendPage(reply, confirmItIsYouPage({ minutes: FRESH_SIGN_IN_MINUTES }), 401);
 
   const done = (reply: FastifyReply, notice: keyof typeof NOTICES) =>
     reply.redirect(`/account?done=${notice}`, 303);
 
   app.get<{ Querystring: { done?: string } }>('/account', async (request, reply) => {
     const who = await signedIn(request, reply);
-    if (!who) return html(reply, signedOutAccountPage());
+    if (!who) return sendPage(reply, signedOutAccountPage());
     const key = request.query.done as keyof typeof NOTICES | undefined;
     return render(request, reply, who, { notice: key && key in NOTICES ? NOTICES[key] : undefined });
   });
 
   // ---- signing in to the account page ----
 
-  app.get('/account/sign-in', async (_request, reply) => {
+  app.get<{ Querystring: { confirm?: string } }>('/account/sign-in', async (request, reply) => {
     // The code is never exchanged: signing in creates the browser session this page reads.
     // PKCE is still sent because the engine requires it of every client.
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
@@ -198,6 +211,12 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       code_challenge_method: 'S256',
       state: randomBytes(16).toString('base64url'),
     });
+    if (request.query.confirm) {
+      // Step-up: the engine asks for the sign-in again (password and 2-step), for the same person.
+      query.set('prompt', 'login');
+      const who = await signedIn(request, reply);
+      if (who?.user.email) query.set('login_hint', who.user.email);
+    }
     return reply.redirect(`/auth?${query.toString()}`, 303);
   });
   app.get('/account/callback', async (_request, reply) => reply.redirect('/account', 303));
@@ -231,6 +250,8 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       await audit(request, who, 'password_change', 'success');
       return done(reply, 'password');
     },
+    // The current password is itself the fresh proof.
+    { stepUp: false },
   );
 
   // ---- authenticator app ----
@@ -249,7 +270,7 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       sealed = seal(deps.secretBox, purpose, secret, PENDING_TTL_MS);
     }
     const email = who.user.email ?? who.user.id;
-    return html(
+    return sendPage(
       reply,
       enrollPage({
         title: messages.accountTotpTitle,
@@ -269,8 +290,9 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
 
   app.get('/account/totp', async (request, reply) => {
     const who = await signedIn(request, reply);
-    if (!who) return html(reply, signedOutAccountPage());
+    if (!who) return sendPage(reply, signedOutAccountPage());
     if (!who.local) return reply.redirect('/account', 303);
+    if (!who.fresh) return confirmFirst(reply);
     return totpSetup(request, reply, who);
   });
 
@@ -320,6 +342,8 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
     const who = await signedIn(request, reply);
     if (!who?.local) return reply.code(401).send({ error: 'not_signed_in' });
     if (!deps.csrf.verify(request)) return reply.code(403).send({ error: 'csrf' });
+    if (!who.fresh)
+      return reply.code(401).send({ error: 'sign_in_again', href: '/account/sign-in?confirm=1' });
     const existing = await deps.credentials.passkeys(who.user.id);
     const options = await registrationOptions({
       rpId: rp.rpId,
@@ -380,7 +404,7 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
   async function showNewCodes(request: FastifyRequest, reply: FastifyReply, who: Who) {
     const codes = await createRecoveryCodes(deps, who.user.id);
     await audit(request, who, 'recovery_codes_created', 'success', { count: codes.length });
-    return html(
+    return sendPage(
       reply,
       recoveryCodesPage({
         codes,
@@ -404,7 +428,7 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       await audit(request, who, 'session_end', 'success', { kind: request.params.kind });
       return done(reply, 'session-ended');
     },
-    { localOnly: false },
+    { localOnly: false, stepUp: false },
   );
 
   action(
@@ -412,11 +436,11 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
     async (request, reply, who) => {
       const count = await deps.sessions.revokeAll(who.user.id);
       await audit(request, who, 'session_end_all', 'success', { records: count });
-      return html(
+      return sendPage(
         reply,
         messagePage({ title: messages.signedOutTitle, message: messages.accountSignedOutEverywhere }),
       );
     },
-    { localOnly: false },
+    { localOnly: false, stepUp: false },
   );
 }

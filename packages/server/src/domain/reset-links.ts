@@ -3,8 +3,11 @@ import type { Repositories } from '../storage/repositories.js';
 import type { Audit } from './audit.js';
 
 const KIND = 'password_reset';
-/** A reset link is handed over by an administrator, often by chat: short-lived, used once. */
-export const RESET_LINK_TTL_MS = 24 * 60 * 60_000;
+/**
+ * A reset link is handed over by an administrator, often by chat where others may read it: it
+ * lives an hour, is used once, and a newer link for the same person retires the older ones.
+ */
+export const RESET_LINK_TTL_MS = 60 * 60_000;
 
 /** Only the hash is stored, so a database reader cannot use a pending link. */
 function tokenHash(token: string): string {
@@ -19,7 +22,8 @@ export interface ResetLinkDeps {
 
 /**
  * A one-time link that lets the user set a new password (printed by `latchkey admin`; no mail
- * server needed). 256 random bits; stored hashed in `action_tokens`; valid 24 hours.
+ * server needed). 256 random bits; stored hashed in `action_tokens`; valid one hour; the newest
+ * link of a person is the only one that works.
  */
 export async function createPasswordResetLink(
   deps: ResetLinkDeps,

@@ -102,4 +102,15 @@ export function signedOutAccountPage(): string {
   });
 }
 
+/** The step-up page: changes to how a person signs in need a recent sign-in. */
+export function confirmItIsYouPage(input: { minutes: number }): string {
+  return layout({
+    title: messages.accountConfirmTitle,
+    body: html`<h1>${messages.accountConfirmTitle}</h1>
+<p>${format(messages.accountConfirmHelp, { minutes: input.minutes })}</p>
+<a class="button" href="/account/sign-in?confirm=1" autofocus>${messages.accountConfirmButton}</a>
+<a class="button secondary" href="/account">${messages.accountTitle}</a>`,
+  });
+}
+
 export { alert };

@@ -118,6 +118,10 @@ export const messages = {
   accountSignOutEverywhere: 'Sign out everywhere',
   accountSignedOutEverywhere: 'You were signed out everywhere, including this browser.',
   accountSignOut: 'Sign out',
+  accountConfirmTitle: 'Confirm it is you',
+  accountConfirmHelp:
+    'You signed in more than {minutes} minutes ago. To change how you sign in, sign in again first: this keeps someone who finds your browser open from adding their own authenticator.',
+  accountConfirmButton: 'Sign in again',
   accountLastMethod:
     'You cannot remove your last 2-step verification method: your organization requires one.',
   accountNotLocal: 'Your organization manages your password and 2-step verification.',
@@ -166,6 +170,8 @@ export const messages = {
 
   upstreamTitle: 'Sign-in did not finish',
   upstreamStartAgain: 'Start again',
+  upstreamOtherBrowser:
+    'This sign-in was started in another browser, so it cannot finish here. If you did not start it, someone may be trying to sign in as you: close this page. Otherwise start again from the app on this device.',
   upstreamNotProvisioned:
     'Your identity provider signed you in, but you do not have a Latchkey account for {org} yet. Ask your IT administrator to add you.',
   upstreamAccountDisabled: 'Your account is disabled. Contact your IT administrator.',

@@ -10,7 +10,7 @@ import { resetPage } from '../pages/reset-page.js';
 import { messagePage } from '../pages/sign-in-pages.js';
 import type { Repositories } from '../storage/repositories.js';
 import type { Csrf } from '../web/csrf.js';
-import { sendPage } from '../web/reply.js';
+import { acceptFormsOnly, sendPage } from '../web/reply.js';
 
 export interface ResetDeps {
   csrf: Csrf;
@@ -28,6 +28,7 @@ export interface ResetDeps {
  * desktop apps included.
  */
 export function registerResetPages(app: FastifyInstance, deps: ResetDeps): void {
+  acceptFormsOnly(app);
   const invalid = (reply: FastifyReply) =>
     sendPage(reply, messagePage({ title: messages.resetInvalidTitle, message: messages.resetInvalid }), 404);
 

@@ -6,7 +6,7 @@ import { ServerError } from '../errors/server-error.js';
 import type { SafeHtml } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
-import { sendPage } from '../web/reply.js';
+import { acceptFormsOnly, sendPage } from '../web/reply.js';
 import type { SignInDeps } from './deps.js';
 import type { SignInState, StepName } from './state.js';
 
@@ -96,6 +96,7 @@ export const interactionBase = (uid: string) => `/interaction/${encodeURICompone
  * steps only along the table, so no path can skip a step the table puts in its way (the policy).
  */
 export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: SignInDeps): void {
+  acceptFormsOnly(app);
   const flows = new Map<StepName, StepFlow>();
 
   const flowFor = (from: StepName): StepFlow => {

@@ -6,7 +6,15 @@ import { messagePage } from '../pages/sign-in-pages.js';
 import { sendPage } from '../web/reply.js';
 import type { SignInDeps } from './deps.js';
 import { interactionBase } from './flow.js';
-import { asUpstreamError, causeSummary, resultAd, type SealedResult, statusOf } from './upstream-support.js';
+import {
+  asUpstreamError,
+  causeSummary,
+  RETURN_PATH,
+  resultAd,
+  type SealedResult,
+  sameBrowser,
+  statusOf,
+} from './upstream-support.js';
 
 export type UpstreamCallbackDeps = Pick<
   SignInDeps,
@@ -106,11 +114,60 @@ export function registerUpstreamCallbacks(app: FastifyInstance, deps: UpstreamCa
       );
     }
     // Sealed: the identity may carry an upstream refresh token, and sign-in states are plain JSON.
-    const result: SealedResult = { connectionId: row.connectionId, identity };
+    const binding = typeof row.data.binding === 'string' ? row.data.binding : '';
+    const result: SealedResult = {
+      connectionId: row.connectionId,
+      identity,
+      binding,
+      roundTrip: input.state as string,
+    };
     const sealed = deps.secretBox.encrypt(JSON.stringify(result), resultAd(row.interactionUid));
     await deps.states.put(row.interactionUid, { ...state, data: { upstreamResult: sealed } });
-    return reply.redirect(`${interactionBase(row.interactionUid)}/upstream/complete`, 303);
+    const query = new URLSearchParams({ interaction: row.interactionUid, rt: input.state as string });
+    return reply.redirect(`${RETURN_PATH}?${query.toString()}`, 303);
   }
+
+  /**
+   * The return hop: a top-level GET in the browser the IdP sent back (after a redirect or the SAML
+   * POST), where the binding cookie of the round trip arrives. Another browser's result is wiped
+   * before anyone can use it.
+   */
+  app.get<{ Querystring: { interaction?: string; rt?: string } }>(RETURN_PATH, async (request, reply) => {
+    const uid = typeof request.query.interaction === 'string' ? request.query.interaction : '';
+    const roundTrip = typeof request.query.rt === 'string' ? request.query.rt : '';
+    const state = uid ? await deps.states.get(uid) : undefined;
+    const sealed = state?.data?.upstreamResult;
+    let result: SealedResult | undefined;
+    try {
+      result =
+        typeof sealed === 'string'
+          ? (JSON.parse(deps.secretBox.decrypt(sealed, resultAd(uid))) as SealedResult)
+          : undefined;
+    } catch {
+      result = undefined;
+    }
+    if (!state || !result || result.roundTrip !== roundTrip) {
+      return fail(request, reply, new UpstreamError('state_mismatch', messages.upstreamUnknownResponse));
+    }
+    if (!result.binding || !sameBrowser(request, reply, roundTrip, result.binding)) {
+      await deps.states.put(uid, { step: 'email' });
+      await deps.audit({
+        action: 'upstream_sign_in',
+        outcome: 'failure',
+        organizationId: state.organizationId,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+        details: { reason: 'other_browser', interaction: uid, connection: result.connectionId },
+      });
+      return sendPage(
+        reply,
+        messagePage({ title: messages.upstreamTitle, message: messages.upstreamOtherBrowser }),
+        403,
+      );
+    }
+    await deps.states.put(uid, { ...state, data: { upstreamResult: sealed, browserChecked: true } });
+    return reply.redirect(`${interactionBase(uid)}/upstream/complete`, 303);
+  });
 
   app.get<{ Querystring: { state?: string } }>('/upstream/callback', async (request, reply) =>
     finish(request, reply, {

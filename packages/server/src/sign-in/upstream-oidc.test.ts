@@ -181,6 +181,42 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     expect(row.upstream_refresh_token).not.toContain(identity!.upstreamRefreshToken!);
   });
 
+  it('the round trip belongs to the browser that started it: an IdP sign-in made in another browser cannot finish it', async () => {
+    // The attacker starts a sign-in for the victim's email and stops at the IdP's page.
+    const started: string[] = [];
+    context.on('request', (request) => {
+      const match = /\/interaction\/([^/]+)\/upstream$/.exec(new URL(request.url()).pathname);
+      if (match) started.push(match[1] as string);
+    });
+    await startAt('erin@acme.test', google);
+    // The genuine authorization request Latchkey sent to the IdP (its state is the round trip's).
+    const sent = google.requests.filter((r) => r.path === '/auth').at(-1)?.params ?? {};
+    const idpLink = `${google.issuer}/auth?${new URLSearchParams(sent).toString()}`;
+    const uid = started.at(-1) as string;
+    expect(uid).toBeTruthy();
+
+    // The victim opens the genuine IdP link in their own browser and signs in there.
+    const victim = await browser.newContext();
+    try {
+      const victimPage = await victim.newPage();
+      victimPage.setDefaultTimeout(8000);
+      await victimPage.goto(idpLink);
+      await victimPage.fill('#password', 'pw');
+      await victimPage.click('#next');
+      await waitForText(victimPage.locator('[role=alert]'), /started in another browser/);
+      expect(await victimPage.locator('a', { hasText: 'Start again' }).count()).toBe(0);
+    } finally {
+      await victim.close();
+    }
+
+    // The attacker's browser then tries to finish: the identity was wiped, no launch page, no code.
+    await page.goto(`${issuer}/interaction/${uid}/upstream/complete`);
+    await page.getByLabel('Work email').waitFor();
+    expect(await page.locator('#handoff').count()).toBe(0);
+    expect((await auditActions('other_browser')).length).toBeGreaterThanOrEqual(1);
+    expect(await server.parts.repos.users.findByEmail('erin@acme.test')).toBeUndefined();
+  });
+
   it('a replayed callback and a forged state end on a readable page', async () => {
     const callbacks: string[] = [];
     context.on('request', (request) => {

@@ -1,3 +1,5 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { UpstreamError, type VerifiedIdentity } from '../federation/connectors/types.js';
 import type { LinkRefusal } from '../federation/link.js';
 import { messages } from '../pages/messages.js';
@@ -11,6 +13,52 @@ export const START_TIMEOUT_MS = 12_000;
 export interface SealedResult {
   connectionId: string;
   identity: VerifiedIdentity;
+  /** SHA-256 of the browser binding set when the round trip started (see `bindBrowser`). */
+  binding: string;
+  /** The round trip (its `state`), which names the binding cookie. */
+  roundTrip: string;
+}
+
+/**
+ * The upstream round trip belongs to the browser that started it. Without this, an attacker could
+ * start a sign-in for the victim's email, hand the victim the genuine IdP link, and once the victim
+ * signed in there, finish the sign-in as the victim in the attacker's own browser (the identity
+ * lands in the attacker's interaction). A random value goes to the starting browser as a cookie and
+ * its hash into the round trip; the return hop (`/upstream/return`, a top-level GET after the IdP's
+ * redirect or POST, so the SameSite=Lax cookie arrives) compares them before the identity can be used.
+ */
+const BINDING_COOKIE = 'lk_upstream';
+export const RETURN_PATH = '/upstream/return';
+
+const cookieName = (roundTrip: string) =>
+  `${BINDING_COOKIE}_${createHash('sha256').update(roundTrip).digest('base64url').slice(0, 12)}`;
+
+export const bindingHash = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/** Sets the browser binding of a round trip; returns the hash to store with it. */
+export function bindBrowser(reply: FastifyReply, roundTrip: string, secure: boolean): string {
+  const value = randomBytes(32).toString('base64url');
+  reply.setCookie(cookieName(roundTrip), value, {
+    path: RETURN_PATH,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    maxAge: ROUND_TRIP_MS / 1000,
+  });
+  return bindingHash(value);
+}
+
+/** Does this request come from the browser that started the round trip? Clears the cookie either way. */
+export function sameBrowser(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  roundTrip: string,
+  expected: string,
+): boolean {
+  const name = cookieName(roundTrip);
+  const value = request.cookies[name];
+  reply.clearCookie(name, { path: RETURN_PATH });
+  return typeof value === 'string' && value.length > 0 && bindingHash(value) === expected;
 }
 
 export const resultAd = (uid: string) => `upstream-result:${uid}`;

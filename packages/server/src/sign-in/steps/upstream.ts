@@ -7,6 +7,7 @@ import { messages } from '../../pages/messages.js';
 import type { SignIn, Step, StepFlow } from '../flow.js';
 import {
   asUpstreamError,
+  bindBrowser,
   causeSummary,
   REFUSAL_MESSAGES,
   ROUND_TRIP_MS,
@@ -22,7 +23,8 @@ import {
  *
  *   GET /interaction/:uid/upstream           → a round trip row keyed by a fresh `state` → 303 upstream
  *   GET /upstream/callback | POST /saml/:c/acs → consume the row once → connector verifies → seal the
- *                                                identity in the sign-in state → 303 back (upstream-callbacks.ts)
+ *                                                identity in the sign-in state → 303 (upstream-callbacks.ts)
+ *   GET /upstream/return                      → the browser that started the round trip? → 303 back
  *   GET /interaction/:uid/upstream/complete   → link or create the user → the policy step
  *
  * The typed email travels upstream (`login_hint`, and `hd` for Google Workspace) so it is not typed twice.
@@ -53,11 +55,12 @@ export const upstreamStep: Step = {
             }),
             START_TIMEOUT_MS,
           );
+          const binding = bindBrowser(s.reply, stateToken, flow.deps.issuer.startsWith('https:'));
           await flow.deps.upstreamRequests.create({
             id: stateToken,
             connectionId: connector.id,
             interactionUid: s.uid,
-            data: { organizationId: org.id, pending: started.pending },
+            data: { organizationId: org.id, pending: started.pending, binding },
             expiresAt: Date.now() + ROUND_TRIP_MS,
           });
           await flow.audit(s, {
@@ -86,7 +89,10 @@ export const upstreamStep: Step = {
       async handle(flow, s) {
         const { state } = s;
         const sealed = state.data?.upstreamResult;
-        if (typeof sealed !== 'string' || !state.organizationId) return s.reply.redirect(flow.url(s), 303);
+        // Only a result whose return hop came back in the browser that started the round trip.
+        if (typeof sealed !== 'string' || state.data?.browserChecked !== true || !state.organizationId) {
+          return s.reply.redirect(flow.url(s), 303);
+        }
         // One use: the sealed identity leaves the state before anything else happens.
         await flow.save(s, { ...state, data: {} });
         const result = JSON.parse(flow.deps.secretBox.decrypt(sealed, resultAd(s.uid))) as SealedResult;

@@ -47,4 +47,25 @@ forEachDatabase('action tokens', (store) => {
     });
     expect(await store.repos.actionTokens.consume(expiredHash, 'password_reset')).toBeUndefined();
   });
+
+  it('a user has one live link of a kind: a newer link retires the older ones, other users and kinds untouched', async () => {
+    await store.repos.organizations.upsertFromConfig(org('single', []));
+    const [user, other] = await Promise.all([
+      store.repos.users.create({ organizationId: 'single', email: `s-${newId()}@single.test` }),
+      store.repos.users.create({ organizationId: 'single', email: `o-${newId()}@single.test` }),
+    ]);
+    const link = async (userId: string, kind = 'password_reset') => {
+      const tokenHash = sha256Base64url(randomToken());
+      await store.repos.actionTokens.create({ tokenHash, kind, userId, expiresAt: Date.now() + 60_000 });
+      return tokenHash;
+    };
+    const older = await link(user.id);
+    const othersLink = await link(other.id);
+    const otherKind = await link(user.id, 'other_kind');
+    const newer = await link(user.id);
+    expect(await store.repos.actionTokens.consume(older, 'password_reset')).toBeUndefined();
+    expect(await store.repos.actionTokens.peek(newer, 'password_reset')).toEqual({ userId: user.id });
+    expect(await store.repos.actionTokens.peek(othersLink, 'password_reset')).toEqual({ userId: other.id });
+    expect(await store.repos.actionTokens.peek(otherKind, 'other_kind')).toEqual({ userId: user.id });
+  });
 });

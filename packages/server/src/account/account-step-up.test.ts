@@ -1,0 +1,84 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, waitForText } from '../test-support/browser.js';
+import { startTestServer, type TestServer } from '../test-support/server.js';
+
+/**
+ * The account page trusts a browser session for changes to how a person signs in only while its
+ * sign-in is recent: a borrowed or forgotten-open browser cannot add an authenticator, a passkey or
+ * new recovery codes without the password (and 2-step) again.
+ */
+describe('account page step-up', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    browser = await launchBrowser();
+    page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(8000);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  const bobId = async () => (await server.parts.repos.users.findByEmail('bob@beta.test'))?.id as string;
+
+  /** Moves the browser session's sign-in an hour into the past, as if the browser had been left open. */
+  async function ageSession(seconds: number) {
+    const { db } = server.parts.database;
+    const rows = await db
+      .selectFrom('oidc_records')
+      .select(['id', 'payload'])
+      .where('model', '=', 'Session')
+      .where('account_id', '=', await bobId())
+      .execute();
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      const payload = JSON.parse(row.payload) as { loginTs: number };
+      payload.loginTs -= seconds;
+      await db
+        .updateTable('oidc_records')
+        .set({ payload: JSON.stringify(payload) })
+        .where('model', '=', 'Session')
+        .where('id', '=', row.id)
+        .execute();
+    }
+  }
+
+  async function recoveryCodeEvents() {
+    return (await server.parts.repos.audit.query({ action: 'recovery_codes_created', limit: 50 })).length;
+  }
+
+  it('a stale sign-in must sign in again before new recovery codes or an authenticator app; a fresh one need not', async () => {
+    await page.goto(`${server.issuer}/account`);
+    await page.getByRole('link', { name: 'Sign in to manage your account' }).click();
+    await page.getByLabel('Work email').fill('bob@beta.test');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Password').fill('correct horse battery staple');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#handoff').click();
+    await waitForText(page.locator('h1'), 'Your account');
+
+    await ageSession(3600);
+    const before = await recoveryCodeEvents();
+    await page.getByRole('button', { name: 'Make new recovery codes' }).click();
+    await waitForText(page.locator('h1'), 'Confirm it is you');
+    expect(await recoveryCodeEvents()).toBe(before);
+    await page.goto(`${server.issuer}/account/totp`);
+    await waitForText(page.locator('h1'), 'Confirm it is you');
+
+    // Signing in again: the email is known, the password is asked, then back to the account page.
+    await page.getByRole('link', { name: 'Sign in again' }).click();
+    await page.getByLabel('Password').fill('correct horse battery staple');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The account page's own grant exists already: no Continue page this time.
+    await waitForText(page.locator('h1'), 'Your account');
+    await page.getByRole('button', { name: 'Make new recovery codes' }).click();
+    await waitForText(page.locator('h1'), 'Save your recovery codes');
+    expect(await recoveryCodeEvents()).toBe(before + 1);
+  });
+});
