@@ -142,13 +142,21 @@ export async function setPassword(
   const user = await findUser(ctx, emailOrId);
   checkPassword(password);
   await ctx.repos.credentials.setPassword(user.id, await ctx.hasher().hash(password));
-  await ctx.audit({ action: 'password_set', userId: user.id, organizationId: user.organizationId });
+  // Setting a password is the standard remedy for a compromised account: whoever knew the old one
+  // (a thief's browser session, a desktop refresh token taken with it) is signed out everywhere.
+  const revoked = await createSessionControl(ctx.database).revokeAll(user.id);
+  await ctx.audit({
+    action: 'password_set',
+    userId: user.id,
+    organizationId: user.organizationId,
+    details: { revokedRecords: revoked },
+  });
   return summarize(user);
 }
 
 /**
- * Removes every second factor (TOTP, passkeys, recovery codes), for a user who lost their device.
- * Under a `require_2sv` policy the user enrolls again at their next sign-in.
+ * Removes every second factor (TOTP, passkeys, recovery codes), for a user who lost their device,
+ * and signs them out everywhere. Under a `require_2sv` policy they enroll again at their next sign-in.
  */
 export async function resetTwoStep(
   ctx: AdminContext,
@@ -160,11 +168,13 @@ export async function resetTwoStep(
     passkeys: await ctx.repos.credentials.removeType(user.id, 'webauthn'),
     recoveryCodes: await ctx.repos.credentials.removeType(user.id, 'recovery_code'),
   };
+  // A lost or stolen device: its sessions and desktop refresh tokens end with its second factor.
+  const revokedRecords = await createSessionControl(ctx.database).revokeAll(user.id);
   await ctx.audit({
     action: '2sv_reset',
     userId: user.id,
     organizationId: user.organizationId,
-    details: removed,
+    details: { ...removed, revokedRecords },
   });
   return { user: summarize(user), removed };
 }

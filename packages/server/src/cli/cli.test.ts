@@ -462,6 +462,25 @@ describe('admin against the database of a running server', () => {
     expect((await run(['admin', 'users', 'enable', '--user', 'bob@beta.test'])).code).toBe(0);
   });
 
+  it('set-password and reset-2sv sign the person out everywhere: the refresh token a thief took stops working', async () => {
+    const carol = await server.parts.repos.users.findByEmail('carol@beta.test');
+    if (!carol) throw new Error('carol is missing');
+    const stolen = await mintRefreshToken(server, carol.id);
+    expect(
+      (
+        await run(
+          ['admin', 'users', 'set-password', '--user', 'carol@beta.test'],
+          "carol's new long password\n",
+        )
+      ).code,
+    ).toBe(0);
+    expect((await refresh(server, stolen)).body.error).toBe('invalid_grant');
+
+    const another = await mintRefreshToken(server, carol.id);
+    expect((await run(['admin', 'users', 'reset-2sv', '--user', 'carol@beta.test'])).code).toBe(0);
+    expect((await refresh(server, another)).body.error).toBe('invalid_grant');
+  });
+
   it('sessions list shows what the user holds; sessions revoke removes all of it', async () => {
     const carol = await server.parts.repos.users.findByEmail('carol@beta.test');
     if (!carol) throw new Error('carol is missing');
