@@ -165,12 +165,17 @@ function desktopConfig(
 export function windowAvailable(env: NodeJS.ProcessEnv): { ok: boolean; reason?: string } {
   const linux = process.platform === 'linux' || process.platform === 'freebsd';
   if (linux && !env.DISPLAY && !env.WAYLAND_DISPLAY) return { ok: false, reason: 'no display' };
-  const probe = spawnSync(process.execPath, ['-e', "require('node-gtk').require('Gtk', '3.0')"], {
+  // Gtk.initCheck() answers [ok, argv]: false when the display cannot be opened.
+  const script =
+    "const ok = require('node-gtk').require('Gtk', '3.0').initCheck(); process.exit([].concat(ok)[0] ? 0 : 3)";
+  const probe = spawnSync(process.execPath, ['-e', script], {
     cwd: path.dirname(path.dirname(APP_BIN)),
     env,
     encoding: 'utf8',
     timeout: 20_000,
   });
+  if (probe.status === 3)
+    return { ok: false, reason: `the display ${env.DISPLAY || env.WAYLAND_DISPLAY} cannot be opened` };
   if (probe.status !== 0)
     return {
       ok: false,
@@ -344,7 +349,7 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
   };
 
   const windowCheck = options.app === 'cli' ? { ok: false } : windowAvailable(options.env);
-  if (options.app === 'window' && !windowCheck.ok)
+  if (options.app !== 'cli' && !windowCheck.ok && windowCheck.reason !== 'no display')
     say(`Acme Desktop's window cannot open here (${windowCheck.reason}): latchkey-desktop signs in instead.`);
 
   /** Acme Desktop's window: silent when a sign-in is stored, else its sign-in form. Ends when it is closed. */
