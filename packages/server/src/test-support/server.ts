@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { LatchkeyConfig } from '../config/types.js';
+import { loggerOptions } from '../http/app.js';
 import { type RunningServer, startServer } from '../main/server.js';
 import { createTestDatabaseUrl, type TestDatabaseKind } from './databases.js';
 
@@ -49,6 +50,8 @@ export async function startTestServer(
     yaml?: string;
     env?: Record<string, string>;
     databaseUrl?: string;
+    /** The server's log level (default info). */
+    logLevel?: 'trace' | 'debug' | 'info' | 'warn';
   } = {},
 ): Promise<TestServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-test-'));
@@ -75,7 +78,8 @@ export async function startTestServer(
   const logLines: string[] = [];
   const stream = { write: (line: string) => void logLines.push(line) };
   const server = await startServer(config, {
-    logger: { level: 'info', stream } as never,
+    // The production logger options (redaction, path-only request serializer), into a buffer.
+    logger: { ...(loggerOptions(config) as object), level: options.logLevel ?? 'info', stream } as never,
     pollIntervalMs: 60_000,
   });
   return {
