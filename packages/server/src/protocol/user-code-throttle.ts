@@ -5,13 +5,13 @@ const MINUTE = 60_000;
 
 /**
  * RFC 8628 §5.1: the user code is short enough to guess, so its entry is rate-limited. Per address:
- * 20 codes an hour cost nothing (one sign-in posts the code twice, Continue and Confirm, so ten
+ * 50 codes an hour cost nothing (one sign-in posts the code twice, Continue and Confirm, so 25
  * device sign-ins from one office address), then 1 s, 2 s, 4 s … up to 15 min between codes.
  * Counted only by address (`keys.account` stays unset), so only `address` applies.
  */
 export const USER_CODE_THROTTLE_POLICY: Partial<ThrottlePolicy> = Object.freeze({
   address: Object.freeze({
-    freeFailures: 20,
+    freeFailures: 50,
     baseDelayMs: 1000,
     maxDelayMs: 15 * MINUTE,
     windowMs: 60 * MINUTE,
