@@ -250,6 +250,11 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
     );
     first = again;
     window = await findWindow(display.name);
+    // Launched again (from the menu, say): the running window comes to the front; no second window.
+    const second = launch();
+    expect(await second.exited, second.output()).toBe(0);
+    expect(second.output()).toContain('already open');
+    await first.waitFor((e) => e.event === 'activate', 'activation');
   });
 
   it('the account menu (F10, then S) signs out: the form again, her email kept, the refresh token revoked', async () => {

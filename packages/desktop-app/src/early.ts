@@ -14,7 +14,7 @@ export function startEarlyLaunch(config: AppConfig, redirect: string): Promise<L
       resolve(undefined);
       return;
     }
-    worker.unref();
+    // Not unref()'d (see instance.ts): the worker ends by itself once it has answered.
     worker.once('message', (outcome: LaunchOutcome) => resolve(outcome));
     worker.once('error', () => resolve(undefined));
     worker.once('exit', () => resolve(undefined));

@@ -57,7 +57,8 @@ export async function listenForActivation(
     await unlink(socketPath).catch(() => {});
     await listen();
   }
-  server.unref();
+  // Not unref()'d: node-gtk polls Node's event loop from GLib's only while it has referenced handles;
+  // an unreferenced server (like Node's signal watchers) would never see its connections.
   return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 

@@ -139,8 +139,9 @@ export async function run(invocation: Invocation, launch: Launch): Promise<numbe
     emit({ event: 'activate' });
     app.present();
   }).catch(() => undefined);
-  // SIGTERM / SIGINT / SIGHUP (logout, `kill`, Ctrl-C in a terminal) close the window cleanly. GLib's
-  // own signal source: Node's `process.on(signal)` listeners are not called while GLib runs the loop.
+  // SIGTERM / SIGINT / SIGHUP (logout, `kill`, Ctrl-C in a terminal) close the window cleanly, through
+  // GLib's own signal source: node-gtk polls Node's loop only while it has referenced handles, and
+  // Node's signal watchers are unreferenced, so `process.on(signal)` would wait for other activity.
   for (const signal of [2, 15, 1]) {
     GLib.unixSignalAdd(GLib.PRIORITY_DEFAULT, signal, () => {
       void app.quit();
