@@ -34,6 +34,7 @@ import { signInStateStore } from '../sign-in/state.js';
 import { SIGN_IN_TABLE } from '../sign-in/table.js';
 import { registerUpstreamCallbacks } from '../sign-in/upstream-callbacks.js';
 import type { Database } from '../storage/database.js';
+import { rehashLegacyRecords } from '../storage/record-ids.js';
 import type { Repositories } from '../storage/repositories.js';
 import { startSweeper } from '../storage/sweeper.js';
 import { Csrf } from '../web/csrf.js';
@@ -138,10 +139,14 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
     // ---- protocol ----
     const keys = new ProtocolKeys(repositoryKeyStore(repos.signingKeys));
     await keys.init();
+    // Bearer secrets are stored as keyed hashes; records from before that are rewritten once here.
+    const recordIdKey = deriveKey(config.secret, 'latchkey/record-ids');
+    await rehashLegacyRecords(database, recordIdKey);
     const adapter = createEngineAdapter({
       database,
       clients: repos.clients,
       lifetimes: config.lifetimes,
+      recordIdKey,
       onRefreshFamilyRevoked: (event) =>
         audit({
           action: 'refresh_family_revoked',

@@ -46,11 +46,14 @@ export function createEngineAdapter(deps: {
   database: Database;
   clients: Pick<Repositories['clients'], 'find'>;
   lifetimes: Pick<LifetimesConfig, 'refreshReuseGrace'>;
+  /** The key bearer-secret record ids are hashed under: `deriveKey(secret, 'latchkey/record-ids')`. */
+  recordIdKey: Buffer;
   /** A refresh-token family revoked for a forked or replayed chain (storage/oidc-adapter.ts): the audit log. */
   onRefreshFamilyRevoked?: (event: RefreshFamilyRevoked) => void | Promise<void>;
 }): EngineAdapter {
   const RecordsAdapter = createOidcAdapter(deps.database, {
     refreshReuseGraceMs: () => deps.lifetimes.refreshReuseGrace * 1000,
+    recordIdKey: deps.recordIdKey,
     ...(deps.onRefreshFamilyRevoked ? { onRefreshFamilyRevoked: deps.onRefreshFamilyRevoked } : {}),
   });
   const ClientAdapter = createClientAdapter(deps.clients);

@@ -40,7 +40,10 @@ describe.each(testDatabaseKinds())('oidc-provider on the adapter: %s', (kind: Te
     };
     const counted = { ...test.database, db: test.database.db.withPlugin(counter) };
     provider = new Provider('http://127.0.0.1', {
-      adapter: createOidcAdapter(counted, { refreshReuseGraceMs: () => grace }),
+      adapter: createOidcAdapter(counted, {
+        refreshReuseGraceMs: () => grace,
+        recordIdKey: Buffer.alloc(32, 7),
+      }),
       clients: [
         {
           client_id: 'desk',

@@ -4,6 +4,7 @@ import { latestIdentityProfile } from './account-row.js';
 import type { Database } from './database.js';
 import { heldRotationOf, holdConsume, writeHeld } from './held-rotation.js';
 import { param, prepared } from './prepared-statements.js';
+import { createRecordIds, restoredPayload, storedPayload } from './record-ids.js';
 import {
   createReuseGrace,
   familyOf,
@@ -22,6 +23,12 @@ export type { RefreshFamilyRevoked } from './refresh-reuse-grace.js';
 export { prefetchedAccount, REQUEST_RECEIVED_AT } from './request-scope.js';
 
 export interface OidcAdapterOptions {
+  /**
+   * The key record ids are hashed under (record-ids.ts): `deriveKey(secret, 'latchkey/record-ids')`.
+   * Refresh tokens, codes, device codes, access tokens and browser sessions are stored and looked up
+   * by HMAC-SHA256 of their value, never as issued.
+   */
+  recordIdKey: Buffer;
   /** Re-presenting a rotated refresh token within this window is forgiven once (0 disables). */
   refreshReuseGraceMs(): number;
   /** Clock in epoch milliseconds (tests). */
@@ -63,6 +70,10 @@ const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at', 'super
  * it once per model name. Every call on the hot path is one statement; a refresh grant reads once (the
  * token with its grant and account) and commits once (the rotation).
  *
+ * Bearer secrets (refresh tokens, codes, device and user codes, access tokens, session ids) are
+ * stored and looked up under a keyed hash of their value, with no `jti` in the stored payload
+ * (record-ids.ts): a copy of the database alone signs nobody in. Below, "id" is the stored id.
+ *
  * Contract, as the engine expects it (panva/node-oidc-provider example/my_adapter.js):
  * - `find`/`findByUid`/`findByUserCode` return the payload, or undefined when absent or expired;
  *   a consumed record carries `consumed: <epoch seconds>` (except during the refresh grace below).
@@ -103,6 +114,7 @@ const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at', 'super
 export function createOidcAdapter(database: Database, options: OidcAdapterOptions): AdapterConstructor {
   const { db } = database;
   const now = options.now ?? Date.now;
+  const ids = createRecordIds(options.recordIdKey);
 
   // The hot path runs on statements compiled once (see `prepared`): building and compiling Kysely
   // queries per call cost about a sixth of a refresh grant's CPU.
@@ -207,8 +219,9 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       this.#grace = model === 'RefreshToken' ? () => options.refreshReuseGraceMs() : () => 0;
     }
 
-    async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    async upsert(value: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const at = now();
+      const id = ids.write(this.model, value);
       const session = (payload as { session?: { accountId?: unknown } }).session;
       const accountId =
         payload.accountId ?? (typeof session?.accountId === 'string' ? session.accountId : undefined);
@@ -216,12 +229,12 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       const record: RecordValues = {
         model: this.model,
         id,
-        payload: JSON.stringify(payload),
+        payload: JSON.stringify(storedPayload(ids, this.model, value, payload)),
         // A grant is its own family: indexing it under its id lets revokeByGrantId remove it too.
         grant_id: payload.grantId ?? (this.model === 'Grant' ? id : null),
         account_id: accountId ?? null,
         uid: payload.uid ?? null,
-        user_code: payload.userCode ?? null,
+        user_code: typeof payload.userCode === 'string' ? ids.userCode(payload.userCode) : null,
         expires_at: expiresIn ? at + expiresIn * 1000 : null,
         created_at: at,
       };
@@ -235,11 +248,12 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       await db.executeQuery(q.upsert(record));
     }
 
-    #hydrate(row: RecordRow | undefined): AdapterPayload | undefined {
+    /** `value`: the id the engine gets back as `jti` (what it asked for, or the stored id). */
+    #hydrate(row: RecordRow | undefined, value: string): AdapterPayload | undefined {
       if (!row) return undefined;
       const at = now();
       if (row.expires_at !== null && row.expires_at <= at) return undefined;
-      const payload = JSON.parse(row.payload) as AdapterPayload;
+      const payload = restoredPayload(ids, this.model, value, JSON.parse(row.payload)) as AdapterPayload;
       // The column is the truth; a `consumed` inside the stored JSON is not.
       delete payload.consumed;
       if (row.consumed_at !== null) {
@@ -254,12 +268,14 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       return payload;
     }
 
-    async find(id: string): Promise<AdapterPayload | undefined> {
+    async find(value: string): Promise<AdapterPayload | undefined> {
+      // Whatever the client presented is hashed (record-ids.ts): a stored id is not a token.
+      const id = ids.lookup(this.model, value);
       if (this.model === 'Grant') {
         const hit = prefetched.get(id);
         if (hit) {
           prefetched.delete(id);
-          if (now() - hit.at < PREFETCH_MS) return this.#hydrate(hit.row);
+          if (now() - hit.at < PREFETCH_MS) return this.#hydrate(hit.row, value);
         }
       }
       let row: (RecordRow & { grant_id?: string | null }) | undefined;
@@ -297,7 +313,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         if (row.superseded_at != null && row.grant_id) return this.#forked(row.grant_id, row.payload);
         rememberTokenRead(Provider.ctx, id, { consumedAt: row.consumed_at, at: now() });
       }
-      return this.#hydrate(row);
+      return this.#hydrate(row, value);
     }
 
     /**
@@ -317,25 +333,28 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       const row = await db
         .selectFrom('oidc_records')
-        .select(COLUMNS)
+        .select([...COLUMNS, 'id'])
         .where('model', '=', this.model)
         .where('uid', '=', uid)
         .executeTakeFirst();
-      return this.#hydrate(row);
+      // A Session found by uid comes back under its stored id (its cookie value is not kept).
+      return row && this.#hydrate(row, row.id);
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
       const row = await db
         .selectFrom('oidc_records')
-        .select(COLUMNS)
+        .select([...COLUMNS, 'id'])
         .where('model', '=', this.model)
-        .where('user_code', '=', userCode)
+        .where('user_code', '=', ids.userCode(userCode))
         .executeTakeFirst();
-      return this.#hydrate(row);
+      // The device code's own value comes back from its sealed copy (record-ids.ts).
+      return row && this.#hydrate(row, row.id);
     }
 
-    async consume(id: string): Promise<void> {
+    async consume(value: string): Promise<void> {
       const at = now();
+      const id = ids.write(this.model, value);
       const ctx = Provider.ctx;
       if (
         this.model === 'RefreshToken' &&
@@ -365,7 +384,8 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       );
     }
 
-    async destroy(id: string): Promise<void> {
+    async destroy(value: string): Promise<void> {
+      const id = ids.write(this.model, value);
       if (this.model === 'Grant') prefetched.delete(id);
       await db.executeQuery(q.destroy({ model: this.model, id }));
     }

@@ -44,7 +44,11 @@ export type SecretRotationReport = Record<(typeof SEALED)[number]['table'], numb
  *
  * Run it with every server process stopped, then start them with the new secret: a process still on
  * the old one can no longer read keys or secrets. Short-lived sealed values (sign-in progress, CSRF
- * tokens, sealed upstream results) are not carried over: sign-ins in progress start again.
+ * tokens, sealed upstream results) are not carried over: sign-ins in progress start again. Neither
+ * are the engine's bearer secrets, stored as keyed hashes under a key derived from the secret
+ * (record-ids.ts; a hash cannot be re-keyed): refresh tokens, browser sessions and codes issued
+ * before the rotation are no longer found, so everyone signs in again once (the sweeper removes the
+ * old records as they expire).
  */
 export async function rotateOperatorSecret(
   database: Database,

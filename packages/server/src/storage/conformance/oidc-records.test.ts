@@ -3,8 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../crypto/ids.js';
 import { listAccountRecords, revokeAllForAccount } from '../account-records.js';
 import { createOidcAdapter } from '../oidc-adapter.js';
+import { rehashLegacyRecords } from '../record-ids.js';
 import { race } from './test-support/fixtures.js';
 import { forEachDatabase } from './test-support/for-each-database.js';
+
+const RECORD_ID_KEY = Buffer.alloc(32, 7);
 
 /** The engine's records (oidc-adapter.ts and its parts): single use, revocation, the refresh-token reuse grace. */
 forEachDatabase('oidc-provider adapter', (store) => {
@@ -21,6 +24,7 @@ forEachDatabase('oidc-provider adapter', (store) => {
   }[] = [];
   const options = {
     refreshReuseGraceMs: () => grace,
+    recordIdKey: RECORD_ID_KEY,
     now: () => clock,
     onRefreshFamilyRevoked: (event: (typeof revoked)[number]) => {
       revoked.push(event);
@@ -41,7 +45,8 @@ forEachDatabase('oidc-provider adapter', (store) => {
   it('upsert / find / expiry / destroy', async () => {
     const at = new Adapter('AccessToken');
     await at.upsert('at-1', payload({ grantId: 'g-basic', scope: 'openid' }), 60);
-    expect(await at.find('at-1')).toEqual(payload({ grantId: 'g-basic', scope: 'openid' }));
+    // `jti` is the value asked for (the stored payload does not carry it: record-ids.ts).
+    expect(await at.find('at-1')).toEqual(payload({ grantId: 'g-basic', scope: 'openid', jti: 'at-1' }));
     // Models are separate namespaces.
     expect(await new Adapter('RefreshToken').find('at-1')).toBeUndefined();
     // Upsert replaces the payload.
@@ -168,6 +173,141 @@ forEachDatabase('oidc-provider adapter', (store) => {
     expect(await new Adapter('RefreshToken').find('rt-all')).toBeUndefined();
     expect(await new Adapter('RefreshToken').find('rt-bystander')).toBeDefined();
     expect(await revokeAllForAccount(store.database, account)).toBe(0);
+  });
+
+  describe('bearer secrets stored as keyed hashes (record-ids.ts)', () => {
+    /** Every text of every oidc_records row, to look for a raw value. */
+    async function storedTexts(): Promise<string> {
+      const rows = await store.raw().selectFrom('oidc_records').selectAll().execute();
+      return JSON.stringify(rows);
+    }
+
+    it('a token is stored and found by its hash; the stored id is not a token; no raw value is kept', async () => {
+      grace = 0;
+      const rts = new Adapter('RefreshToken');
+      await rts.upsert('rt-secret-value-1', payload({ grantId: 'g-hash', jti: 'rt-secret-value-1' }), 600);
+      expect(await rts.find('rt-secret-value-1')).toMatchObject({
+        jti: 'rt-secret-value-1',
+        grantId: 'g-hash',
+      });
+      expect(await storedTexts()).not.toContain('rt-secret-value-1');
+      const row = await store
+        .raw()
+        .selectFrom('oidc_records')
+        .select('id')
+        .where('grant_id', '=', 'g-hash')
+        .executeTakeFirstOrThrow();
+      expect(row.id).toMatch(/^h\./);
+      // What a copy of the database shows is not accepted as the token.
+      expect(await rts.find(row.id)).toBeUndefined();
+      // Another key (another operator secret) finds nothing.
+      const otherKey = createOidcAdapter(store.database, { ...options, recordIdKey: Buffer.alloc(32, 8) });
+      expect(await new otherKey('RefreshToken').find('rt-secret-value-1')).toBeUndefined();
+      await rts.consume('rt-secret-value-1');
+      expect((await rts.find('rt-secret-value-1'))?.consumed).toEqual(expect.any(Number));
+      await rts.destroy('rt-secret-value-1');
+      expect(await rts.find('rt-secret-value-1')).toBeUndefined();
+    });
+
+    it('a device code is found by its user code with its own value; a session by uid under its stored id', async () => {
+      const devices = new Adapter('DeviceCode');
+      await devices.upsert(
+        'device-secret-1',
+        payload({ jti: 'device-secret-1', userCode: 'QRST-WXYZ', grantId: 'g-dev-hash' }),
+        600,
+      );
+      const byUserCode = await devices.findByUserCode('QRST-WXYZ');
+      expect(byUserCode).toMatchObject({ jti: 'device-secret-1', userCode: 'QRST-WXYZ' });
+      await devices.upsert(
+        'device-secret-1',
+        { ...byUserCode, accountId: 'acct-dev' } as AdapterPayload,
+        600,
+      );
+      expect(await devices.find('device-secret-1')).toMatchObject({
+        accountId: 'acct-dev',
+        userCode: 'QRST-WXYZ',
+      });
+      const texts = await storedTexts();
+      expect(texts).not.toContain('device-secret-1');
+      expect(texts).not.toContain('QRST-WXYZ');
+
+      const sessions = new Adapter('Session');
+      await sessions.upsert(
+        'cookie-secret-1',
+        { jti: 'cookie-secret-1', uid: 'uid-hash', accountId: 'a' } as AdapterPayload,
+        600,
+      );
+      const byUid = await sessions.findByUid('uid-hash');
+      expect(byUid?.jti).toMatch(/^h\./);
+      // The engine saves it back under that id: the same record.
+      await sessions.upsert(byUid?.jti as string, { ...byUid, loginTs: 1 } as AdapterPayload, 600);
+      expect(await sessions.find('cookie-secret-1')).toMatchObject({ jti: 'cookie-secret-1', loginTs: 1 });
+      const interactions = new Adapter('Interaction');
+      await interactions.upsert(
+        'int-hash',
+        {
+          jti: 'int-hash',
+          session: { accountId: 'a', cookie: 'cookie-secret-1' },
+          deviceCode: 'device-secret-1',
+        } as unknown as AdapterPayload,
+        600,
+      );
+      expect(await interactions.find('int-hash')).toMatchObject({ deviceCode: 'device-secret-1' });
+      expect(await storedTexts()).not.toContain('cookie-secret-1');
+      expect(await storedTexts()).not.toContain('device-secret-1');
+    });
+
+    it('records from before the change are rewritten once at start, and keep working', async () => {
+      const legacy = (
+        model: string,
+        id: string,
+        body: Record<string, unknown>,
+        userCode: string | null = null,
+      ) =>
+        store
+          .raw()
+          .insertInto('oidc_records')
+          .values({
+            model,
+            id,
+            payload: JSON.stringify(body),
+            grant_id: (body.grantId as string) ?? null,
+            account_id: 'acct-legacy',
+            uid: null,
+            user_code: userCode,
+            expires_at: clock + 600_000,
+            consumed_at: null,
+            grace_used_at: null,
+            created_at: clock,
+          })
+          .execute();
+      await legacy('RefreshToken', 'legacy-rt-value', {
+        jti: 'legacy-rt-value',
+        clientId: 'desk',
+        grantId: 'g-legacy',
+      });
+      await legacy(
+        'DeviceCode',
+        'legacy-dc-value',
+        { jti: 'legacy-dc-value', userCode: 'LGCY-CODE' },
+        'LGCY-CODE',
+      );
+      await legacy('Session', 'legacy-cookie', { jti: 'legacy-cookie', accountId: 'acct-legacy' });
+      await legacy('Interaction', 'legacy-int', { session: { cookie: 'legacy-cookie' } });
+      const key = Buffer.alloc(32, 7);
+      expect(await rehashLegacyRecords(store.database, key, 2)).toBe(4);
+      expect(await rehashLegacyRecords(store.other, key)).toBe(0);
+      const texts = await storedTexts();
+      for (const raw of ['legacy-rt-value', 'legacy-dc-value', 'LGCY-CODE', 'legacy-cookie'])
+        expect(texts).not.toContain(raw);
+      expect(await new Adapter('RefreshToken').find('legacy-rt-value')).toMatchObject({
+        jti: 'legacy-rt-value',
+      });
+      expect(await new Adapter('DeviceCode').findByUserCode('LGCY-CODE')).toMatchObject({
+        jti: 'legacy-dc-value',
+      });
+      expect(await new Adapter('Session').find('legacy-cookie')).toMatchObject({ accountId: 'acct-legacy' });
+    });
   });
 
   describe('refresh-token reuse grace', () => {
