@@ -22,6 +22,7 @@ import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
 import { enrollPage, recoveryCodesPage } from '../pages/two-step-pages.js';
 import { recoveryCodesDownload, throttledText } from '../pages/two-step-text.js';
+import { summarizeUserAgent } from '../protocol/user-agent.js';
 import type { Repositories } from '../storage/repositories.js';
 import type { Csrf } from '../web/csrf.js';
 import { acceptFormsOnly, sendPage } from '../web/reply.js';
@@ -34,6 +35,9 @@ const PENDING_TTL_MS = 10 * 60_000;
  * it open must not be able to add their own authenticator (a `max_age`-style step-up).
  */
 export const FRESH_SIGN_IN_MINUTES = 10;
+/** "Sign out everywhere" can also remove the passkeys and authenticator app added this recently. */
+export const RECENT_CREDENTIALS_DAYS = 14;
+const RECENT_CREDENTIALS_MS = RECENT_CREDENTIALS_DAYS * 24 * 60 * 60_000;
 
 /** Results of an action, shown after the redirect (a fixed set: nothing from the URL reaches the page). */
 const NOTICES = {
@@ -140,7 +144,7 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
                 app: clients.get(r.clientId ?? '') ?? '',
                 date: shortDate(r.createdAt),
               }).value,
-        current: r.model === 'Session' && r.id === who.session.jti,
+        current: r.model === 'Session' && r.uid === who.session.uid,
       }));
     return sendPage(
       reply,
@@ -152,7 +156,19 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
         error: extra.error,
         minPasswordLength: MIN_PASSWORD_LENGTH,
         totp: methods.totp,
-        passkeys: passkeys.map((p) => ({ id: p.id, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt })),
+        passkeys: passkeys.map((p) => {
+          const from = (p.data as { addedFrom?: { ip?: unknown; device?: unknown } }).addedFrom;
+          return {
+            id: p.id,
+            createdAt: p.createdAt,
+            lastUsedAt: p.lastUsedAt,
+            addedFrom:
+              typeof from?.device === 'string' && typeof from.ip === 'string'
+                ? { device: from.device, ip: from.ip }
+                : undefined,
+          };
+        }),
+        recentDays: RECENT_CREDENTIALS_DAYS,
         recoveryCodes: methods.recoveryCodes,
         sessions,
       }),
@@ -247,7 +263,22 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       if (password !== confirm)
         return render(request, reply, who, { error: messages.accountPasswordMismatch, status: 400 });
       await deps.passwords.set(who.user.id, String(password));
-      await audit(request, who, 'password_change', 'success');
+      // Changing the password is how a person shuts out whoever learned it: every other browser
+      // session and every app's refresh tokens end; this browser stays signed in unless they untick it.
+      const keep = (request.body as { keep_session?: unknown } | undefined)?.keep_session === 'on';
+      const revoked = keep
+        ? await deps.sessions.revokeAllExcept(who.user.id, who.session.uid)
+        : await deps.sessions.revokeAll(who.user.id);
+      await audit(request, who, 'password_change', 'success', {
+        revokedRecords: revoked,
+        keptThisBrowser: keep,
+      });
+      if (!keep) {
+        return sendPage(
+          reply,
+          messagePage({ title: messages.signedOutTitle, message: messages.accountPasswordChangedSignedOut }),
+        );
+      }
       return done(reply, 'password');
     },
     // The current password is itself the fresh proof.
@@ -373,11 +404,13 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
         rpId: rp.rpId,
       });
       const { credentialId, ...data } = passkey;
-      await deps.credentials.addPasskey(
-        who.user.id,
-        credentialId,
-        data as unknown as Record<string, unknown>,
-      );
+      // Where it was added from, shown on the account page: a passkey added from a borrowed browser
+      // is a standing way in, and its owner should be able to recognise it.
+      const addedFrom = { ip: request.ip, device: summarizeUserAgent(request.headers['user-agent']) };
+      await deps.credentials.addPasskey(who.user.id, credentialId, {
+        ...(data as unknown as Record<string, unknown>),
+        addedFrom,
+      });
     } catch (error) {
       await audit(request, who, 'enroll_2sv', 'failure', {
         method: 'passkey',
@@ -435,7 +468,15 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
     '/account/sessions/end-all',
     async (request, reply, who) => {
       const count = await deps.sessions.revokeAll(who.user.id);
-      await audit(request, who, 'session_end_all', 'success', { records: count });
+      // "Also remove what was added lately": a thief who had the session may have added their own.
+      const removeRecent = (request.body as { remove_recent?: unknown } | undefined)?.remove_recent === 'on';
+      const removed = removeRecent
+        ? await deps.credentials.removeAddedSince(who.user.id, Date.now() - RECENT_CREDENTIALS_MS)
+        : 0;
+      await audit(request, who, 'session_end_all', 'success', {
+        records: count,
+        removedCredentials: removed,
+      });
       return sendPage(
         reply,
         messagePage({ title: messages.signedOutTitle, message: messages.accountSignedOutEverywhere }),

@@ -9,6 +9,11 @@ import type { Database } from '../storage/database.js';
 export interface SessionControl {
   /** "Sign out everywhere" / offboarding: every session, grant, code and token. Returns the records removed. */
   revokeAll(userId: string): Promise<number>;
+  /**
+   * Everything but one browser session (named by its `uid`): a password change that keeps this
+   * browser signed in and ends every other session and every app's refresh tokens.
+   */
+  revokeAllExcept(userId: string, keepSessionUid: string): Promise<number>;
   /** One browser session of the user. */
   endBrowserSession(userId: string, sessionId: string): Promise<void>;
   /** One app's grant of the user and everything issued under it (refresh and access tokens). */
@@ -20,6 +25,14 @@ export function createSessionControl(database: Database): SessionControl {
   const db = database.db;
   return {
     revokeAll: (userId) => revokeAllForAccount(database, userId),
+    async revokeAllExcept(userId, keepSessionUid) {
+      const result = await db
+        .deleteFrom('oidc_records')
+        .where('account_id', '=', userId)
+        .where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('uid', '=', keepSessionUid)])))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
     async endBrowserSession(userId, sessionId) {
       await db
         .deleteFrom('oidc_records')

@@ -16,7 +16,15 @@ export interface AccountPageInput {
   error?: string | undefined;
   minPasswordLength: number;
   totp: boolean;
-  passkeys: { id: string; createdAt: number; lastUsedAt: number | null }[];
+  passkeys: {
+    id: string;
+    createdAt: number;
+    lastUsedAt: number | null;
+    /** Where it was added from (passkeys added before this was recorded have none). */
+    addedFrom?: { device: string; ip: string } | undefined;
+  }[];
+  /** "Sign out everywhere" offers to remove credentials added in this many days. */
+  recentDays: number;
   recoveryCodes: number;
   sessions: { kind: 'session' | 'grant'; id: string; label: string; current: boolean }[];
 }
@@ -40,6 +48,8 @@ ${csrfField(csrf)}
 <p id="new-password-help" class="muted">${format(messages.accountPasswordHelp, { min: input.minPasswordLength })}</p>
 <label for="confirm-password">${messages.accountConfirmPassword}</label>
 <input id="confirm-password" name="confirm" type="password" autocomplete="new-password" required>
+<label class="check"><input type="checkbox" name="keep_session" id="keep-session" checked> ${messages.accountKeepThisBrowser}</label>
+<p class="muted">${messages.accountPasswordSignsOut}</p>
 <button type="submit">${messages.accountChangePassword}</button>
 </form>
 </section>
@@ -55,7 +65,7 @@ ${
   input.passkeys.length
     ? html`<ul class="items" id="passkeys">${input.passkeys.map((p) => {
         const date = shortDate(p.createdAt);
-        return html`<li><span>${format(messages.accountPasskeyItem, { date })}${p.lastUsedAt ? html`, ${format(messages.accountPasskeyLastUsed, { date: shortDate(p.lastUsedAt) })}` : ''}</span>
+        return html`<li><span>${format(messages.accountPasskeyItem, { date })}${p.addedFrom ? html` ${format(messages.accountPasskeyFrom, p.addedFrom)}` : ''}${p.lastUsedAt ? html`, ${format(messages.accountPasskeyLastUsed, { date: shortDate(p.lastUsedAt) })}` : ''}</span>
 ${endForm(csrf, `/account/passkeys/${encodeURIComponent(p.id)}/remove`, format(messages.accountPasskeyRemoveLabel, { date }).value, messages.accountPasskeyRemove)}</li>`;
       })}</ul>`
     : html`<p>${messages.accountPasskeysNone}</p>`
@@ -87,7 +97,9 @@ ${twoStep}
       ) => html`<li><span>${s.label}${s.current ? html` <strong>${messages.accountSessionThis}</strong>` : ''}</span>
 ${endForm(csrf, `/account/sessions/${s.kind}/${encodeURIComponent(s.id)}/end`, format(messages.accountSessionEndLabel, { what: s.label }).value, messages.accountSessionEnd)}</li>`,
     )}</ul>
-<form method="post" action="/account/sessions/end-all">${csrfField(csrf)}<button type="submit" class="secondary">${messages.accountSignOutEverywhere}</button></form>
+<form method="post" action="/account/sessions/end-all">${csrfField(csrf)}
+${input.local ? html`<label class="check"><input type="checkbox" name="remove_recent" id="remove-recent"> ${format(messages.accountRemoveRecent, { days: input.recentDays })}</label>` : ''}
+<button type="submit" class="secondary">${messages.accountSignOutEverywhere}</button></form>
 </section>
 <div class="links"><a href="/session/end">${messages.accountSignOut}</a></div>`,
   });

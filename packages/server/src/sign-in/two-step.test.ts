@@ -245,8 +245,20 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     await waitForText(page.locator('h1'), 'Save your recovery codes');
     await page.getByRole('link', { name: 'I saved my codes' }).click();
     await waitForText(page.locator('#passkeys'), /Passkey added/);
+    // The owner can tell where it was added from.
+    await waitForText(page.locator('#passkeys'), /from .+ at 127\.0\.0\.1/);
     carolCredentials = await authenticator.credentials();
     expect(carolCredentials).toHaveLength(1);
+
+    // An app signed in before the password change (say, on a laptop a thief now holds).
+    const before = await buildAuth(desktop, SCHEME);
+    const beforePage = await page.context().newPage();
+    await beforePage.goto(before.url.toString());
+    await beforePage.locator('#handoff').waitFor();
+    const beforeWaiting = next(SCHEME);
+    await beforePage.locator('#handoff').click();
+    const beforeTokens = await exchange(desktop, before, await beforeWaiting);
+    await beforePage.close();
 
     // Password change: wrong current password, then right.
     await page.getByLabel('Current password').fill('nope');
@@ -258,8 +270,12 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     await page.getByLabel('New password', { exact: true }).fill('a brand new passphrase');
     await page.getByLabel('Repeat the new password').fill('a brand new passphrase');
     await page.getByRole('button', { name: 'Change password' }).click();
-    await waitForText(page.getByRole('status'), 'Your password was changed.');
+    await waitForText(page.getByRole('status'), /Your password was changed\./);
     await screenshot(page, 'two-step', '12-account-changed');
+    // The change ended the app's refresh token; this browser stayed signed in.
+    const { refreshTokenGrant: refreshBefore } = await import('openid-client');
+    await expect(refreshBefore(desktop, beforeTokens.refresh_token as string)).rejects.toThrow();
+    await waitForText(page.locator('h1'), 'Your account');
 
     // An app signed in as Carol shows up and can be ended.
     const pending = await buildAuth(desktop, SCHEME);

@@ -19,7 +19,10 @@ export async function revokeAllForAccount(database: Database, accountId: string)
 
 export interface AccountRecord {
   model: string;
+  /** The stored id (for hashed models not the value the engine issued: see record-ids.ts). */
   id: string;
+  /** A Session's uid, which stays plain and names it without its cookie value. */
+  uid: string | null;
   grantId: string | null;
   clientId: string | undefined;
   createdAt: number;
@@ -34,7 +37,7 @@ export async function listAccountRecords(
 ): Promise<AccountRecord[]> {
   const rows = await database.db
     .selectFrom('oidc_records')
-    .select(['model', 'id', 'grant_id', 'created_at', 'expires_at', 'payload'])
+    .select(['model', 'id', 'uid', 'grant_id', 'created_at', 'expires_at', 'payload'])
     .where('account_id', '=', accountId)
     .where('model', 'in', ['Session', 'Grant', 'RefreshToken'])
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
@@ -45,6 +48,7 @@ export async function listAccountRecords(
     return {
       model: r.model,
       id: r.id,
+      uid: r.uid,
       grantId: r.grant_id,
       clientId: payload.clientId,
       createdAt: r.created_at,

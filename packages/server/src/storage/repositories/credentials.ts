@@ -193,6 +193,17 @@ export function credentialsRepository(database: Database, box: SecretBox) {
         .execute();
     },
 
+    /** Removes the passkeys and authenticator app added at or after `since`; returns how many. */
+    async removeAddedSince(userId: string, since: number): Promise<number> {
+      const result = await db
+        .deleteFrom('credentials')
+        .where('user_id', '=', userId)
+        .where('type', 'in', ['webauthn', 'totp'])
+        .where('created_at', '>=', since)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async removePasskey(userId: string, id: string): Promise<boolean> {
       const r = await db
         .deleteFrom('credentials')
