@@ -81,4 +81,25 @@ describe('account page step-up', () => {
     await waitForText(page.locator('h1'), 'Save your recovery codes');
     expect(await recoveryCodeEvents()).toBe(before + 1);
   });
+
+  it('Sign out everywhere can also remove what was added lately, and keeps what is older', async () => {
+    const bob = await bobId();
+    const { repos, database } = server.parts;
+    await repos.credentials.setTotp(bob, 'JBSWY3DPEHPK3PXP');
+    const old = await repos.credentials.addPasskey(bob, `old-${Date.now()}`, { counter: 0 });
+    await database.db
+      .updateTable('credentials')
+      .set({ created_at: Date.now() - 30 * 24 * 60 * 60_000 })
+      .where('id', '=', old)
+      .execute();
+    await page.goto(`${server.issuer}/account`);
+    await page.getByLabel(/Also remove passkeys and authenticator apps added in the last 14 days/).check();
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await waitForText(page.locator('body'), /signed out everywhere/i);
+    const methods = await repos.credentials.methodsOf(bob);
+    expect(methods.totp).toBe(false);
+    expect((await repos.credentials.passkeys(bob)).map((p) => p.id)).toEqual([old]);
+    const ended = await repos.audit.query({ action: 'session_end_all', limit: 5 });
+    expect(ended[0]?.details.removedCredentials).toBe(1);
+  });
 });

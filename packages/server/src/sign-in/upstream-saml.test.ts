@@ -144,6 +144,25 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
     expect(await a.parts.repos.users.groupsOf(user!.id)).toEqual(['ops']);
   });
 
+  it('the round trip belongs to the browser that started it: a SAML response posted from another browser cannot finish it', async () => {
+    // The attacker starts the sign-in for the victim's email and hands over the genuine IdP link.
+    const { authnRequestUrl } = await startOnB('hal@globex.test');
+    const victim = await browser.newContext();
+    try {
+      const victimPage = await victim.newPage();
+      victimPage.setDefaultTimeout(10_000);
+      await victimPage.goto(authnRequestUrl);
+      await victimPage.locator('input[name=password]').fill('hal-pw');
+      await victimPage.getByRole('button', { name: 'Sign in' }).click();
+      await waitForText(victimPage.locator('[role=alert]'), /started in another browser/);
+    } finally {
+      await victim.close();
+    }
+    const refused = await a.parts.repos.audit.query({ action: 'upstream_sign_in', limit: 50 });
+    expect(refused.some((e) => e.details.reason === 'other_browser')).toBe(true);
+    expect(await a.parts.repos.users.findByEmail('hal@globex.test')).toBeUndefined();
+  });
+
   // 'replayed' must follow a valid sign-in: it reuses the ID of the last assertion the IdP issued.
   const attacks = [
     'replayed',
