@@ -5,7 +5,7 @@
  *
  * Keyboard and screen readers: every action is a button or a menu item with a mnemonic (Alt+letter);
  * the sign-in button is the window's default (Enter in the email field presses it); the account menu
- * opens with F10; Ctrl+Q quits, F5 retries. Icon-only widgets carry accessible names.
+ * opens with F10; Escape cancels a waiting sign-in; Ctrl+Q quits, F5 retries. Icon-only widgets carry accessible names.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -163,10 +163,17 @@ export function createWindow(actions: WindowActions): AppWindow {
   named(menuButton, 'Account menu');
   header.packEnd(menuButton);
   // F10 opens the menu, as in GNOME apps.
+  // Escape cancels a sign-in that waits for the browser or a code.
   window.on('key-press-event', (event: G) => {
-    if (event.keyval !== Gdk.KEY_F10) return false;
-    menuButton.setActive(!menuButton.getActive());
-    return true;
+    if (event.keyval === Gdk.KEY_F10) {
+      menuButton.setActive(!menuButton.getActive());
+      return true;
+    }
+    if (event.keyval === Gdk.KEY_Escape && (current.kind === 'waiting' || current.kind === 'device')) {
+      actions.cancel();
+      return true;
+    }
+    return false;
   });
 
   // ---- views -------------------------------------------------------------------------------------
