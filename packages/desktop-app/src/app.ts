@@ -297,11 +297,15 @@ export function startApp(options: AppOptions): RunningApp {
       if (mine !== generation) return;
       show({ kind: 'sign-in', ...(email ? { email } : {}) });
       status(
-        result.revoked
+        result.revocation === 'revoked'
           ? everywhere
             ? 'Signed out here and in your browser.'
             : 'Signed out.'
-          : 'Signed out on this computer (the server could not be reached to revoke the sign-in).',
+          : result.revocation === 'not-signed-in'
+            ? 'You were not signed in.'
+            : result.revocation === 'unsupported'
+              ? 'Signed out on this computer (the server cannot revoke sign-ins).'
+              : 'Signed out on this computer (the server could not be reached to revoke the sign-in).',
       );
     } catch (error) {
       show({ kind: 'sign-in', ...(email ? { email } : {}), reason: `Sign-out: ${describe(error)}` });
