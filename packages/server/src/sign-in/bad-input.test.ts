@@ -64,4 +64,70 @@ describe('sign-in pages refuse bad input readably', () => {
     expect(text).toMatch(/start again/i);
     expect(text).not.toMatch(INTERNALS);
   });
+
+  it('a step that fails inside shows a readable page with a reference, never the internal message', async () => {
+    const { repos } = server.parts;
+    const secret = 'internal detail 7f3a';
+    const fail = () => {
+      throw new Error(secret);
+    };
+    const desktop = await discover(server.issuer, 'acme-desktop');
+    const cases: {
+      step: string;
+      object: Record<string, unknown>;
+      method: string;
+      drive: (p: Page) => Promise<void>;
+    }[] = [
+      {
+        step: 'route',
+        object: repos.users as unknown as Record<string, unknown>,
+        method: 'findByEmail',
+        drive: async (p) => {
+          await p.getByLabel('Work email').fill('bob@beta.test');
+          await p.getByRole('button', { name: 'Continue' }).click();
+        },
+      },
+      {
+        step: 'password',
+        object: repos.credentials as unknown as Record<string, unknown>,
+        method: 'passwordHash',
+        drive: async (p) => {
+          await p.getByLabel('Work email').fill('bob@beta.test');
+          await p.getByRole('button', { name: 'Continue' }).click();
+          await p.getByLabel('Password').fill('correct horse battery staple');
+          await p.getByRole('button', { name: 'Sign in' }).click();
+        },
+      },
+      {
+        step: 'policy',
+        object: repos.credentials as unknown as Record<string, unknown>,
+        method: 'methodsOf',
+        drive: async (p) => {
+          await p.getByLabel('Work email').fill('bob@beta.test');
+          await p.getByRole('button', { name: 'Continue' }).click();
+          await p.getByLabel('Password').fill('correct horse battery staple');
+          await p.getByRole('button', { name: 'Sign in' }).click();
+        },
+      },
+    ];
+    for (const { step, object, method, drive } of cases) {
+      const fresh = await browser.newContext();
+      const original = object[method];
+      try {
+        const p = await fresh.newPage();
+        p.setDefaultTimeout(10_000);
+        await p.goto((await buildAuth(desktop, 'com.acme.desktop:/oauth2redirect')).url.toString());
+        object[method] = fail;
+        await drive(p);
+        await p.getByText(/Reference/).waitFor();
+        const body = await p.content();
+        expect(body, step).not.toContain(secret);
+        expect(body, step).not.toMatch(INTERNALS);
+      } finally {
+        object[method] = original;
+        await fresh.close();
+      }
+    }
+    expect(server.logLines.some((l) => l.includes(secret))).toBe(true);
+  });
 });
