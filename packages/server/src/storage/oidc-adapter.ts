@@ -189,7 +189,10 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         .set({ consumed_at: param('at') })
         .where('model', '=', param('model'))
         .where('id', '=', param('id'))
-        .where('consumed_at', 'is', null),
+        .where('consumed_at', 'is', null)
+        // A token superseded after this request read it (a forgiven retry meanwhile) is not rotated:
+        // the request is refused as a race, and the token's next presentation is the fork.
+        .where('superseded_at', 'is', null),
     ),
     destroy: prepared(
       db.deleteFrom('oidc_records').where('model', '=', param('model')).where('id', '=', param('id')),

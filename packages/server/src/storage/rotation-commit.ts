@@ -14,7 +14,8 @@ import type { Schema } from './schema.js';
  *   one round trip, one flush.
  * - SQLite: one transaction on its single connection.
  *
- * Single use is unchanged: the consume is still `consumed_at IS NULL`, now checked at commit. Of two
+ * Single use is unchanged: the consume is still `consumed_at IS NULL` (and `superseded_at IS NULL`:
+ * a token the reuse grace superseded meanwhile is not rotated), now checked at commit. Of two
  * simultaneous rotations of one token exactly one commits; the other inserts nothing and its request
  * is refused (the adapter throws the engine's InvalidGrant). A rotation that fails for any reason
  * before its commit (a bad `resource`, a database error) writes nothing at all: the old token stays
@@ -63,7 +64,7 @@ function postgresText(rows: number): string {
   return [
     'with consumed as (',
     '  update oidc_records set consumed_at = $1',
-    '  where model = $2 and id = $3 and consumed_at is null returning 1',
+    '  where model = $2 and id = $3 and consumed_at is null and superseded_at is null returning 1',
     '), inserted as (',
     `  insert into oidc_records (${list}, consumed_at, grace_used_at)`,
     `  select ${COLUMNS.map((c) => `v.${c}`).join(', ')}, null, null`,
