@@ -387,15 +387,15 @@ forEachDatabase('oidc-provider adapter', (store) => {
 
     it('a successor superseded between its read and its rotation is not rotated; presented again, it is the fork', async () => {
       grace = 30_000;
-      const { rts } = await rotated('late', true);
+      const { rts } = await rotated('midway', true);
       clock += 1_000;
       // The app's refresh has read its token when the thief's re-presentation is forgiven.
-      expect(await rts.find('late-new')).toBeDefined();
-      await expect(new OtherAdapter('RefreshToken').consume('late-old')).resolves.toBeUndefined();
-      await expect(rts.consume('late-new')).rejects.toBeInstanceOf(errors.InvalidGrant);
+      expect(await rts.find('midway-new')).toBeDefined();
+      await expect(new OtherAdapter('RefreshToken').consume('midway-old')).resolves.toBeUndefined();
+      await expect(rts.consume('midway-new')).rejects.toBeInstanceOf(errors.InvalidGrant);
       revoked.length = 0;
-      expect(await rts.find('late-new')).toBeUndefined();
-      expect(await new Adapter('Grant').find('g-late')).toBeUndefined();
+      expect(await rts.find('midway-new')).toBeUndefined();
+      expect(await new Adapter('Grant').find('g-midway')).toBeUndefined();
       expect(revoked.map((r) => r.reason)).toEqual(['fork_detected']);
     });
 
