@@ -151,7 +151,7 @@ function decodeHtml(text) {
  * cookie jar, redirects followed, forms posted with their CSRF field, and at the end the Launch
  * Application click and the code exchange.
  */
-function signInSession(issuer, { clientId, redirectUri, scope, resource }) {
+function signInSession(issuer, { clientId, redirectUri, scope, resource, origins }) {
   const jar = new CookieJar();
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
@@ -177,7 +177,9 @@ function signInSession(issuer, { clientId, redirectUri, scope, resource }) {
     jar.store(response);
     return response;
   };
-  const origin = new URL(issuer).origin;
+  // Latchkey's origins: where the requests go, and the issuer's own when they go to one process of a
+  // fleet by its address (its absolute redirects name the issuer, as behind a load balancer).
+  const latchkey = new Set([issuer, ...(origins ?? [])].map((o) => new URL(o).origin));
   /** Follows redirects within Latchkey; stops at the app's redirect URI or at another site. */
   const follow = async (response) => {
     let current = response;
@@ -185,7 +187,7 @@ function signInSession(issuer, { clientId, redirectUri, scope, resource }) {
       const location = current.headers.get('location');
       if (current.status < 300 || current.status >= 400 || !location) return current;
       await current.arrayBuffer();
-      if (location.startsWith(redirectUri) || new URL(location, issuer).origin !== origin) return current;
+      if (location.startsWith(redirectUri) || !latchkey.has(new URL(location, issuer).origin)) return current;
       current = await request(location);
     }
     throw new Error('too many redirects');

@@ -31,6 +31,7 @@ describe('a fleet of two processes on one PostgreSQL', () => {
   let database: Awaited<ReturnType<typeof createTestDatabaseUrl>>;
   let a: Node;
   let b: Node;
+  let issuer: string;
 
   async function start(issuer: string, port: number): Promise<Node> {
     const node = spawnChild(RUNNER, {
@@ -48,7 +49,7 @@ describe('a fleet of two processes on one PostgreSQL', () => {
   beforeAll(async () => {
     database = await createTestDatabaseUrl('postgres');
     const portA = await freePort();
-    const issuer = `http://127.0.0.1:${portA}`;
+    issuer = `http://127.0.0.1:${portA}`;
     // One after the other: the first one migrates and applies the configuration file.
     a = await start(issuer, portA);
     b = await start(issuer, await freePort());
@@ -60,7 +61,12 @@ describe('a fleet of two processes on one PostgreSQL', () => {
   });
 
   const signIn = (node: Node) =>
-    httpSignIn(node.url, { ...CLIENT, email: 'bob@beta.test', password: 'correct horse battery staple' });
+    httpSignIn(node.url, {
+      ...CLIENT,
+      email: 'bob@beta.test',
+      password: 'correct horse battery staple',
+      origins: [issuer],
+    });
 
   it('a refresh token issued by one process is rotated by the other, and back', async () => {
     const first = await signIn(a);
