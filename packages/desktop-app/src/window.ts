@@ -259,6 +259,8 @@ export function createWindow(actions: WindowActions): AppWindow {
     const copyButton = button('_Copy link', () => actions.copyLink());
     copyButton.setTooltipText('Copy the sign-in link, to open it in a browser yourself');
     const cancelButton = button('C_ancel', () => actions.cancel());
+    // The waiting view's default action (Enter cancels, as Escape does).
+    cancelButton.setCanDefault(true);
     waitingButtons.packStart(copyButton, false, false, 0);
     waitingButtons.packStart(cancelButton, false, false, 0);
     waiting.packStart(waitingButtons, false, false, 8);
