@@ -13,6 +13,8 @@ export declare function httpSignIn(
     scope?: string;
     /** An API (RFC 8707) the refresh token may later ask JWT access tokens for. */
     resource?: string;
+    /** More origins that are Latchkey (a fleet reached by address: its redirects name the issuer). */
+    origins?: string[];
   },
 ): Promise<{ access_token: string; refresh_token: string; id_token: string; [key: string]: unknown }>;
 export declare function percentile(sorted: ArrayLike<number>, p: number): number;
