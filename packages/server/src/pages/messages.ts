@@ -120,7 +120,6 @@ export const messages = {
   accountSessionEnd: 'End',
   accountSessionEndLabel: 'End: {what}',
   accountSessionEnded: 'The session was ended.',
-  accountSessionsNone: 'No other sessions.',
   accountSignOutEverywhere: 'Sign out everywhere',
   accountSignedOutEverywhere: 'You were signed out everywhere, including this browser.',
   accountSignOut: 'Sign out',
@@ -160,13 +159,10 @@ export const messages = {
   deviceConfirmTitle: 'Connect {app}?',
   deviceConfirmHelp:
     'A device is asking to sign in to {app} as you. Only continue if you started this on a device you trust. Check that it shows the code {code}.',
-  deviceConfirmDevice: 'Requested from: {device}',
   deviceConfirm: 'Continue',
   deviceAbort: 'Cancel',
   deviceDoneTitle: 'Device connected',
   deviceDone: 'You can close this window and return to your device.',
-  deviceAbortedTitle: 'Sign-in cancelled',
-  deviceAborted: 'Nothing was shared with the device. You can close this window.',
 
   signedOutTitle: 'Signed out',
   signedOut: 'You are signed out of Latchkey. You can close this window.',

@@ -31,8 +31,8 @@ import {
  */
 export const upstreamStep: Step = {
   // A GET of its own, so Reload or Back never re-posts the email form.
-  enter: async (_flow, s) => s.reply.redirect(`${_flow.url(s, '/upstream')}`, 303),
-  show: async (flow, s) => s.reply.redirect(flow.url(s, '/upstream'), 303),
+  enter: async (flow, s) => s.reply.redirect(flow.url(s, '/upstream'), 303),
+  show: (flow, s) => upstreamStep.enter(flow, s),
   routes: [
     {
       method: 'GET',
