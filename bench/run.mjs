@@ -324,9 +324,9 @@ async function silent() {
       '',
     );
     for (const [name, k, target] of [
-      ['SQLite', sqlite, 0.8],
-      ['PostgreSQL', postgres, 0.6],
-      ['PostgreSQL, synchronous_commit=off (opt-in)', postgresAsync, 0.6],
+      ['SQLite', sqlite, 0.95],
+      ['PostgreSQL', postgres, 0.8],
+      ['PostgreSQL, synchronous_commit=off (opt-in)', postgresAsync, 0.8],
     ]) {
       const r = overall(k);
       // Each round's ratio compares two measurements taken seconds apart.
@@ -343,11 +343,12 @@ async function silent() {
       row(
         `  p99 at half of peak (${fmt(r.half.rate, 0)}/s), ${name}`,
         `${fmt(r.half.p99, 2)} ms (p50 ${fmt(r.half.p50, 2)} ms)`,
-        '< 20 ms',
-        r.half.p99 < 20,
+        '< 10 ms',
+        r.half.p99 < 10,
       );
     }
     results.cases.silent = out;
+    // Idle is the target (#20: the bare engine idles at ~71 MB); under load is reported, bounded loosely.
     for (const [name, r] of [
       ['SQLite', out.sqlite],
       ['PostgreSQL', out.postgres],
@@ -355,8 +356,8 @@ async function silent() {
       row(
         `Server memory, ${name} (idle / under load)`,
         `${mib(r.idleRss)} / ${mib(r.peakRss)}`,
-        '< 150 / < 300 MB',
-        r.idleRss < 150 * 2 ** 20 && r.peakRss < 300 * 2 ** 20,
+        '< 110 / < 300 MB',
+        r.idleRss < 110 * 2 ** 20 && r.peakRss < 300 * 2 ** 20,
       );
     }
     row('Bare oidc-provider memory (idle / under load)', `${mib(b.idleRss)} / ${mib(b.peakRss)}`, '');
@@ -438,14 +439,14 @@ async function signin() {
   row(
     'Interactive sign-in, hashing aside (Argon2id m=1 MiB t=1)',
     `${fmt(tiny.cpuMsPerSignIn, 2)} ms server CPU per sign-in = ${fmt(tiny.cpuMsPerSignIn / bare.cpuMsPerSignIn, 2)} × the bare engine's (${fmt(tiny.perCore, 0)}/s per core; ${fmt(tiny.perSecond, 1)}/s wall on this machine, p50 ${fmt(tiny.p50, 1)} ms)`,
-    '< 5 ms',
-    tiny.cpuMsPerSignIn < 5,
+    '≤ 1.25 ×',
+    tiny.cpuMsPerSignIn / bare.cpuMsPerSignIn <= 1.25,
   );
   row(
     'Interactive sign-in, Argon2id OWASP (m=19 MiB t=2 p=1)',
     `${fmt(owasp.perCore, 1)}/s per core = ${fmt((owasp.perCore / bound) * 100, 0)}% of the hashing bound (${fmt(hashMs, 1)} ms/hash → ${fmt(bound, 1)}/s per core); ${fmt(owasp.cpuMsPerSignIn, 1)} ms CPU each, ${fmt(owasp.perSecond, 1)}/s wall`,
-    '≥ 90%',
-    owasp.perCore / bound >= 0.9,
+    '≥ 45/s per core',
+    owasp.perCore >= 45,
   );
   row(
     'Federated sign-in (email, stand-in Google on loopback, back, Launch, code exchange)',
@@ -560,8 +561,8 @@ async function sdk() {
     row(
       `Desktop SDK, process start → access token (latchkey-desktop token, ${label})`,
       describe(sorted),
-      '< 150 ms',
-      percentile(sorted, 50) < 150,
+      '≤ +50 ms',
+      percentile(sorted, 50) - nodeStart <= 50,
     );
   };
   let secretService;
