@@ -75,7 +75,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     acrValues: ['urn:latchkey:acr:pwd', 'urn:latchkey:acr:mfa', 'urn:latchkey:acr:federated'],
     conformIdTokenClaims: false,
     clientDefaults: {
-      id_token_signed_response_alg: 'ES256',
+      // Each client's registration names its own (config `id_token_signed_response_alg`).
+      id_token_signed_response_alg: 'RS256',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'none',
