@@ -234,6 +234,42 @@ describe('a fleet of two processes behind a TLS-terminating proxy', () => {
     expect(new Set(proxy.requests.map((r) => r.upstream))).toEqual(new Set(nodes.map((n) => n.url)));
   });
 
+  it('the device polling interval holds across the processes: a fast second poll on the other one is told to slow down', async () => {
+    const form = (fields: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams(fields),
+    });
+    const authorization = await proxy.fetch(
+      `${proxy.url}/device/auth`,
+      form({ client_id: CLIENT.clientId, scope: 'openid offline_access' }),
+    );
+    const { device_code, interval } = (await authorization.json()) as {
+      device_code: string;
+      interval: number;
+    };
+    expect(interval).toBe(5);
+    const poll = async () => {
+      const response = await proxy.fetch(
+        `${proxy.url}/token`,
+        form({
+          grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+          client_id: CLIENT.clientId,
+          device_code,
+        }),
+      );
+      return {
+        body: (await response.json()) as { error?: string },
+        upstream: proxy.requests.at(-1)?.upstream,
+      };
+    };
+    const first = await poll();
+    const second = await poll();
+    expect(first.body.error).toBe('authorization_pending');
+    expect(second.body.error).toBe('slow_down');
+    expect(second.upstream).not.toBe(first.upstream);
+  });
+
   it('a sign-in whose requests alternate between the processes, then rotations through the proxy', async () => {
     const first = await httpSignIn(proxy.url, {
       ...CLIENT,
