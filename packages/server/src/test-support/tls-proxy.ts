@@ -240,6 +240,7 @@ export async function startTlsProxy(options: TlsProxyOptions = {}): Promise<TlsP
         const back = { ...response.headers };
         for (const name of HOP_BY_HOP) delete back[name];
         outgoing.writeHead(response.statusCode ?? 502, response.statusMessage, back);
+        response.on('error', (error) => outgoing.destroy(error));
         response.pipe(outgoing);
       },
     );
@@ -248,6 +249,9 @@ export async function startTlsProxy(options: TlsProxyOptions = {}): Promise<TlsP
         outgoing.writeHead(502, { 'content-type': 'text/plain' }).end(`tls-proxy: ${error.message}\n`);
       } else outgoing.destroy(error);
     });
+    // A client that goes away mid-request (a test's browser closing) ends the upstream request too.
+    incoming.on('error', () => upstream.destroy());
+    outgoing.on('error', () => upstream.destroy());
     incoming.pipe(upstream);
   });
   await new Promise<void>((resolve, reject) => {
