@@ -1,4 +1,6 @@
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import * as client from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { chromium } from 'playwright-core';
@@ -6,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, waitForText } from '../test-support/browser.js';
 import { testDatabaseKinds } from '../test-support/databases.js';
 import { BrowserTokenSource } from '../test-support/oidc-client.js';
-import { startTestServer, type TestServer } from '../test-support/server.js';
+import { BASE_YAML, startTestServer, type TestServer } from '../test-support/server.js';
 
 const BOB = { email: 'bob@beta.test', password: 'correct horse battery staple' };
 const CLIENT = 'acme-desktop';
@@ -192,4 +194,74 @@ describe.each(testDatabaseKinds())('behind a TLS-terminating proxy on %s', (kind
       await page.close();
     }
   }
+});
+
+/** A GET through the proxy with a Host header of the client's choosing (fetch may not set one). */
+function getWithHost(proxy: NonNullable<TestServer['proxy']>, path: string, host: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = https.request(
+      `${proxy.url}${path}`,
+      {
+        agent: proxy.httpsAgent,
+        headers: { host, accept: 'application/json' },
+        // The certificate is checked for the address connected to, not for the Host header sent.
+        checkServerIdentity: (_name, certificate) => tls.checkServerIdentity('127.0.0.1', certificate),
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk) => {
+          text += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      },
+    );
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+describe('in production behind the TLS-terminating proxy', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // Production refuses users in the file; the host checks are what is tested here.
+    const yaml = `${BASE_YAML.slice(0, BASE_YAML.indexOf('users:'))}argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }\n`;
+    server = await startTestServer({ yaml, tlsProxy: true, env: { LATCHKEY_ENV: 'production' } });
+    expect(server.config.env).toBe('production');
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it('answers for the issuer’s host through the proxy, with secure cookies', async () => {
+    const proxy = server.proxy as NonNullable<TestServer['proxy']>;
+    const discovery = await proxy.fetch(`${server.issuer}/.well-known/openid-configuration`);
+    expect(discovery.status).toBe(200);
+    expect(((await discovery.json()) as { token_endpoint: string }).token_endpoint).toBe(
+      `${server.issuer}/token`,
+    );
+    const auth = await proxy.fetch(
+      `${server.issuer}/auth?${new URLSearchParams({
+        client_id: CLIENT,
+        response_type: 'code',
+        scope: 'openid offline_access',
+        redirect_uri: 'http://127.0.0.1/callback',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      })}`,
+      { redirect: 'manual' },
+    );
+    expect(auth.status).toBe(303);
+    for (const cookie of auth.headers.getSetCookie()) expect(cookie).toMatch(/;\s*secure/i);
+  });
+
+  it('a host forwarded by the proxy that is not the issuer’s gets 421; so does a request that bypasses the proxy', async () => {
+    const proxy = server.proxy as NonNullable<TestServer['proxy']>;
+    const other = await getWithHost(proxy, '/.well-known/openid-configuration', 'sso.evil.example');
+    expect(other.status).toBe(421);
+    expect(JSON.parse(other.body).error).toBe('misdirected_request');
+    const direct = await fetch(`${server.directUrl}/.well-known/openid-configuration`);
+    expect(direct.status).toBe(421);
+    // Health checks stay reachable by address.
+    expect((await fetch(`${server.directUrl}/healthz`)).status).toBe(200);
+  });
 });
