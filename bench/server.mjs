@@ -59,6 +59,8 @@ clients:
   - id: acme-desktop
     name: Acme Desktop
     redirect_uris: [com.acme.desktop:/oauth2redirect, http://127.0.0.1/callback]
+    id_token_signed_response_alg: ES256
+    device_flow: true
 organizations:
   - id: beta
     name: Beta LLC
@@ -79,6 +81,10 @@ ${argon}
       LATCHKEY_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz',
       LATCHKEY_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       ...(process.env.LATCHKEY_METRICS ? { LATCHKEY_METRICS: process.env.LATCHKEY_METRICS } : {}),
+      // Behind a TLS-terminating proxy (the fleet test's proxied variant).
+      ...(process.env.LATCHKEY_TRUSTED_PROXIES
+        ? { LATCHKEY_TRUSTED_PROXIES: process.env.LATCHKEY_TRUSTED_PROXIES }
+        : {}),
     },
   });
   const server = await startServer(config, { pollIntervalMs: Number(process.env.BENCH_POLL_MS) || 60_000 });
