@@ -6,6 +6,7 @@ import type { LatchkeyConfig } from '../config/types.js';
 import { loggerOptions } from '../http/app.js';
 import { type RunningServer, startServer } from '../main/server.js';
 import { createTestDatabaseUrl, type TestDatabaseKind } from './databases.js';
+import { startTlsProxy, type TlsProxy, type TlsProxyOptions } from './tls-proxy.js';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 
@@ -36,6 +37,10 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
 export interface TestServer extends RunningServer {
   config: LatchkeyConfig;
   issuer: string;
+  /** The server's own http://127.0.0.1:<port> (equal to `issuer` unless behind the TLS proxy). */
+  directUrl: string;
+  /** The TLS-terminating proxy in front, when `tlsProxy` was asked for; `issuer` is its URL. */
+  proxy?: TlsProxy;
   logLines: string[];
   dispose(): Promise<void>;
 }
@@ -52,6 +57,11 @@ export async function startTestServer(
     databaseUrl?: string;
     /** The server's log level (default info). */
     logLevel?: 'trace' | 'debug' | 'info' | 'warn';
+    /**
+     * Put a TLS-terminating proxy (test-support/tls-proxy.ts) in front: the issuer becomes its
+     * https URL and LATCHKEY_TRUSTED_PROXIES defaults to 127.0.0.1 (override through `env`).
+     */
+    tlsProxy?: boolean | TlsProxyOptions;
   } = {},
 ): Promise<TestServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-test-'));
@@ -63,12 +73,17 @@ export async function startTestServer(
   await writeFile(configPath, options.yaml ?? BASE_YAML);
   // Reserve a port first so the issuer carries it.
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const directUrl = `http://127.0.0.1:${port}`;
+  const proxy = options.tlsProxy
+    ? await startTlsProxy(options.tlsProxy === true ? {} : options.tlsProxy)
+    : undefined;
+  const issuer = proxy?.url ?? directUrl;
   const config = await loadConfig({
     cwd: dir,
     configPath,
     env: {
       LATCHKEY_ISSUER: issuer,
+      ...(proxy ? { LATCHKEY_PORT: String(port), LATCHKEY_TRUSTED_PROXIES: '127.0.0.1' } : {}),
       LATCHKEY_DATABASE_URL: database.url,
       LATCHKEY_SECRET: TEST_SECRET,
       LATCHKEY_LOG_LEVEL: 'info',
@@ -77,6 +92,7 @@ export async function startTestServer(
   });
   const logLines: string[] = [];
   const stream = { write: (line: string) => void logLines.push(line) };
+  proxy?.setTarget(directUrl);
   const server = await startServer(config, {
     // The production logger options (redaction, path-only request serializer), into a buffer.
     logger: { ...(loggerOptions(config) as object), level: options.logLevel ?? 'info', stream } as never,
@@ -86,8 +102,11 @@ export async function startTestServer(
     ...server,
     config,
     issuer,
+    directUrl,
+    ...(proxy ? { proxy } : {}),
     logLines,
     async dispose() {
+      await proxy?.close();
       await server.close();
       await database.drop();
       await rm(dir, { recursive: true, force: true });
