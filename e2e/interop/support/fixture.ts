@@ -6,8 +6,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, waitForText } from '../../../packages/server/src/test-support/browser.js';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, waitForText } from '../../../packages/server/src/test-support/browser.js';
+import type { TlsProxy } from '../../../packages/server/src/test-support/tls-proxy.js';
 import { buildAll } from '../../support/build.js';
 import { cleanUp, type LatchkeyProcess, queue, shoot, startLatchkey } from '../../support/harness.js';
 
@@ -59,6 +60,8 @@ export interface Interop {
   server: LatchkeyProcess;
   /** The issuer the libraries are given. */
   issuer: string;
+  /** With `tls`: the TLS-terminating proxy in front (its CA, a trusting `fetch`, `childEnv`). */
+  proxy?: TlsProxy;
   browser: Browser;
   context: BrowserContext;
   /**
@@ -73,9 +76,18 @@ export interface Interop {
   close(): Promise<void>;
 }
 
-export async function startInterop(): Promise<Interop> {
+/**
+ * Starts Latchkey and Chromium. `tls`: behind a TLS-terminating proxy (the README's nginx setup), the
+ * issuer `https://127.0.0.1:<port>`; Chromium trusts exactly the proxy's certificate.
+ */
+export async function startInterop(options: { tls?: boolean } = {}): Promise<Interop> {
   await buildAll();
-  const [server, browser] = await Promise.all([startLatchkey({ yaml: interopYaml() }), launchBrowser()]);
+  const server = await startLatchkey({ yaml: interopYaml(), tlsProxy: options.tls ?? false });
+  const proxy = server.proxy;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, ...(proxy ? [proxy.chromiumArg] : [])],
+  });
   const context = await browser.newContext();
   const issuer = server.issuer;
 
@@ -113,6 +125,7 @@ export async function startInterop(): Promise<Interop> {
   return {
     server,
     issuer,
+    ...(proxy ? { proxy } : {}),
     browser,
     context,
     signIn,
@@ -190,8 +203,9 @@ export async function waitForExpiry(receivedAt: number, expiresInSeconds: number
 export async function userinfo(
   endpoint: string,
   accessToken: string,
+  fetchImpl: typeof fetch = fetch,
 ): Promise<{ status: number; body: Record<string, unknown> | undefined; wwwAuthenticate: string | null }> {
-  const response = await fetch(endpoint, { headers: { authorization: `Bearer ${accessToken}` } });
+  const response = await fetchImpl(endpoint, { headers: { authorization: `Bearer ${accessToken}` } });
   const text = await response.text();
   let body: Record<string, unknown> | undefined;
   try {
