@@ -15,6 +15,8 @@ export declare function httpSignIn(
     resource?: string;
     /** More origins that are Latchkey (a fleet reached by address: its redirects name the issuer). */
     origins?: string[];
+    /** The fetch to use (e.g. one that trusts a test TLS proxy's CA); default the global one. */
+    fetch?: typeof globalThis.fetch;
   },
 ): Promise<{ access_token: string; refresh_token: string; id_token: string; [key: string]: unknown }>;
 export declare function percentile(sorted: ArrayLike<number>, p: number): number;

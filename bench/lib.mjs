@@ -151,7 +151,10 @@ function decodeHtml(text) {
  * cookie jar, redirects followed, forms posted with their CSRF field, and at the end the Launch
  * Application click and the code exchange.
  */
-function signInSession(issuer, { clientId, redirectUri, scope, resource, origins }) {
+function signInSession(
+  issuer,
+  { clientId, redirectUri, scope, resource, origins, fetch = globalThis.fetch },
+) {
   const jar = new CookieJar();
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');

@@ -79,6 +79,10 @@ ${argon}
       LATCHKEY_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz',
       LATCHKEY_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       ...(process.env.LATCHKEY_METRICS ? { LATCHKEY_METRICS: process.env.LATCHKEY_METRICS } : {}),
+      // Behind a TLS-terminating proxy (the fleet test's proxied variant).
+      ...(process.env.LATCHKEY_TRUSTED_PROXIES
+        ? { LATCHKEY_TRUSTED_PROXIES: process.env.LATCHKEY_TRUSTED_PROXIES }
+        : {}),
     },
   });
   const server = await startServer(config, { pollIntervalMs: Number(process.env.BENCH_POLL_MS) || 60_000 });

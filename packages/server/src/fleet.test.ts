@@ -4,6 +4,7 @@ import { httpSignIn, spawnChild } from '../../../bench/lib.mjs';
 import { openDatabase } from './storage/database.js';
 import { createTestDatabaseUrl } from './test-support/databases.js';
 import { freePort } from './test-support/server.js';
+import { startTlsProxy, type TlsProxy } from './test-support/tls-proxy.js';
 
 /**
  * Past one machine: two server processes (the compiled server, via bench/server.mjs) on
@@ -159,6 +160,109 @@ describe('a fleet of two processes on one PostgreSQL', () => {
       const published = jwks.keys.map((k) => k.kid);
       expect(published).toContain(newKid);
       expect(published).toContain(oldKid);
+    }
+  });
+});
+
+/**
+ * The README's deployment of a fleet: nginx-like TLS termination in front of two processes
+ * (round-robin, so one sign-in's requests hop between them), an https issuer, and
+ * LATCHKEY_TRUSTED_PROXIES naming the proxy. Nothing reaches the processes but through the proxy.
+ */
+describe('a fleet of two processes behind a TLS-terminating proxy', () => {
+  const CLIENT_ADDRESS = '198.51.100.77';
+  let database: Awaited<ReturnType<typeof createTestDatabaseUrl>>;
+  let proxy: TlsProxy;
+  let nodes: Node[] = [];
+
+  async function start(issuer: string): Promise<Node> {
+    const node = spawnChild(RUNNER, {
+      env: {
+        BENCH_MODE: 'latchkey',
+        BENCH_DATABASE_URL: database.url,
+        BENCH_ISSUER: issuer,
+        BENCH_PORT: String(await freePort()),
+        LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
+      },
+    });
+    const { url } = (await node.ready) as { url: string };
+    return { ...node, url };
+  }
+
+  beforeAll(async () => {
+    database = await createTestDatabaseUrl('postgres');
+    proxy = await startTlsProxy({ clientAddress: CLIENT_ADDRESS });
+    nodes.push(await start(proxy.url));
+    nodes.push(await start(proxy.url));
+    proxy.setTarget(nodes.map((n) => n.url));
+  }, 60_000);
+
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+    nodes = [];
+    await database?.drop();
+  });
+
+  async function refreshViaProxy(refreshToken: string) {
+    const response = await proxy.fetch(`${proxy.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: CLIENT.clientId,
+        refresh_token: refreshToken,
+      }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, string> };
+  }
+
+  it('both processes publish https endpoints under the https issuer', async () => {
+    for (let i = 0; i < 2; i += 1) {
+      const metadata = (await (
+        await proxy.fetch(`${proxy.url}/.well-known/openid-configuration`)
+      ).json()) as Record<string, string>;
+      expect(metadata.issuer).toBe(proxy.url);
+      for (const key of [
+        'authorization_endpoint',
+        'token_endpoint',
+        'jwks_uri',
+        'device_authorization_endpoint',
+      ])
+        expect(metadata[key]?.startsWith(`${proxy.url}/`), `${key}: ${metadata[key]}`).toBe(true);
+    }
+    expect(new Set(proxy.requests.map((r) => r.upstream))).toEqual(new Set(nodes.map((n) => n.url)));
+  });
+
+  it('a sign-in whose requests alternate between the processes, then rotations through the proxy', async () => {
+    const first = await httpSignIn(proxy.url, {
+      ...CLIENT,
+      email: 'bob@beta.test',
+      password: 'correct horse battery staple',
+      fetch: proxy.fetch,
+    });
+    // The sign-in's own requests went to both processes.
+    expect(new Set(proxy.requests.map((r) => r.upstream)).size).toBe(2);
+    let token = first.refresh_token;
+    for (let i = 0; i < 4; i += 1) {
+      const next = await refreshViaProxy(token);
+      expect(next.status, JSON.stringify(next.body)).toBe(200);
+      token = next.body.refresh_token as string;
+    }
+    // A replay of the first token is caught whichever process it reaches.
+    expect((await refreshViaProxy(first.refresh_token)).body.error).toBe('invalid_grant');
+    // The processes saw the client's address from X-Forwarded-For, not the proxy's.
+    const db = await openDatabase(database.url);
+    try {
+      const events = await db.db
+        .selectFrom('audit_events')
+        .select(['ip'])
+        .where('action', '=', 'sign_in')
+        .execute();
+      expect(events.length).toBeGreaterThan(0);
+      expect(events.every((e) => e.ip === CLIENT_ADDRESS)).toBe(true);
+    } finally {
+      await db.close();
     }
   });
 });

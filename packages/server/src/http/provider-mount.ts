@@ -42,11 +42,15 @@ const FORWARDED = [
  * engine builds every absolute URL (discovery, `verification_uri`, redirects) from `ctx.host` and
  * `ctx.protocol`; taken from the request, a forged Host header would be reflected into them (a
  * cached discovery document or a device code pointing people at another site).
+ *
+ * Fastify's `request.ip` is a getter that walks X-Forwarded-For on every read: it must be read
+ * before the headers are deleted, or the engine (and its per-address throttles) sees the proxy.
  */
-function normalizeForwarded(request: FastifyRequest, issuer: URL): void {
+export function normalizeForwarded(request: FastifyRequest, issuer: URL): void {
+  const clientAddress = request.ip;
   const headers = request.raw.headers;
   for (const name of FORWARDED) delete headers[name];
-  headers['x-forwarded-for'] = request.ip;
+  headers['x-forwarded-for'] = clientAddress;
   headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
   headers['x-forwarded-host'] = issuer.host;
   headers.host = issuer.host;

@@ -53,6 +53,8 @@ export interface ForwardedRequest {
   url: string;
   /** The forwarding headers the upstream received. */
   forwarded: { for: string; proto: string; host: string };
+  /** The upstream origin it went to. */
+  upstream: string;
   status?: number;
 }
 
@@ -219,6 +221,7 @@ export async function startTlsProxy(options: TlsProxyOptions = {}): Promise<TlsP
       method: incoming.method ?? 'GET',
       url: incoming.url ?? '/',
       forwarded: { for: forwardedFor, proto: 'https', host },
+      upstream: target.origin,
     };
     requests.push(record);
     const upstream = http.request(
