@@ -14,6 +14,7 @@ import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
 import type { ProtocolKeys } from './keys.js';
+import { keepOfflineAccess } from './offline-access.js';
 import { allowedScopes, type ResourceInfo, registerResourceLookup } from './resource-access.js';
 import { summarizeUserAgent } from './user-agent.js';
 import { userCodeThrottleMiddleware } from './user-code-throttle.js';
@@ -78,6 +79,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       introspectionSigningAlgValues: ['ES256', 'RS256'],
     },
     responseTypes: ['code'],
+    // Checks run after the engine's own parameter checks (see each function).
+    extraParams: { scope: keepOfflineAccess },
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
