@@ -18,7 +18,7 @@ export const USER = { email: 'bob@beta.test', password: 'correct horse battery s
  * Access-token lifetime in seconds. Short, so a test can wait for expiry and watch the library refresh;
  * long enough for a code exchange and one API call on a loaded machine.
  */
-export const ACCESS_TOKEN_SECONDS = 4;
+export const ACCESS_TOKEN_SECONDS = 5;
 
 /** The registered loopback redirect: any port (RFC 8252 §7.3), this path. */
 export const CALLBACK_PATH = '/callback';
