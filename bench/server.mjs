@@ -59,6 +59,7 @@ clients:
   - id: acme-desktop
     name: Acme Desktop
     redirect_uris: [com.acme.desktop:/oauth2redirect, http://127.0.0.1/callback]
+    id_token_signed_response_alg: ES256
 organizations:
   - id: beta
     name: Beta LLC

@@ -103,9 +103,11 @@ clients:
     name: Acme Desktop
     redirect_uris: [com.acme.desktop:/oauth2redirect, http://127.0.0.1/callback]
     device_flow: true
+    id_token_signed_response_alg: ES256
   - id: acme-meetings
     name: Acme Meetings
     redirect_uris: [com.acme.meetings:/oauth2redirect, http://127.0.0.1/callback]
+    id_token_signed_response_alg: ES256
 resources:
   - { id: ${API}, name: Acme API, scopes: [calls, messages] }
 organizations:

@@ -11,6 +11,8 @@ export interface AddClientInput {
   deviceFlow?: boolean | undefined;
   /** Web clients only: the shared secret (client_secret_basic). */
   secret?: string | undefined;
+  /** The ID token's signing algorithm (default RS256, OpenID Connect's default). */
+  idTokenSignedResponseAlg?: 'ES256' | 'RS256' | undefined;
 }
 
 export interface ClientSummary {
@@ -19,6 +21,8 @@ export interface ClientSummary {
   kind: 'native' | 'web';
   redirectUris: string[];
   deviceFlow: boolean;
+  /** The algorithm of its ID tokens. */
+  idTokenSignedResponseAlg: 'ES256' | 'RS256';
   source: string;
 }
 
@@ -58,7 +62,7 @@ export async function addClient(ctx: AdminContext, input: AddClientInput): Promi
     deviceFlow: input.deviceFlow ?? false,
     tokenEndpointAuthMethod: kind === 'native' ? 'none' : 'client_secret_basic',
     secret: input.secret,
-    idTokenSignedResponseAlg: 'ES256',
+    idTokenSignedResponseAlg: input.idTokenSignedResponseAlg ?? 'RS256',
   };
   if (await ctx.repos.clients.find(client.id)) {
     throw new AdminError('already_exists', `client ${client.id} already exists`);
@@ -101,6 +105,7 @@ function summarize(client: ClientConfig & { source: string }): ClientSummary {
     kind: client.kind,
     redirectUris: client.redirectUris,
     deviceFlow: client.deviceFlow,
+    idTokenSignedResponseAlg: client.idTokenSignedResponseAlg,
     source: client.source,
   };
 }

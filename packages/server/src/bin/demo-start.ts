@@ -22,6 +22,7 @@ clients:
   - id: ${DEMO_CLIENT}
     name: Acme Desktop
     redirect_uris: [com.acme.desktop:/oauth2redirect, http://127.0.0.1/callback]
+    id_token_signed_response_alg: ES256
     device_flow: true
 organizations:
   - id: beta

@@ -147,7 +147,40 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
       '--json',
     ]);
     expect(added.code).toBe(0);
-    expect(JSON.parse(added.stdout)).toMatchObject({ id: 'notes', kind: 'native', deviceFlow: true });
+    // OpenID Connect's default algorithm unless the app says otherwise.
+    expect(JSON.parse(added.stdout)).toMatchObject({
+      id: 'notes',
+      kind: 'native',
+      deviceFlow: true,
+      idTokenSignedResponseAlg: 'RS256',
+    });
+    const es256 = await run([
+      'admin',
+      'clients',
+      'add',
+      '--id',
+      'notes-sdk',
+      '--redirect-uri',
+      'com.acme.notes:/oauth2redirect',
+      '--id-token-alg',
+      'ES256',
+      '--json',
+    ]);
+    expect(es256.code, es256.stderr).toBe(0);
+    expect(JSON.parse(es256.stdout)).toMatchObject({ id: 'notes-sdk', idTokenSignedResponseAlg: 'ES256' });
+    const badAlg = await run([
+      'admin',
+      'clients',
+      'add',
+      '--id',
+      'notes-x',
+      '--redirect-uri',
+      'com.acme.notes:/oauth2redirect',
+      '--id-token-alg',
+      'HS256',
+    ]);
+    expect(badAlg.code).toBe(2);
+    expect(badAlg.stderr).toMatch(/--id-token-alg must be RS256 or ES256/);
 
     const again = await run([
       'admin',
@@ -168,6 +201,7 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     );
 
     expect((await run(['admin', 'clients', 'remove', '--id', 'notes'])).code).toBe(0);
+    expect((await run(['admin', 'clients', 'remove', '--id', 'notes-sdk'])).code).toBe(0);
     const gone = JSON.parse((await run(['admin', 'clients', 'list', '--json'])).stdout) as unknown[];
     expect(gone).toEqual([]);
     const unknown = await run(['admin', 'clients', 'remove', '--id', 'notes']);

@@ -826,6 +826,32 @@ describe('loadConfig: operator secret', () => {
   });
 });
 
+describe('loadConfig: ID token algorithm per client', () => {
+  it('defaults to RS256 (OpenID Connect’s default) and takes ES256 when a client says so', async () => {
+    const config = await load(`
+clients:
+  - { id: plain, redirect_uris: [com.acme.plain:/cb] }
+  - { id: sdk, redirect_uris: [com.acme.sdk:/cb], id_token_signed_response_alg: ES256 }
+organizations:
+  - { id: a, name: A, connection: { type: local } }
+`);
+    expect(config.clients.map((c) => [c.id, c.idTokenSignedResponseAlg])).toEqual([
+      ['plain', 'RS256'],
+      ['sdk', 'ES256'],
+    ]);
+  });
+
+  it('refuses an algorithm it has no key for', async () => {
+    await rejects(
+      load(`
+clients:
+  - { id: app, redirect_uris: [com.acme.app:/cb], id_token_signed_response_alg: HS256 }
+`),
+      'clients[0].id_token_signed_response_alg',
+    );
+  });
+});
+
 describe('loadConfig: the result', () => {
   it('is deeply frozen', async () => {
     const config = await load(

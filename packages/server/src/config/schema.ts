@@ -208,7 +208,9 @@ const client = z.strictObject({
   secret: text.optional(),
   jwks: z.strictObject({ keys: z.array(jwk).min(1) }).optional(),
   download_url: httpUrl.optional(),
-  id_token_signed_response_alg: z.enum(['ES256', 'RS256']).default('ES256'),
+  // OpenID Connect's default (Core §3.1.3.7, Registration §2): what a library assumes when the
+  // client does not say; our SDK's apps declare ES256.
+  id_token_signed_response_alg: z.enum(['ES256', 'RS256']).default('RS256'),
 });
 
 const resource = z.strictObject({

@@ -170,6 +170,8 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         findResource: (id) => resources.get(id),
         // RFC 8628 §5.1: user-code entry per address, in the same counter store as the sign-in throttle.
         userCodeThrottle,
+        // RFC 8628 §3.5: each device code's last answered poll, shared by every process.
+        devicePolls: repos.replayCache,
         onError: (ctx, error) => {
           const status = (error as { statusCode?: number }).statusCode ?? 500;
           const entry = { err: { name: error.name, message: error.message }, path: ctx.path, status };

@@ -13,6 +13,7 @@ import {
 import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
+import { devicePollingMiddleware, type PollLedger } from './device-polling.js';
 import type { ProtocolKeys } from './keys.js';
 import { keepOfflineAccess } from './offline-access.js';
 import { allowedScopes, type ResourceInfo, registerResourceLookup } from './resource-access.js';
@@ -33,6 +34,12 @@ export interface ProviderDeps {
    * USER_CODE_THROTTLE_POLICY (protocol/user-code-throttle.ts). Without one, entry is not limited.
    */
   userCodeThrottle?: Throttle | undefined;
+  /**
+   * Remembers each device code's last answered poll across processes (the replay cache), so a
+   * device polling faster than the interval gets `slow_down` (RFC 8628 §3.5). Without one, the
+   * interval is sent but not enforced.
+   */
+  devicePolls?: PollLedger | undefined;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;
 }
@@ -68,7 +75,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     acrValues: ['urn:latchkey:acr:pwd', 'urn:latchkey:acr:mfa', 'urn:latchkey:acr:federated'],
     conformIdTokenClaims: false,
     clientDefaults: {
-      id_token_signed_response_alg: 'ES256',
+      // Each client's registration names its own (config `id_token_signed_response_alg`).
+      id_token_signed_response_alg: 'RS256',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'none',
@@ -215,6 +223,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
         renderDeviceThrottled(ctx, seconds),
       ),
     );
+  if (deps.devicePolls) provider.use(devicePollingMiddleware(deps.devicePolls));
   // RFC 8628 §3.3.1: verification_uri_complete opens the code page with the code pre-filled, and the
   // person still presses Continue before the confirmation page. (The engine would post the code on
   // its own, skipping the person's look at the code page.)

@@ -18,6 +18,7 @@ clients:
     redirect_uris: [com.acme.desktop:/oauth2redirect, http://127.0.0.1/callback]
     device_flow: true
     download_url: https://downloads.acme.test/desktop
+    id_token_signed_response_alg: ES256
   - id: acme-meetings
     name: Acme Meetings
     redirect_uris: [com.acme.meetings:/oauth2redirect, http://127.0.0.1/callback]
