@@ -75,6 +75,8 @@ describe('Python authlib (Debian)', () => {
     const signedIn = await step('signed-in');
     expect(signedIn).toMatchObject({
       email: USER.email,
+      // OpenID Connect's default for a client that registered no id_token_signed_response_alg.
+      alg: 'RS256',
       expires_in: ACCESS_TOKEN_SECONDS,
       has_refresh_token: true,
       userinfo_status: 200,

@@ -119,13 +119,16 @@ describe('MSAL Node', () => {
       email: USER.email,
     });
     account = result.account as AccountInfo;
-    // MSAL takes the username from `preferred_username`.
-    expect(result.account?.username).toBe(USER.email);
     expect(result.account?.name).toBe(USER.name);
     expect(result.expiresOn?.getTime()).toBeLessThanOrEqual(Date.now() + ACCESS_TOKEN_SECONDS * 1000);
     expect((await pca.getAllAccounts()).map((a) => a.homeAccountId)).toEqual([account.homeAccountId]);
     const me = await userinfo(`${interop.issuer}/me`, result.accessToken, interop.proxy?.fetch);
     expect(me.body).toMatchObject({ email: USER.email });
+  });
+
+  it('the account’s username is the email (MSAL reads `preferred_username`)', () => {
+    expect(result.idTokenClaims).toMatchObject({ preferred_username: USER.email });
+    expect(account.username).toBe(USER.email);
   });
 
   it('acquireTokenSilent refreshes once the access token has expired (MSAL re-sends offline_access)', async () => {
