@@ -17,6 +17,8 @@ export interface StandinUser {
   groups?: string[] | undefined;
   /** The stable account id: Google's `sub`, Entra's `oid`. Default: derived from the email. */
   subject?: string | undefined;
+  /** Entra's `preferred_username` (the UPN, which may differ from the email). Default: the email. */
+  username?: string | undefined;
 }
 
 export interface StandinAccount {
@@ -112,7 +114,7 @@ export function claimsFor(
       oid: account.accountId,
       email,
       xms_edov: verified,
-      preferred_username: email,
+      preferred_username: user.username ?? email,
       name: user.name,
       groups: user.groups ?? [],
     };

@@ -28,9 +28,17 @@ export function trustedEmail(identity: VerifiedIdentity, domains: readonly strin
   return domains.some((d) => d.toLowerCase() === domain) ? email : undefined;
 }
 
+/** The upstream's `preferred_username` claim (OpenID Connect upstreams), as a label only. */
+function upstreamUsername(identity: VerifiedIdentity): string | undefined {
+  const value = identity.raw.preferred_username;
+  return typeof value === 'string' && value.trim() && value.length <= 256 ? value.trim() : undefined;
+}
+
 function profileOf(identity: VerifiedIdentity): Record<string, unknown> {
+  const username = upstreamUsername(identity);
   return {
     groups: identity.groups,
+    ...(username ? { preferred_username: username } : {}),
     ...(identity.name ? { name: identity.name } : {}),
     ...(identity.email ? { email: identity.email } : {}),
   };

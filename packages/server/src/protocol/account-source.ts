@@ -47,13 +47,22 @@ export function createAccountSource(deps: {
           })
         ).rows[0];
       if (!row) return undefined;
-      const groups = parseJson<{ groups?: unknown }>(row.profile ?? undefined, {}).groups;
+      const profile = parseJson<{ groups?: unknown; preferred_username?: unknown }>(
+        row.profile ?? undefined,
+        {},
+      );
+      const groups = profile.groups;
+      const upstreamUsername =
+        typeof profile.preferred_username === 'string' && profile.preferred_username.trim()
+          ? profile.preferred_username.trim()
+          : undefined;
       const record: AccountRecord = {
         id: row.id,
         organizationId: row.organization_id,
         email: row.email,
         emailVerified: Boolean(row.email),
         name: row.name,
+        preferredUsername: upstreamUsername ?? row.email ?? undefined,
         groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
         status: row.status as AccountRecord['status'],
       };

@@ -8,6 +8,11 @@ export interface AccountRecord {
   email?: string | null | undefined;
   emailVerified: boolean;
   name?: string | null | undefined;
+  /**
+   * OpenID Connect's `preferred_username` (Core §5.1): the upstream's for a federated user when it
+   * sent one, else the email. MSAL shows it as the signed-in account's name. Never a key.
+   */
+  preferredUsername?: string | undefined;
   groups: string[];
   status: 'active' | 'disabled';
 }
@@ -80,6 +85,7 @@ export class AccountStore {
         email: record.email ?? undefined,
         email_verified: record.email ? record.emailVerified : undefined,
         name: record.name ?? undefined,
+        preferred_username: record.preferredUsername ?? record.email ?? undefined,
         groups: record.groups,
         org_id: record.organizationId,
       }),

@@ -7,6 +7,6 @@ export const SCOPES = ['openid', 'offline_access', 'email', 'profile', 'groups']
 export const CLAIMS = {
   openid: ['sub', 'amr', 'acr', 'org_id'],
   email: ['email', 'email_verified'],
-  profile: ['name'],
+  profile: ['name', 'preferred_username'],
   groups: ['groups'],
 };
