@@ -22,7 +22,24 @@ export default defineConfig({
       { extends: true, test: { name: 'standin', include: ['packages/standin-idp/src/**/*.test.ts'] } },
       {
         extends: true,
-        test: { name: 'e2e', include: ['e2e/**/*.test.ts'], fileParallelism: false, testTimeout: 90_000 },
+        test: {
+          name: 'e2e',
+          include: ['e2e/**/*.test.ts'],
+          exclude: ['e2e/interop/**'],
+          fileParallelism: false,
+          testTimeout: 90_000,
+        },
+      },
+      // Independent client libraries (openid-client, oauth4webapi, MSAL Node, AppAuth-JS, authlib)
+      // against the real server: `--project interop` runs just them.
+      {
+        extends: true,
+        test: {
+          name: 'interop',
+          include: ['e2e/interop/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 90_000,
+        },
       },
     ],
   },

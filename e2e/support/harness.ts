@@ -18,6 +18,7 @@ import {
   type TestDatabaseKind,
 } from '../../packages/server/src/test-support/databases.js';
 import { freePort, TEST_SECRET } from '../../packages/server/src/test-support/server.js';
+import { startTlsProxy, type TlsProxy } from '../../packages/server/src/test-support/tls-proxy.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SERVER_BIN = path.join(REPO_ROOT, 'packages/server/bin/latchkey.js');
@@ -125,6 +126,8 @@ export async function desktopProfile(
 
 export interface LatchkeyProcess {
   issuer: string;
+  /** The TLS-terminating proxy in front, when `tlsProxy` was asked for; `issuer` is its URL. */
+  proxy?: TlsProxy;
   databaseUrl: string;
   /** Environment for `latchkey` commands against this server (admin, migrate). */
   env: Record<string, string>;
@@ -170,14 +173,24 @@ export async function startLatchkey(options: {
   kind?: TestDatabaseKind;
   /** Chosen beforehand when others must know it (an upstream IdP's redirect URI). */
   issuer?: string;
+  /**
+   * Put a TLS-terminating proxy (test-support/tls-proxy.ts) in front: the issuer becomes its https
+   * URL, the server listens on its own port and trusts the proxy's forwarding headers.
+   */
+  tlsProxy?: boolean;
 }): Promise<LatchkeyProcess> {
   const dir = await tempDir('latchkey-e2e-server-');
   const database = await createTestDatabaseUrl(options.kind ?? 'sqlite', dir);
   const configPath = path.join(dir, 'latchkey.yaml');
   await writeFile(configPath, options.yaml);
-  const issuer = options.issuer ?? `http://127.0.0.1:${await freePort()}`;
+  const proxy = options.tlsProxy ? await startTlsProxy() : undefined;
+  const directPort = await freePort();
+  const direct = `http://127.0.0.1:${directPort}`;
+  proxy?.setTarget(direct);
+  const issuer = proxy?.url ?? options.issuer ?? direct;
   const env = {
     LATCHKEY_ISSUER: issuer,
+    ...(proxy ? { LATCHKEY_PORT: String(directPort), LATCHKEY_TRUSTED_PROXIES: '127.0.0.1' } : {}),
     LATCHKEY_DATABASE_URL: database.url,
     LATCHKEY_SECRET: TEST_SECRET,
     LATCHKEY_CONFIG: configPath,
@@ -207,7 +220,7 @@ export async function startLatchkey(options: {
       output += chunk.toString();
     });
     try {
-      await waitForHttp(`${issuer}/readyz`, 30_000, () => alive);
+      await waitForHttp(`${proxy ? direct : issuer}/readyz`, 30_000, () => alive);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${output}`);
     }
@@ -220,6 +233,7 @@ export async function startLatchkey(options: {
   };
   return {
     issuer,
+    ...(proxy ? { proxy } : {}),
     databaseUrl: database.url,
     env,
     configPath,
@@ -227,6 +241,7 @@ export async function startLatchkey(options: {
     stop,
     restart: start,
     async dispose() {
+      await proxy?.close();
       await stop();
       await database.drop();
     },
