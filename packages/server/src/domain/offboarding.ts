@@ -35,13 +35,19 @@ export interface DisableResult {
  * The records are removed through `SessionControl.within(trx)`, the same revoke function every other
  * sign-out uses, so what hangs off a revocation there (e.g. the live sign-out notice) covers the
  * admin command and SCIM deprovisioning alike. An unknown user id returns undefined (nothing written).
+ * Given a transaction (`{ db: trx }`), it runs inside it and commits or rolls back with it.
  */
 export async function disableUserEverywhere(
   deps: OffboardingDeps,
   userId: string,
   options: DisableOptions,
 ): Promise<DisableResult | undefined> {
-  return deps.database.db.transaction().execute(async (trx) => {
+  const { db } = deps.database;
+  // Inside a caller's transaction (a SCIM PATCH that changes attributes and `active` together) the
+  // statements join it; otherwise they get their own.
+  const run = <T>(work: (trx: typeof db) => Promise<T>) =>
+    db.isTransaction ? work(db) : db.transaction().execute(work);
+  return run(async (trx) => {
     const user = await trx
       .selectFrom('users')
       .select(['id', 'organization_id', 'email', 'status'])
