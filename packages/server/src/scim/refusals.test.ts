@@ -102,6 +102,13 @@ describe.each(testDatabaseKinds())('SCIM refusals on %s', (kind) => {
     );
     await expectRefusal(() => scim.patch(`/Users/${userId}`, '{not json'), 400, 'invalidSyntax');
     await expectRefusal(() => scim.request('POST', '/Users'), 400, 'invalidSyntax');
+    // Over the 1 MB limit: refused before it is read, the same way.
+    const big = JSON.stringify({
+      schemas: [USER],
+      userName: 'big@contoso.test',
+      nickName: 'x'.repeat(1_100_000),
+    });
+    await expectRefusal(() => scim.post('/Users', big), 413, undefined, /larger than/);
   });
 
   it('unknown attributes → 400 (top level, a sub-attribute, a PATCH path, a path-less PATCH value)', async () => {

@@ -46,16 +46,18 @@ export function registerScimRoutes(app: FastifyInstance, deps: ScimRouteDeps): v
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) =>
     done(null, body),
   );
-  app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    // What fails before a handler runs: a body over the limit, a broken request.
-    const status = error.statusCode === 413 ? 413 : 400;
-    const refusal = asScimRefusal(error) ?? null;
-    const detail = status === 413 ? `the request body is larger than ${BODY_LIMIT} bytes` : error.message;
-    request.log.info({ scim: { status, detail } }, 'scim request refused');
+  app.setErrorHandler(async (error: Error & { statusCode?: number }, request, reply) => {
+    // What fails before a handler runs: a body over the limit, a body the parser cannot read.
+    const refusal =
+      error.statusCode === 413
+        ? new ScimRefusal(413, undefined, `the request body is larger than ${BODY_LIMIT} bytes`)
+        : new ScimRefusal(400, 'invalidSyntax', error.message);
+    const organization = (request.params as { organization?: string } | undefined)?.organization ?? '';
+    await refused(deps, request as ScimRequest, undefined, organization, refusal);
     return reply
-      .code(refusal?.status ?? status)
+      .code(refusal.status)
       .type(SCIM_JSON)
-      .send(JSON.stringify(scimErrorBody(status, status === 413 ? undefined : 'invalidSyntax', detail)));
+      .send(JSON.stringify(scimErrorBody(refusal.status, refusal.scimType, refusal.message)));
   });
   const handler = (request: ScimRequest, reply: FastifyReply) => handle(deps, request, reply);
   const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
