@@ -537,6 +537,36 @@ describe('admin against the database of a running server', () => {
     expect((await server.parts.repos.users.findById(carol.id))?.status).toBe('active');
   });
 
+  it('scim-tokens create prints the SCIM URL and a token (once) the running server accepts; revoke ends it', async () => {
+    const created = await run([
+      'admin',
+      'scim-tokens',
+      'create',
+      '--org',
+      'beta',
+      '--label',
+      'entra',
+      '--json',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const printed = JSON.parse(created.stdout) as { id: string; token: string; url: string };
+    const { id, token } = printed;
+    // The URL under the CLI's issuer (its configuration here has the default one, not the test server's).
+    expect(printed.url).toMatch(/^http:\/\/[^/]+\/scim\/v2\/beta$/);
+    const url = `${server.issuer}/scim/v2/beta`;
+    const users = await fetch(`${url}/Users`, { headers: { authorization: `Bearer ${token}` } });
+    expect(users.status).toBe(200);
+    expect(((await users.json()) as { totalResults: number }).totalResults).toBeGreaterThan(0);
+    const list = await run(['admin', 'scim-tokens', 'list', '--org', 'beta']);
+    expect(list.stdout).toMatch(new RegExp(`${id}\\s+beta\\s+entra`));
+    expect(list.stdout).not.toContain(token);
+    expect((await run(['admin', 'scim-tokens', 'revoke', '--id', id])).code).toBe(0);
+    expect((await fetch(`${url}/Users`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    const unknown = await run(['admin', 'scim-tokens', 'create', '--org', 'nobody']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no organization nobody/);
+  });
+
   it('keys rotate publishes a pending key; the server serves it at /jwks after reloading keys', async () => {
     const rotated = await run(['keys', 'rotate', '--activate-in', '10m', '--keep-old', '1d', '--json']);
     expect(rotated.code).toBe(0);

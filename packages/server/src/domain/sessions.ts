@@ -1,10 +1,16 @@
+import type { Kysely } from 'kysely';
 import { type AccountRecord, listAccountRecords, revokeAllForAccount } from '../storage/account-records.js';
 import type { Database } from '../storage/database.js';
+import type { Schema } from '../storage/schema.js';
 
 /**
  * A person's browser sessions and app grants (the engine's records), ended without the engine:
  * revocations take effect at the app's next refresh on every server process, since every process
  * reads the same records.
+ *
+ * The revoke functions below are the one place where a user's records are removed (admin commands,
+ * the account page, upstream revalidation, SCIM deprovisioning alike), so whatever must happen on
+ * every revocation belongs here.
  */
 export interface SessionControl {
   /** "Sign out everywhere" / offboarding: every session, grant, code and token. Returns the records removed. */
@@ -19,12 +25,21 @@ export interface SessionControl {
   /** One app's grant of the user and everything issued under it (refresh and access tokens). */
   endGrant(userId: string, grantId: string): Promise<void>;
   list(userId: string): Promise<AccountRecord[]>;
+  /**
+   * The same operations on a transaction's connection (`db.transaction().execute(trx => …)`), so a
+   * caller can make a revocation part of a larger change that commits or rolls back as one
+   * (domain/offboarding.ts: disable + revoke + audit).
+   */
+  within(trx: Kysely<Schema>): SessionControl;
 }
 
-export function createSessionControl(database: Database): SessionControl {
-  const db = database.db;
+export function createSessionControl(database: Pick<Database, 'db'>): SessionControl {
+  return sessionControlOn(database.db);
+}
+
+function sessionControlOn(db: Kysely<Schema>): SessionControl {
   return {
-    revokeAll: (userId) => revokeAllForAccount(database, userId),
+    revokeAll: (userId) => revokeAllForAccount({ db }, userId),
     async revokeAllExcept(userId, keepSessionUid) {
       const result = await db
         .deleteFrom('oidc_records')
@@ -50,6 +65,7 @@ export function createSessionControl(database: Database): SessionControl {
         )
         .execute();
     },
-    list: (userId) => listAccountRecords(database, userId),
+    list: (userId) => listAccountRecords({ db }, userId),
+    within: (trx) => sessionControlOn(trx),
   };
 }

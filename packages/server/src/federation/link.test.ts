@@ -177,4 +177,34 @@ describe.each(testDatabaseKinds())('linking upstream identities on %s', (kind) =
     const found = await repos.users.findIdentity('acme-oidc', 'sub-rt');
     expect(found?.upstreamRefreshToken).toBe('upstream-rt-secret');
   });
+
+  it('links a user provisioned over SCIM by its externalId (the upstream subject), within the organization only', async () => {
+    const zed = await repos.users.create({ organizationId: 'acme', email: 'zed@acme.test' });
+    await repos.scim.users.save({
+      userId: zed.id,
+      organizationId: 'acme',
+      externalId: '00u-zed',
+      attributes: {},
+    });
+    const foreign = await repos.users.create({ organizationId: 'other', email: 'yan@other.test' });
+    await repos.scim.users.save({
+      userId: foreign.id,
+      organizationId: 'other',
+      externalId: '00u-yan',
+      attributes: {},
+    });
+    // The upstream's email is not the one provisioned (and not vouched for): the subject decides.
+    const linked = await linkIdentity(repos, {
+      identity: identity({ subject: '00u-zed', email: 'zed.alias@acme.test', emailVerified: false }),
+      organization: org(),
+    });
+    expect(linked).toEqual({ ok: true, userId: zed.id, created: false, linked: true });
+    // Another organization's externalId leads nowhere: a new user just in time, not theirs.
+    const other = await linkIdentity(repos, {
+      identity: identity({ subject: '00u-yan', email: undefined, emailVerified: false }),
+      organization: org(),
+    });
+    expect(other).toMatchObject({ ok: true, created: true });
+    expect(other.ok && other.userId).not.toBe(foreign.id);
+  });
 });

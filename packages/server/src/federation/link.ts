@@ -51,14 +51,14 @@ function profileOf(identity: VerifiedIdentity): Record<string, unknown> {
  *    if that user is in this organization and active. A disabled user stays out; nothing here ever
  *    re-enables or re-creates one.
  * 2. Unknown identity with a trusted email (vouched for by the upstream, in one of the organization's
- *    domains) that names an existing user of this organization: the user an administrator set up in
- *    advance gets this identity linked — the only way an email leads to an account, and only once
+ *    domains) that names an existing user of this organization, or whose subject is the `externalId`
+ *    of a user the organization provisioned over SCIM: the user set up in advance gets this identity linked — the only way an email leads to an account, and only once
  *    per connection (a user already linked to another subject of this connection is refused, so two
  *    upstream accounts never merge into one).
  * 3. Otherwise, just-in-time creation when the policy allows it, with the trusted email (or none).
  */
 export async function linkIdentity(
-  repos: Pick<Repositories, 'users'>,
+  repos: Pick<Repositories, 'users'> & Partial<Pick<Repositories, 'scim'>>,
   input: LinkInput,
 ): Promise<LinkResult> {
   const { identity, organization } = input;
@@ -83,9 +83,18 @@ export async function linkIdentity(
     return { ok: true, userId: user.id, created: false, linked: false };
   }
 
-  // 2. A user set up in advance, found by a trusted email.
+  // 2. A user set up in advance, found by a trusted email — or provisioned by the organization's own
+  //    directory over SCIM with this upstream subject as its externalId (Okta sends its user id, which
+  //    is the OIDC `sub`): both the SCIM record and the identity come from this organization's IdP.
   const email = trustedEmail(identity, organization.domains);
-  const existing = email ? await repos.users.findByEmail(email) : undefined;
+  let existing = email ? await repos.users.findByEmail(email) : undefined;
+  if (!existing && repos.scim) {
+    const [provisioned] = await repos.scim.users.find(organization.id, {
+      by: 'externalId',
+      value: identity.subject,
+    });
+    if (provisioned) existing = await repos.users.findById(provisioned.id);
+  }
   if (existing) {
     if (existing.organizationId !== organization.id) {
       return { ok: false, reason: 'wrong_organization', userId: existing.id };

@@ -1,7 +1,12 @@
 import type { LifetimesConfig } from '../config/types.js';
 import type { OrganizationDirectory } from '../domain/directory.js';
 import type { Revalidator } from '../federation/revalidate.js';
-import { type AccountRow, latestIdentityProfile } from '../storage/account-row.js';
+import {
+  type AccountRow,
+  accountGroups,
+  latestIdentityProfile,
+  scimGroupNames,
+} from '../storage/account-row.js';
 import type { Database } from '../storage/database.js';
 import { parseJson } from '../storage/json.js';
 import { param, prepared } from '../storage/prepared-statements.js';
@@ -27,6 +32,7 @@ export function createAccountSource(deps: {
       .selectFrom('users')
       .select(['id', 'organization_id', 'email', 'name', 'status'])
       .select(latestIdentityProfile('users.id').as('profile'))
+      .select(scimGroupNames('users.id', database.dialect).as('scim_groups'))
       .where('id', '=', param('id')),
   );
   return {
@@ -47,11 +53,7 @@ export function createAccountSource(deps: {
           })
         ).rows[0];
       if (!row) return undefined;
-      const profile = parseJson<{ groups?: unknown; preferred_username?: unknown }>(
-        row.profile ?? undefined,
-        {},
-      );
-      const groups = profile.groups;
+      const profile = parseJson<{ preferred_username?: unknown }>(row.profile ?? undefined, {});
       const upstreamUsername =
         typeof profile.preferred_username === 'string' && profile.preferred_username.trim()
           ? profile.preferred_username.trim()
@@ -63,7 +65,8 @@ export function createAccountSource(deps: {
         emailVerified: Boolean(row.email),
         name: row.name,
         preferredUsername: upstreamUsername ?? row.email ?? undefined,
-        groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
+        // The upstream identity's groups and the SCIM groups (docs/scim.md), released with scope `groups`.
+        groups: accountGroups(row),
         status: row.status as AccountRecord['status'],
       };
       return record;

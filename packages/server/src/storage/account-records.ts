@@ -9,7 +9,10 @@ import type { Database } from './database.js';
  * "Revoke everything for this user": sessions, grants, codes, tokens and in-flight interactions of
  * the account, in one statement. Returns how many records were removed.
  */
-export async function revokeAllForAccount(database: Database, accountId: string): Promise<number> {
+export async function revokeAllForAccount(
+  database: Pick<Database, 'db'>,
+  accountId: string,
+): Promise<number> {
   const result = await database.db
     .deleteFrom('oidc_records')
     .where('account_id', '=', accountId)
@@ -31,7 +34,7 @@ export interface AccountRecord {
 
 /** Live sessions, grants and refresh tokens of a user, for `latchkey admin sessions list`. */
 export async function listAccountRecords(
-  database: Database,
+  database: Pick<Database, 'db'>,
   accountId: string,
   now: number = Date.now(),
 ): Promise<AccountRecord[]> {
