@@ -13,6 +13,7 @@ import {
 import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
+import { type DpopRefused, dpopRefusedEvent, type EngineError } from './dpop-binding.js';
 import type { ProtocolKeys } from './keys.js';
 import { allowedScopes, type ResourceInfo, registerResourceLookup } from './resource-access.js';
 import { summarizeUserAgent } from './user-agent.js';
@@ -32,6 +33,13 @@ export interface ProviderDeps {
    * USER_CODE_THROTTLE_POLICY (protocol/user-code-throttle.ts). Without one, entry is not limited.
    */
   userCodeThrottle?: Throttle | undefined;
+  /**
+   * The DPoP nonce secret (32 bytes), the same on every process of a fleet: a nonce issued by one
+   * process is accepted by another. Derived from the operator secret in main/assemble.ts.
+   */
+  dpopNonceSecret: Buffer;
+  /** A token request refused for want of the right DPoP proof (RFC 9449): the audit log. */
+  onDpopRefused?(event: DpopRefused): void | Promise<void>;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;
 }
@@ -115,7 +123,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
         logoutSource: (ctx, form) => renderLogoutConfirm(ctx, form),
         postLogoutSuccessSource: (ctx) => renderLoggedOut(ctx),
       },
-      // DPoP stays available to clients that want sender-constrained tokens; PAR too.
+      // RFC 9449. A client with `dpop: required` has `dpop_bound_access_tokens` (protocol/clients.ts):
+      // the engine refuses its token requests without a proof; for every client a proof binds the
+      // tokens (`cnf.jkt`), and a bound refresh token needs its key's proof. Nonces (§8) come from a
+      // secret every process shares, so any process accepts a nonce another one issued; they are
+      // always offered (a client with a skewed clock recovers through one) and required when
+      // `dpop.require_nonce` says so. PAR stays available too.
+      dPoP: {
+        enabled: true,
+        nonceSecret: deps.dpopNonceSecret,
+        requireNonce: () => config.dpop.requireNonce,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined,
@@ -231,6 +249,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // sees the request (see normalizeForwarded in http/provider-mount.ts).
   provider.proxy = true;
   provider.on('server_error', (ctx, error) => deps.onError?.(ctx, error));
+  if (deps.onDpopRefused) {
+    const report = deps.onDpopRefused;
+    provider.on('grant.error', (ctx: KoaContextWithOIDC, error: Error) => {
+      const event = dpopRefusedEvent(ctx, error as EngineError);
+      if (event) void Promise.resolve(report(event)).catch((caught: Error) => deps.onError?.(ctx, caught));
+    });
+  }
   return provider;
 }
 
