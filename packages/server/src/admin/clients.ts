@@ -11,6 +11,8 @@ export interface AddClientInput {
   deviceFlow?: boolean | undefined;
   /** Web clients only: the shared secret (client_secret_basic). */
   secret?: string | undefined;
+  /** RFC 9449 (docs/dpop.md). Default: `required` for a native (public) client, `optional` for a web one. */
+  dpop?: 'required' | 'optional' | undefined;
 }
 
 export interface ClientSummary {
@@ -19,6 +21,8 @@ export interface ClientSummary {
   kind: 'native' | 'web';
   redirectUris: string[];
   deviceFlow: boolean;
+  /** RFC 9449: `optional` for a client stored before the setting existed. */
+  dpop: 'required' | 'optional';
   source: string;
 }
 
@@ -59,6 +63,8 @@ export async function addClient(ctx: AdminContext, input: AddClientInput): Promi
     tokenEndpointAuthMethod: kind === 'native' ? 'none' : 'client_secret_basic',
     secret: input.secret,
     idTokenSignedResponseAlg: 'ES256',
+    // A new public client is for an app built with DPoP (our SDK signs proofs by default).
+    dpop: input.dpop ?? (kind === 'native' ? 'required' : 'optional'),
   };
   if (await ctx.repos.clients.find(client.id)) {
     throw new AdminError('already_exists', `client ${client.id} already exists`);
@@ -67,7 +73,7 @@ export async function addClient(ctx: AdminContext, input: AddClientInput): Promi
   await ctx.audit({
     action: 'client_added',
     clientId: client.id,
-    details: { kind, redirectUris: client.redirectUris, deviceFlow: client.deviceFlow },
+    details: { kind, redirectUris: client.redirectUris, deviceFlow: client.deviceFlow, dpop: client.dpop },
   });
   return summarize({ ...client, source: 'admin' });
 }
@@ -101,6 +107,7 @@ function summarize(client: ClientConfig & { source: string }): ClientSummary {
     kind: client.kind,
     redirectUris: client.redirectUris,
     deviceFlow: client.deviceFlow,
+    dpop: client.dpop ?? 'optional',
     source: client.source,
   };
 }

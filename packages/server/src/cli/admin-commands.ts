@@ -86,9 +86,12 @@ async function newPassword(io: CliIo): Promise<string> {
 export const ADMIN_COMMANDS: Record<string, Handler> = {
   // ---- clients ----
   async 'clients add'({ ctx, args, argv, io }) {
-    allowFlags(args, ['id', 'name', 'redirect-uri', 'device-flow', 'kind', 'secret-stdin']);
+    allowFlags(args, ['id', 'name', 'redirect-uri', 'device-flow', 'kind', 'secret-stdin', 'dpop']);
     const kind = optionalString(args, 'kind') ?? 'native';
     if (kind !== 'native' && kind !== 'web') throw new UsageError('--kind must be native or web');
+    const dpop = optionalString(args, 'dpop');
+    if (dpop !== undefined && dpop !== 'required' && dpop !== 'optional')
+      throw new UsageError('--dpop must be required or optional');
     let secret: string | undefined;
     if (booleanFlag(args, 'secret-stdin')) {
       secret = await readSecret(io, 'Client secret: ');
@@ -101,6 +104,7 @@ export const ADMIN_COMMANDS: Record<string, Handler> = {
       redirectUris: repeated(argv, 'redirect-uri'),
       deviceFlow: booleanFlag(args, 'device-flow'),
       secret,
+      dpop,
     });
     return { data: client, text: `Added client ${client.id} (${client.kind}).\n` };
   },

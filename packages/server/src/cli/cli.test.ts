@@ -147,7 +147,40 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
       '--json',
     ]);
     expect(added.code).toBe(0);
-    expect(JSON.parse(added.stdout)).toMatchObject({ id: 'notes', kind: 'native', deviceFlow: true });
+    // A new public client is DPoP-bound unless told otherwise (docs/dpop.md).
+    expect(JSON.parse(added.stdout)).toMatchObject({
+      id: 'notes',
+      kind: 'native',
+      deviceFlow: true,
+      dpop: 'required',
+    });
+    const badDpop = await run([
+      'admin',
+      'clients',
+      'add',
+      '--id',
+      'legacy',
+      '--redirect-uri',
+      'com.acme.legacy:/cb',
+      '--dpop',
+      'maybe',
+    ]);
+    expect(badDpop.code).toBe(2);
+    expect(badDpop.stderr).toMatch(/--dpop must be required or optional/);
+    const optional = await run([
+      'admin',
+      'clients',
+      'add',
+      '--id',
+      'legacy',
+      '--redirect-uri',
+      'com.acme.legacy:/cb',
+      '--dpop',
+      'optional',
+      '--json',
+    ]);
+    expect(JSON.parse(optional.stdout)).toMatchObject({ id: 'legacy', dpop: 'optional' });
+    expect((await run(['admin', 'clients', 'remove', '--id', 'legacy'])).code).toBe(0);
 
     const again = await run([
       'admin',
