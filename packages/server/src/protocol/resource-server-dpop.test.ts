@@ -7,7 +7,7 @@ import { createDpopVerifier, DpopRefusal } from '../../../../docs/examples/verif
 import { launchBrowser } from '../test-support/browser.js';
 import { createProofKey, type ProofKey } from '../test-support/dpop.js';
 import { BrowserTokenSource, discover, postForm } from '../test-support/oidc-client.js';
-import { BASE_YAML, startTestServer, type TestServer } from '../test-support/server.js';
+import { startTestServer, type TestServer } from '../test-support/server.js';
 
 const BOB = { email: 'bob@beta.test', password: 'correct horse battery staple' };
 const CLIENT = 'acme-desktop';
