@@ -151,7 +151,7 @@ async function tokensFor(server, mode, loadgen, n) {
  * One case of the silent sign-in, kept running across rounds: its server, its own load generator,
  * CONCURRENCY refresh chains, and its resident memory idle (after start and a few sign-ins).
  */
-async function openSilentCase(label, mode, env = {}) {
+async function openSilentCase(label, mode, env = {}, { dpop = false } = {}) {
   const server = await startServer(mode, { BENCH_LABEL: label, ...env });
   const loadgen = await startLoadgen();
   let tokens = await tokensFor(server, mode, loadgen, CONCURRENCY);
@@ -165,11 +165,13 @@ async function openSilentCase(label, mode, env = {}) {
     issuer: server.url,
     tokens,
     durationMs: Math.min(DURATION_MS, 2000),
+    dpop,
   }));
   await server.call('resetPeak');
   return {
     label,
     mode,
+    dpop,
     server,
     loadgen,
     tokens,
@@ -192,6 +194,7 @@ async function peakRound(c) {
     issuer: c.server.url,
     tokens: c.tokens,
     durationMs: ROUND_WAKE_MS,
+    dpop: c.dpop,
   }));
   // The engine's in-memory adapter lists every token a grant ever had and scans that list on each
   // save, so one grant gets slower the longer it is refreshed (0.53 → 1.02 ms CPU per request over
@@ -202,6 +205,7 @@ async function peakRound(c) {
     issuer: c.server.url,
     tokens: c.tokens,
     durationMs: DURATION_MS,
+    dpop: c.dpop,
   });
   const after = await c.server.call('stats');
   c.tokens = peak.tokens;
@@ -269,12 +273,14 @@ async function halfPeak(c, peakPerSecond) {
     tokens: c.tokens,
     durationMs: ROUND_WAKE_MS,
     rate,
+    dpop: c.dpop,
   }));
   const half = await c.loadgen.call('refresh', {
     issuer: c.server.url,
     tokens: c.tokens,
     durationMs: DURATION_MS,
     rate,
+    dpop: c.dpop,
   });
   c.tokens = half.tokens;
   const h = summarize(half.latencies, half.seconds);
@@ -291,6 +297,7 @@ async function silent() {
   console.error(`silent sign-in (refresh grant, rotation, ES256 ID token), ${ROUNDS} interleaved rounds`);
   const pgdb = await scratchPostgres();
   const asyncDb = await scratchPostgres();
+  const dpopDb = await scratchPostgres();
   const cases = [];
   try {
     const base = await openSilentCase('baseline', 'baseline');
@@ -299,6 +306,16 @@ async function silent() {
     cases.push(sqlite);
     const postgres = await openSilentCase('postgres', 'latchkey', { BENCH_DATABASE_URL: pgdb.url });
     cases.push(postgres);
+    // DPoP (RFC 9449): every refresh carries a proof of its chain's key, side by side with the above.
+    const sqliteDpop = await openSilentCase('sqlite-dpop', 'latchkey', {}, { dpop: true });
+    cases.push(sqliteDpop);
+    const postgresDpop = await openSilentCase(
+      'postgres-dpop',
+      'latchkey',
+      { BENCH_DATABASE_URL: dpopDb.url },
+      { dpop: true },
+    );
+    cases.push(postgresDpop);
     // The operator's opt-in (README, Performance): commits stop waiting for the WAL flush.
     const asyncUrl = new URL(asyncDb.url);
     asyncUrl.searchParams.set('options', '-c synchronous_commit=off');
@@ -347,6 +364,23 @@ async function silent() {
         r.half.p99 < 10,
       );
     }
+    // DPoP on vs off, in the same rounds: each round's ratio to the case without DPoP.
+    for (const [name, k, plain] of [
+      ['SQLite', sqliteDpop, sqlite],
+      ['PostgreSQL', postgresDpop, postgres],
+    ]) {
+      const r = overall(k);
+      r.ratios = k.rounds.map((round, i) => round.perSecond / base.rounds[i].perSecond);
+      r.ratio = median(r.ratios);
+      r.vsPlain = median(k.rounds.map((round, i) => round.perSecond / plain.rounds[i].perSecond));
+      const plainCpu = median(plain.rounds.map((round) => round.cpuMsPerRequest));
+      out[k.label] = r;
+      row(
+        `Silent sign-in with DPoP (a proof per refresh), Latchkey on ${name}, ${c}`,
+        `${fmt(r.perSecond, 0)}/s = ${fmt(r.vsPlain * 100, 0)}% of ${name} without DPoP, ${fmt(r.ratio * 100, 0)}% of baseline, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ${fmt(r.cpuMsPerRequest, 2)} ms server CPU/req (without: ${fmt(plainCpu, 2)})${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}`,
+        '',
+      );
+    }
     results.cases.silent = out;
     // Idle is the target (#20: the bare engine idles at ~71 MB); under load is reported, bounded loosely.
     for (const [name, r] of [
@@ -365,6 +399,7 @@ async function silent() {
     for (const c of cases) await c.close();
     await pgdb.drop();
     await asyncDb.drop();
+    await dpopDb.drop();
   }
 }
 
@@ -559,7 +594,7 @@ async function sdk() {
     });
     results.cases.sdk[key] = sorted;
     row(
-      `Desktop SDK, process start → access token (latchkey-desktop token, ${label})`,
+      `Desktop SDK, process start → access token (latchkey-desktop token, ${label}${key.endsWith('no-dpop') ? '' : ', DPoP'})`,
       describe(sorted),
       '≤ +50 ms',
       percentile(sorted, 50) - nodeStart <= 50,
@@ -591,6 +626,13 @@ async function sdk() {
       store: desktop.createFileStore({ directory: storeDir, secret: storeKey, onWarning: () => {} }),
       storeArgs: ['--store', 'file', '--store-dir', storeDir],
       env: { LATCHKEY_FILE_STORE_KEY: storeKey },
+    });
+    // The rows above run with DPoP (the SDK's default: the first start binds the stored session,
+    // every later one signs a proof with the stored key). The same without DPoP, for its cost.
+    await measure('file-no-dpop', 'encrypted file store, DPoP off (bearer tokens)', {
+      store: desktop.createFileStore({ directory: storeDir, secret: storeKey, onWarning: () => {} }),
+      storeArgs: ['--store', 'file', '--store-dir', storeDir],
+      env: { LATCHKEY_FILE_STORE_KEY: storeKey, LATCHKEY_DPOP: 'off' },
     });
   } finally {
     await secretService?.stop();

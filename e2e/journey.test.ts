@@ -7,6 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createFileStore } from '@latchkey/desktop';
+import { calculateJwkThumbprint, decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from '../packages/cli/src/test-support/run-cli.js';
@@ -146,6 +147,12 @@ describe.each(testDatabaseKinds())('the journey on %s', (kind) => {
     const token = await runCli(['token', '--resource', API], alice);
     const accessToken = token.stdout.trim();
     expect(accessToken.split('.')).toHaveLength(3);
+    // DPoP (RFC 9449, the demo's `dpop: required`): the session's key is stored with it, and the
+    // access token is bound to that key.
+    expect(stored.dpopKey).toMatchObject({ alg: 'ES256', publicJwk: { kty: 'EC', crv: 'P-256' } });
+    expect(decodeJwt(accessToken).cnf).toEqual({
+      jkt: await calculateJwkThumbprint(stored.dpopKey.publicJwk, 'sha256'),
+    });
     for (const dir of [alice.LATCHKEY_STORE_DIR, alice.LATCHKEY_CACHE_DIR] as string[]) {
       for (const file of await readdir(dir, { recursive: true, withFileTypes: true })) {
         if (!file.isFile()) continue;

@@ -13,6 +13,8 @@ export interface CliConfig {
   storeDir: string;
   cacheDir?: string;
   resources: string[];
+  /** `LATCHKEY_DPOP=off`: bearer tokens instead of DPoP-bound ones (RFC 9449), e.g. to compare costs. */
+  dpop: boolean;
   /** The config file read, if any. */
   configFile?: string;
 }
@@ -90,6 +92,7 @@ export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv):
       flags['store-dir'] ?? env.LATCHKEY_STORE_DIR ?? file.storeDir ?? join(defaultConfigDir(env), 'tokens'),
     ...(cacheDir ? { cacheDir } : {}),
     resources,
+    dpop: env.LATCHKEY_DPOP !== 'off',
     ...(explicit || Object.keys(file).length ? { configFile } : {}),
   };
 }

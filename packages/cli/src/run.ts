@@ -143,6 +143,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       store: makeStore(config, io),
       appName: 'latchkey-desktop',
       resources: config.resources,
+      dpop: config.dpop,
       ...(config.cacheDir ? { cacheDir: config.cacheDir } : {}),
     });
     return client;

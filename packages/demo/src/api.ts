@@ -4,9 +4,12 @@
  * signed by the issuer's keys (fetched from `/jwks` and cached by jose), whose audience is this API
  * (RFC 8707), and answers with the caller's organization's list of projects.
  */
+
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, createRemoteJWKSet, EmbeddedJWK, errors, jwtVerify } from 'jose';
 
 export interface DemoApiOptions {
   /** Latchkey's issuer identifier: its `/jwks` signs the access tokens. */
@@ -33,6 +36,7 @@ const ORGANIZATIONS: Record<string, { name: string; projects: string[] }> = {
 export async function startDemoApi(options: DemoApiOptions): Promise<DemoApi> {
   const jwks = createRemoteJWKSet(new URL('/jwks', options.issuer));
   const requests: DemoApi['requests'] = [];
+  const usedProofs = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://api').pathname;
     const answer = (
@@ -46,13 +50,17 @@ export async function startDemoApi(options: DemoApiOptions): Promise<DemoApi> {
       res.end(JSON.stringify(body));
     };
     if (req.method !== 'GET' || path !== '/v1/projects') return answer(404, { error: 'not_found' });
-    const token = /^Bearer ([\w.~+/-]+=*)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const [, scheme, token] = /^(Bearer|DPoP) ([\w.~+/-]+=*)$/i.exec(req.headers.authorization ?? '') ?? [];
     const challenge = (error: string) => ({
-      'www-authenticate': `Bearer realm="${options.audience}", error="${error}"`,
+      'www-authenticate': `DPoP realm="${options.audience}", error="${error}", algs="ES256"`,
     });
     if (!token) return answer(401, { error: 'invalid_token' }, undefined, challenge('invalid_request'));
     jwtVerify(token, jwks, { issuer: options.issuer, audience: options.audience, typ: 'at+jwt' }).then(
-      ({ payload }) => {
+      async ({ payload }) => {
+        // RFC 9449 §7.1: a DPoP-bound token (cnf.jkt) only as `DPoP`, with a proof of its key
+        // (docs/dpop.md explains each check); an unbound one as `Bearer`.
+        const refusal = await checkDpop(req, token, scheme ?? '', payload.cnf, usedProofs);
+        if (refusal) return answer(401, { error: refusal }, undefined, challenge(refusal));
         const orgId = typeof payload.org_id === 'string' ? payload.org_id : undefined;
         const org = orgId ? ORGANIZATIONS[orgId] : undefined;
         answer(
@@ -85,4 +93,44 @@ export async function startDemoApi(options: DemoApiOptions): Promise<DemoApi> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The DPoP checks of RFC 9449 §4.3 for a request with `token`; the OAuth error, or undefined when it passes. */
+async function checkDpop(
+  req: IncomingMessage,
+  token: string,
+  scheme: string,
+  cnf: unknown,
+  used: Map<string, number>,
+): Promise<'invalid_token' | 'invalid_dpop_proof' | undefined> {
+  const jkt = (cnf as { jkt?: unknown } | undefined)?.jkt;
+  if (typeof jkt !== 'string') return scheme.toLowerCase() === 'bearer' ? undefined : 'invalid_token';
+  if (scheme.toLowerCase() !== 'dpop') return 'invalid_token';
+  const header = req.headers.dpop;
+  if (typeof header !== 'string') return 'invalid_dpop_proof';
+  try {
+    const { payload, protectedHeader } = await jwtVerify(header, EmbeddedJWK, {
+      typ: 'dpop+jwt',
+      algorithms: ['ES256', 'EdDSA'],
+    });
+    const url = new URL(typeof payload.htu === 'string' ? payload.htu : 'x:');
+    url.search = '';
+    url.hash = '';
+    const now = Date.now();
+    for (const [id, expires] of used) if (expires < now) used.delete(id);
+    const fresh =
+      (await calculateJwkThumbprint(protectedHeader.jwk ?? {}, 'sha256')) === jkt &&
+      payload.htm === req.method &&
+      url.href === new URL(req.url ?? '/', `http://${req.headers.host}`).href.split('?')[0] &&
+      typeof payload.iat === 'number' &&
+      Math.abs(now / 1000 - payload.iat) <= 60 &&
+      payload.ath === createHash('sha256').update(token).digest('base64url') &&
+      typeof payload.jti === 'string' &&
+      !used.has(`${jkt}:${payload.jti}`);
+    if (!fresh) return 'invalid_dpop_proof';
+    used.set(`${jkt}:${payload.jti}`, now + 120_000);
+    return undefined;
+  } catch {
+    return 'invalid_dpop_proof';
+  }
 }

@@ -104,10 +104,12 @@ clients:
     redirect_uris: [com.acme.desktop:/oauth2redirect, http://127.0.0.1/callback]
     device_flow: true
     id_token_signed_response_alg: ES256
+    dpop: required
   - id: acme-meetings
     name: Acme Meetings
     redirect_uris: [com.acme.meetings:/oauth2redirect, http://127.0.0.1/callback]
     id_token_signed_response_alg: ES256
+    dpop: required
 resources:
   - { id: ${API}, name: Acme API, scopes: [calls, messages] }
 organizations:
@@ -318,8 +320,8 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
 
   More to try while this runs (another terminal):
     ${desktop} whoami                    signs in silently
-    ${desktop} token --resource ${API}
-    curl -H "Authorization: Bearer $(${desktop} token --resource ${API})" ${api.url}/v1/projects
+    ${desktop} token --resource ${API}      DPoP-bound (RFC 9449): curl with it alone is refused;
+                                         the window calls ${api.url}/v1/projects with a proof
     npx acme-desktop --config ${relative(paths.desktopConfig('acme-desktop'))}   the window
     ${meetings} login                    a second app: one click, no password
     ${desktop} login --flow device       a code to type at ${issuer}/device

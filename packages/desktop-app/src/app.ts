@@ -157,8 +157,7 @@ export function startApp(options: AppOptions): RunningApp {
   /** The app's own API call with the access token: what "completely loaded" means here. */
   const loadProjects = async (base: View & { kind: 'main' }, mine: number) => {
     try {
-      const token = await client.getAccessToken({ resource: config.api.resource });
-      const api = await fetchProjects(config, token);
+      const api = await fetchProjects(client, config);
       if (mine !== generation) return;
       show(withApi(base, api));
       if (shownAccount) remember(shownAccount, api);

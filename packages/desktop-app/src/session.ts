@@ -52,14 +52,13 @@ export function describe(error: unknown): string {
  * The app's own API call with an access token for it (RFC 8707 audience `config.api.resource`):
  * what "completely loaded" means here. Network failures throw `NetworkError`-like errors upward.
  */
-export async function fetchProjects(config: AppConfig, accessToken: string): Promise<ApiAnswer> {
+export async function fetchProjects(client: LatchkeyClient, config: AppConfig): Promise<ApiAnswer> {
   let response: Response;
   try {
-    response = await fetch(new URL('/v1/projects', config.api.url), {
-      headers: { authorization: `Bearer ${accessToken}` },
-      signal: AbortSignal.timeout(10_000),
-    });
+    // The SDK adds the access token, as `DPoP` with a proof of the session's key when it is bound.
+    response = await client.fetch(new URL('/v1/projects', config.api.url), { resource: config.api.resource });
   } catch (error) {
+    if (error instanceof InteractionRequiredError) throw error;
     return { projects: [], error: `Cannot reach the Acme API (${(error as Error).message}).` };
   }
   const body = (await response.json().catch(() => ({}))) as {
@@ -96,7 +95,7 @@ export async function launchSilently(
       ...(options.forceRefresh ? { forceRefresh: true } : {}),
     });
     if (!options.withApi) return { kind: 'signed-in', result };
-    return { kind: 'signed-in', result, api: await fetchProjects(config, result.accessToken) };
+    return { kind: 'signed-in', result, api: await fetchProjects(client, config) };
   } catch (error) {
     if (error instanceof InteractionRequiredError)
       return {

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { type Context, requestOptions } from './context.js';
+import { dpopOptions, sessionKey, withNonceRetry } from './dpop.js';
 import { toLatchkeyError } from './errors.js';
 import { type AuthenticationResult, acceptTokens, verifyIdTokenSignature } from './tokens.js';
 
@@ -90,24 +91,29 @@ export async function exchangeCode(
   parameters: URLSearchParams,
 ): Promise<AuthenticationResult> {
   let tokens: oauth.TokenEndpointResponse;
-  let response: Response;
+  let response: Response | undefined;
+  // RFC 9449: a new session gets a new key at its code exchange; the tokens are bound to it.
+  const dpopKey = await sessionKey(ctx, as, undefined);
   try {
-    response = await oauth.authorizationCodeGrantRequest(
-      as,
-      ctx.client,
-      ctx.clientAuth,
-      parameters,
-      pending.redirectUri,
-      pending.codeVerifier,
-      requestOptions(ctx),
-    );
-    tokens = await oauth.processAuthorizationCodeResponse(as, ctx.client, response, {
-      expectedNonce: pending.nonce,
-      requireIdToken: true,
+    const dpop = await dpopOptions(ctx, dpopKey);
+    tokens = await withNonceRetry(async () => {
+      response = await oauth.authorizationCodeGrantRequest(
+        as,
+        ctx.client,
+        ctx.clientAuth,
+        parameters,
+        pending.redirectUri,
+        pending.codeVerifier,
+        { ...requestOptions(ctx), ...dpop },
+      );
+      return oauth.processAuthorizationCodeResponse(as, ctx.client, response, {
+        expectedNonce: pending.nonce,
+        requireIdToken: true,
+      });
     });
   } catch (error) {
     throw toLatchkeyError(error, 'Code exchange');
   }
-  await verifyIdTokenSignature(ctx, as, response);
-  return acceptTokens(ctx, tokens, { requireIdToken: true });
+  await verifyIdTokenSignature(ctx, as, response as unknown as Response);
+  return acceptTokens(ctx, tokens, { requireIdToken: true, dpopKey });
 }

@@ -4,6 +4,7 @@ import { createContext } from './context.js';
 import type { DeviceCodeInfo, DeviceCodeOptions } from './device.js';
 import { InvalidOptionsError } from './errors.js';
 import { createAccessTokenCache } from './flows/access-token-cache.js';
+import { type ApiRequestInit, createApiFetch } from './flows/api-fetch.js';
 import { createDeviceSignIn } from './flows/device-sign-in.js';
 import { DEFAULT_SIGN_IN_TIMEOUT_MS, type SignInOptions } from './flows/interactive.js';
 import { createLoopbackSignIn } from './flows/loopback-sign-in.js';
@@ -20,6 +21,7 @@ import type { TokenStore } from './stores/token-store.js';
 import type { AuthenticationResult } from './tokens.js';
 
 // The client is a facade: each job lives in its own module under flows/ and declares what it needs.
+export type { ApiRequestInit } from './flows/api-fetch.js';
 export type { SignInOptions } from './flows/interactive.js';
 export type { RedirectOutcome } from './flows/scheme-sign-in.js';
 export type { SessionState } from './flows/session-state.js';
@@ -68,6 +70,13 @@ export interface ClientOptions {
   appName?: string;
   /** Loopback only: your own success and error pages (functions returning HTML) instead of the built-in ones. */
   loopbackPages?: LoopbackPages;
+  /**
+   * Sender-constrained sessions (RFC 9449 DPoP): a key pair made at sign-in and kept with the session
+   * signs every token request, binding the refresh and access tokens to it. On by default whenever
+   * the server takes ES256 proofs; `false` asks for bearer tokens (refused by a server whose client
+   * setting is `dpop: required`).
+   */
+  dpop?: boolean;
 }
 
 /** The desktop client: one per issuer + client id. */
@@ -80,6 +89,12 @@ export interface LatchkeyClient {
   signInSilently(options?: AccessTokenOptions): Promise<AuthenticationResult>;
   /** A valid access token, refreshed when it is about to expire. */
   getAccessToken(options?: AccessTokenOptions): Promise<string>;
+  /**
+   * Calls an API with the access token (`resource` picks the audience): with a DPoP-bound token, as
+   * `Authorization: DPoP` with a proof of the session's key (RFC 9449 §7), answering a
+   * `use_dpop_nonce` challenge once. Resolves with the API's response, whatever its status.
+   */
+  fetch(url: string | URL, init?: ApiRequestInit): Promise<Response>;
   /** The stored account, without any request. */
   getAccount(): Promise<Account | undefined>;
   /**
@@ -120,6 +135,7 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
     resources: options.resources ?? [],
     ...(options.fetch ? { fetch: options.fetch } : {}),
     discoveryMaxAgeSeconds: options.discoveryMaxAgeSeconds ?? 3600,
+    dpop: options.dpop ?? true,
   });
   const lockPath = `${ctx.cachePrefix}.lock`;
   const openBrowser = options.openBrowser ?? openSystemBrowser;
@@ -155,6 +171,7 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
     });
   }
   const signOut = createSignOut({ ctx, cache, openBrowser, lockPath });
+  const apiFetch = createApiFetch({ ctx, silent });
   const signInWithDeviceCode = createDeviceSignIn({ ctx, cache });
 
   return {
@@ -174,6 +191,10 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
 
     async getAccessToken(request = {}) {
       return (await silent.acquireToken(request)).accessToken;
+    },
+
+    fetch(url, init) {
+      return apiFetch(url, init);
     },
 
     async getAccount() {

@@ -14,6 +14,8 @@ export interface Context {
   readonly cacheDir: string;
   readonly scopes: string[];
   readonly resources: string[];
+  /** Sign token requests with a DPoP key when the server supports it (RFC 9449). */
+  readonly dpop: boolean;
   readonly client: oauth.Client;
   readonly clientAuth: oauth.ClientAuth;
   /** Options passed to every oauth4webapi request: injected fetch, http for loopback issuers. */
@@ -47,6 +49,7 @@ export interface ContextOptions {
   cacheDir: string;
   scopes: string[];
   resources: string[];
+  dpop?: boolean;
   fetch?: typeof fetch;
   discoveryMaxAgeSeconds: number;
 }
@@ -124,6 +127,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
     cacheDir: options.cacheDir,
     scopes: options.scopes,
     resources: options.resources,
+    dpop: options.dpop ?? true,
     client: { client_id: options.clientId, token_endpoint_auth_method: 'none' },
     clientAuth: oauth.None(),
     http,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
 import { type Context, requestOptions } from './context.js';
+import { dpopOptions, sessionKey, withNonceRetry } from './dpop.js';
 import { NetworkError, OAuthError, TimeoutError, toLatchkeyError, UserCancelledError } from './errors.js';
 import { type AuthenticationResult, acceptTokens, verifyIdTokenSignature } from './tokens.js';
 
@@ -61,6 +62,8 @@ export async function deviceCodeFlow(
     expiresAt,
   });
 
+  // RFC 9449: the session's key, made now and used for every poll (the tokens are bound to it).
+  const dpopKey = await sessionKey(ctx, as, undefined);
   let interval = authorization.interval ?? 5;
   let networkFailures = 0;
   for (;;) {
@@ -71,17 +74,23 @@ export async function deviceCodeFlow(
     }
     if (Date.now() > expiresAt)
       throw new TimeoutError('The device code expired before the sign-in was approved');
-    let response: Response;
+    let response: Response | undefined;
     let tokens: oauth.TokenEndpointResponse;
     try {
-      response = await oauth.deviceCodeGrantRequest(
-        as,
-        ctx.client,
-        ctx.clientAuth,
-        authorization.device_code,
-        requestOptions(ctx),
-      );
-      tokens = await oauth.processDeviceCodeResponse(as, ctx.client, response);
+      const dpop = await dpopOptions(ctx, dpopKey);
+      tokens = await withNonceRetry(async () => {
+        response = await oauth.deviceCodeGrantRequest(
+          as,
+          ctx.client,
+          ctx.clientAuth,
+          authorization.device_code,
+          {
+            ...requestOptions(ctx),
+            ...dpop,
+          },
+        );
+        return oauth.processDeviceCodeResponse(as, ctx.client, response);
+      });
     } catch (error) {
       const failure = toLatchkeyError(error, 'Device code polling');
       if (failure instanceof NetworkError && ++networkFailures <= 3) continue;
@@ -96,7 +105,7 @@ export async function deviceCodeFlow(
       }
       throw failure;
     }
-    if (tokens.id_token) await verifyIdTokenSignature(ctx, as, response);
-    return acceptTokens(ctx, tokens, { requireIdToken: true });
+    if (tokens.id_token) await verifyIdTokenSignature(ctx, as, response as unknown as Response);
+    return acceptTokens(ctx, tokens, { requireIdToken: true, dpopKey });
   }
 }

@@ -20,6 +20,7 @@ export {
   type SignOutResult,
 } from './client.js';
 export type { DeviceCodeInfo, DeviceCodeOptions } from './device.js';
+export type { StoredDpopKey } from './dpop.js';
 export {
   ErrorCode,
   InteractionRequiredError,

@@ -1,6 +1,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import type * as oauth from 'oauth4webapi';
 import type { Context } from './context.js';
+import type { StoredDpopKey } from './dpop.js';
 import { writeFileAtomic } from './stores/atomic-write.js';
 
 /** The signed-in user, as told by the ID token (MSAL calls this an `AccountInfo`). */
@@ -28,6 +29,11 @@ export interface StoredSession {
    * `getState` report a dead sign-in without a request.
    */
   expiresAt?: number;
+  /**
+   * The session's DPoP key (RFC 9449): the refresh token is bound to it, and so are the access
+   * tokens. Absent in sessions stored before DPoP (their first refresh adds one).
+   */
+  dpopKey?: StoredDpopKey;
   updatedAt: number;
 }
 

@@ -1,13 +1,19 @@
 import * as oauth from 'oauth4webapi';
 import { type Context, requestOptions } from './context.js';
+import type { StoredDpopKey } from './dpop.js';
 import { toLatchkeyError, UnexpectedResponseError } from './errors.js';
 import { type Account, accountFromClaims, type StoredSession, writeSession } from './session.js';
 
 /** The outcome of every successful sign-in or token request (named after MSAL's `AuthenticationResult`). */
 export interface AuthenticationResult {
   account: Account;
-  /** Bearer access token. Kept in memory only; never written to a store. */
+  /** The access token. Kept in memory only; never written to a store. */
   accessToken: string;
+  /**
+   * `DPoP` when the access token is bound to the session's key (RFC 9449 §5): an API call needs a
+   * proof, which `client.fetch()` adds; `Bearer` otherwise.
+   */
+  tokenType: 'DPoP' | 'Bearer';
   /** Epoch milliseconds after which the access token must not be used. */
   expiresOn: number;
   /** Scopes the access token carries (RFC 6749 §3.3), when the server says so. */
@@ -57,7 +63,13 @@ function refreshTokenExpiry(tokens: oauth.TokenEndpointResponse): number | undef
 export async function acceptTokens(
   ctx: Context,
   tokens: oauth.TokenEndpointResponse,
-  options: { previous?: StoredSession; resource?: string; requireIdToken: boolean },
+  options: {
+    previous?: StoredSession;
+    resource?: string;
+    requireIdToken: boolean;
+    /** The DPoP key the request was signed with: kept with the session. */
+    dpopKey?: StoredDpopKey | undefined;
+  },
 ): Promise<AuthenticationResult> {
   const claims = oauth.getValidatedIdTokenClaims(tokens);
   if (options.requireIdToken && !claims)
@@ -76,6 +88,7 @@ export async function acceptTokens(
     const scope = tokens.scope ?? options.previous?.scope;
     // A new refresh token has the lifetime the server gives it now (or an unknown one); a kept one keeps its own.
     const expiresAt = tokens.refresh_token ? refreshTokenExpiry(tokens) : options.previous?.expiresAt;
+    const dpopKey = options.dpopKey ?? options.previous?.dpopKey;
     await writeSession(ctx, {
       version: 1,
       refreshToken,
@@ -83,12 +96,14 @@ export async function acceptTokens(
       account,
       ...(scope ? { scope } : {}),
       ...(expiresAt ? { expiresAt } : {}),
+      ...(dpopKey ? { dpopKey } : {}),
       updatedAt: Date.now(),
     });
   }
   return {
     account,
     accessToken: tokens.access_token,
+    tokenType: tokens.token_type.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer',
     expiresOn: Date.now() + (tokens.expires_in ?? 300) * 1000,
     scopes: tokens.scope ? tokens.scope.split(' ') : [],
     ...(options.resource ? { resource: options.resource } : {}),

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { type Context, requestOptions } from '../context.js';
+import { dpopOptions, sessionKey, withNonceRetry } from '../dpop.js';
 import {
   InteractionRequiredError,
   NetworkError,
@@ -59,20 +60,34 @@ export function createSilentSignIn({ ctx, cache, lockPath, skewMs }: SilentSignI
     const additionalParameters: Record<string, string> = {};
     if (request.resource) additionalParameters.resource = request.resource;
     if (request.scopes?.length) additionalParameters.scope = request.scopes.join(' ');
-    let response: Response;
+    let response: Response | undefined;
     let tokens: oauth.TokenEndpointResponse;
+    // The session's key; a session stored before DPoP gets one now, and the server binds it (its
+    // refresh token needs the key from this refresh on).
+    const dpopKey = await sessionKey(ctx, as, session.dpopKey);
     try {
-      response = await oauth.refreshTokenGrantRequest(as, ctx.client, ctx.clientAuth, session.refreshToken, {
-        ...requestOptions(ctx),
-        additionalParameters,
+      const dpop = await dpopOptions(ctx, dpopKey);
+      tokens = await withNonceRetry(async () => {
+        response = await oauth.refreshTokenGrantRequest(
+          as,
+          ctx.client,
+          ctx.clientAuth,
+          session.refreshToken,
+          {
+            ...requestOptions(ctx),
+            ...dpop,
+            additionalParameters,
+          },
+        );
+        return oauth.processRefreshTokenResponse(as, ctx.client, response);
       });
-      tokens = await oauth.processRefreshTokenResponse(as, ctx.client, response);
     } catch (error) {
       throw toLatchkeyError(error, 'Token refresh');
     }
-    if (tokens.id_token) await verifyIdTokenSignature(ctx, as, response);
+    if (tokens.id_token) await verifyIdTokenSignature(ctx, as, response as unknown as Response);
     return acceptTokens(ctx, tokens, {
       previous: session,
+      dpopKey,
       requireIdToken: false,
       ...(request.resource ? { resource: request.resource } : {}),
     });

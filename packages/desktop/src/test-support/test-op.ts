@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type Adapter, type AdapterPayload, type Configuration, errors } from 'oidc-provider';
@@ -25,6 +25,10 @@ export interface TestOpOptions {
   deviceCodeTtl?: number;
   /** Port to listen on; default: OS-picked. */
   port?: number;
+  /** RFC 9449: every DPoP proof must carry a nonce this OP issued. Default false. */
+  dpopRequireNonce?: boolean;
+  /** RFC 9449 §5.2: the client's token requests need a DPoP proof (Latchkey's `dpop: required`). Default false. */
+  dpopRequired?: boolean;
 }
 
 export interface TestUser {
@@ -191,6 +195,7 @@ export async function startTestOp(options: TestOpOptions = {}): Promise<TestOp> 
         redirect_uris: ['http://127.0.0.1/callback', TEST_SCHEME_REDIRECT],
         grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
+        dpop_bound_access_tokens: options.dpopRequired ?? false,
       },
     ],
     clientDefaults: {
@@ -231,6 +236,11 @@ export async function startTestOp(options: TestOpOptions = {}): Promise<TestOp> 
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
+      dPoP: {
+        enabled: true,
+        nonceSecret: randomBytes(32),
+        requireNonce: () => options.dpopRequireNonce ?? false,
+      },
       revocation: { enabled: true },
       deviceFlow: { enabled: true },
       rpInitiatedLogout: { enabled: true },

@@ -13,6 +13,8 @@ export interface AddClientInput {
   secret?: string | undefined;
   /** The ID token's signing algorithm (default RS256, OpenID Connect's default). */
   idTokenSignedResponseAlg?: 'ES256' | 'RS256' | undefined;
+  /** RFC 9449 (docs/dpop.md). Default: `required` for a native (public) client, `optional` for a web one. */
+  dpop?: 'required' | 'optional' | undefined;
 }
 
 export interface ClientSummary {
@@ -23,6 +25,8 @@ export interface ClientSummary {
   deviceFlow: boolean;
   /** The algorithm of its ID tokens. */
   idTokenSignedResponseAlg: 'ES256' | 'RS256';
+  /** RFC 9449: `optional` for a client stored before the setting existed. */
+  dpop: 'required' | 'optional';
   source: string;
 }
 
@@ -63,6 +67,8 @@ export async function addClient(ctx: AdminContext, input: AddClientInput): Promi
     tokenEndpointAuthMethod: kind === 'native' ? 'none' : 'client_secret_basic',
     secret: input.secret,
     idTokenSignedResponseAlg: input.idTokenSignedResponseAlg ?? 'RS256',
+    // A new public client is for an app built with DPoP (our SDK signs proofs by default).
+    dpop: input.dpop ?? (kind === 'native' ? 'required' : 'optional'),
   };
   if (await ctx.repos.clients.find(client.id)) {
     throw new AdminError('already_exists', `client ${client.id} already exists`);
@@ -71,7 +77,7 @@ export async function addClient(ctx: AdminContext, input: AddClientInput): Promi
   await ctx.audit({
     action: 'client_added',
     clientId: client.id,
-    details: { kind, redirectUris: client.redirectUris, deviceFlow: client.deviceFlow },
+    details: { kind, redirectUris: client.redirectUris, deviceFlow: client.deviceFlow, dpop: client.dpop },
   });
   return summarize({ ...client, source: 'admin' });
 }
@@ -106,6 +112,7 @@ function summarize(client: ClientConfig & { source: string }): ClientSummary {
     redirectUris: client.redirectUris,
     deviceFlow: client.deviceFlow,
     idTokenSignedResponseAlg: client.idTokenSignedResponseAlg,
+    dpop: client.dpop ?? 'optional',
     source: client.source,
   };
 }

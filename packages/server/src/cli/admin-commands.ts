@@ -87,12 +87,24 @@ async function newPassword(io: CliIo): Promise<string> {
 export const ADMIN_COMMANDS: Record<string, Handler> = {
   // ---- clients ----
   async 'clients add'({ ctx, args, argv, io }) {
-    allowFlags(args, ['id', 'name', 'redirect-uri', 'device-flow', 'kind', 'secret-stdin', 'id-token-alg']);
+    allowFlags(args, [
+      'id',
+      'name',
+      'redirect-uri',
+      'device-flow',
+      'kind',
+      'secret-stdin',
+      'id-token-alg',
+      'dpop',
+    ]);
     const kind = optionalString(args, 'kind') ?? 'native';
     if (kind !== 'native' && kind !== 'web') throw new UsageError('--kind must be native or web');
     const idTokenAlg = optionalString(args, 'id-token-alg');
     if (idTokenAlg !== undefined && idTokenAlg !== 'RS256' && idTokenAlg !== 'ES256')
       throw new UsageError('--id-token-alg must be RS256 or ES256');
+    const dpop = optionalString(args, 'dpop');
+    if (dpop !== undefined && dpop !== 'required' && dpop !== 'optional')
+      throw new UsageError('--dpop must be required or optional');
     let secret: string | undefined;
     if (booleanFlag(args, 'secret-stdin')) {
       secret = await readSecret(io, 'Client secret: ');
@@ -106,6 +118,7 @@ export const ADMIN_COMMANDS: Record<string, Handler> = {
       deviceFlow: booleanFlag(args, 'device-flow'),
       secret,
       idTokenSignedResponseAlg: idTokenAlg,
+      dpop,
     });
     return { data: client, text: `Added client ${client.id} (${client.kind}).\n` };
   },

@@ -148,11 +148,13 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     ]);
     expect(added.code).toBe(0);
     // OpenID Connect's default algorithm unless the app says otherwise.
+    // A new public client is DPoP-bound unless told otherwise (docs/dpop.md).
     expect(JSON.parse(added.stdout)).toMatchObject({
       id: 'notes',
       kind: 'native',
       deviceFlow: true,
       idTokenSignedResponseAlg: 'RS256',
+      dpop: 'required',
     });
     const es256 = await run([
       'admin',
@@ -181,6 +183,33 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     ]);
     expect(badAlg.code).toBe(2);
     expect(badAlg.stderr).toMatch(/--id-token-alg must be RS256 or ES256/);
+    const badDpop = await run([
+      'admin',
+      'clients',
+      'add',
+      '--id',
+      'legacy',
+      '--redirect-uri',
+      'com.acme.legacy:/cb',
+      '--dpop',
+      'maybe',
+    ]);
+    expect(badDpop.code).toBe(2);
+    expect(badDpop.stderr).toMatch(/--dpop must be required or optional/);
+    const optional = await run([
+      'admin',
+      'clients',
+      'add',
+      '--id',
+      'legacy',
+      '--redirect-uri',
+      'com.acme.legacy:/cb',
+      '--dpop',
+      'optional',
+      '--json',
+    ]);
+    expect(JSON.parse(optional.stdout)).toMatchObject({ id: 'legacy', dpop: 'optional' });
+    expect((await run(['admin', 'clients', 'remove', '--id', 'legacy'])).code).toBe(0);
 
     const again = await run([
       'admin',

@@ -32,6 +32,7 @@ export const USAGE = `Usage: latchkey <command> [--config FILE] [--json]
   admin clients add --id ID --name NAME --redirect-uri URI [--redirect-uri URI…]
                     [--device-flow] [--kind native|web] [--secret-stdin]
                     [--id-token-alg RS256|ES256]
+                    [--dpop required|optional]   (default: required for native, docs/dpop.md)
   admin clients list | remove --id ID
   admin users add --email E [--name N] [--org O] [--no-password]   (password from stdin)
   admin users list [--org O]

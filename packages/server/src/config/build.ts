@@ -158,6 +158,7 @@ export function buildClients(file: FileClient[], env: Environment, issues: Issue
       jwks: c.jwks,
       downloadUrl: c.download_url,
       idTokenSignedResponseAlg: c.id_token_signed_response_alg,
+      dpop: c.dpop,
     };
   });
 }

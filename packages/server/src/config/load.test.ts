@@ -78,8 +78,11 @@ describe('loadConfig: the example file', () => {
         jwks: undefined,
         downloadUrl: undefined,
         idTokenSignedResponseAlg: 'ES256',
+        // The sample's default for public clients (docs/dpop.md).
+        dpop: 'required',
       },
     ]);
+    expect(config.dpop).toEqual({ requireNonce: false });
     expect(config.resources).toEqual([
       {
         id: 'https://api.acme.test',

@@ -183,6 +183,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
     logLevel: fromEnv.logLevel ?? file.log_level ?? 'info',
     lifetimes,
     argon2,
+    dpop: { requireNonce: file.dpop.require_nonce },
     defaultOrganization,
     clients,
     resources,

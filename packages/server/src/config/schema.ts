@@ -211,6 +211,12 @@ const client = z.strictObject({
   // OpenID Connect's default (Core §3.1.3.7, Registration §2): what a library assumes when the
   // client does not say; our SDK's apps declare ES256.
   id_token_signed_response_alg: z.enum(['ES256', 'RS256']).default('RS256'),
+  /**
+   * Sender-constrained tokens (RFC 9449). `required`: every token request must carry a DPoP proof.
+   * `optional` (the default, so configurations written before the key keep working): tokens are
+   * bound when the request carries a proof.
+   */
+  dpop: z.enum(['required', 'optional']).default('optional'),
 });
 
 const resource = z.strictObject({
@@ -257,6 +263,14 @@ const lifetimes = z
   })
   .prefault({});
 
+/** Server-wide DPoP settings (the nonce secret is derived from the operator secret). */
+const dpop = z
+  .strictObject({
+    /** Every DPoP proof must carry a nonce this server issued (RFC 9449 §8); off by default. */
+    require_nonce: z.boolean().default(false),
+  })
+  .prefault({});
+
 const argon2 = z
   .strictObject({
     memory_cost: z.number().int().min(8).max(4_194_304).optional(),
@@ -275,6 +289,7 @@ export const fileSchema = z.strictObject({
   default_organization: z.string().optional(),
   lifetimes,
   argon2,
+  dpop,
   clients: z.array(client).default([]),
   resources: z.array(resource).default([]),
   organizations: z.array(organization).default([]),

@@ -95,6 +95,16 @@ export interface ClientConfig {
   downloadUrl?: string | undefined;
   /** `ES256` unless the client asks for `RS256`. */
   idTokenSignedResponseAlg: 'ES256' | 'RS256';
+  /**
+   * RFC 9449: `required` refuses token requests without a DPoP proof; `optional` binds tokens when a
+   * proof comes. Undefined (a client stored before the setting existed) means `optional`.
+   */
+  dpop?: 'required' | 'optional' | undefined;
+}
+
+export interface DpopConfig {
+  /** Every proof must carry a server-issued nonce (RFC 9449 §8). */
+  requireNonce: boolean;
 }
 
 export interface ResourceConfig {
@@ -155,6 +165,7 @@ export interface LatchkeyConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   lifetimes: LifetimesConfig;
   argon2: Argon2Config;
+  dpop: DpopConfig;
   /** An organization for emails whose domain no organization claims; none by default. */
   defaultOrganization?: string | undefined;
   clients: ClientConfig[];

@@ -21,6 +21,11 @@ import { linkIdentity } from '../federation/link.js';
 import { createRevalidator } from '../federation/revalidate.js';
 import type { RouteSet } from '../http/app.js';
 import { createServerMetrics } from '../http/metrics.js';
+import {
+  type AccessCheck,
+  createAccessRequestCheck,
+  type ProtectedRequest,
+} from '../protocol/access-request.js';
 import { createAccountSource } from '../protocol/account-source.js';
 import { AccountStore } from '../protocol/accounts.js';
 import { createEngineAdapter } from '../protocol/engine-adapter.js';
@@ -54,6 +59,8 @@ export interface ServerParts {
   audit: Audit;
   /** Pepper of recovery code hashes. */
   recoveryCodeKey: Buffer;
+  /** Checks an access token (DPoP-bound or bearer) and its proof on a request to one of our endpoints. */
+  checkAccessRequest: (request: ProtectedRequest) => Promise<AccessCheck>;
 }
 
 export interface Assembly {
@@ -162,6 +169,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       config.lifetimes,
     );
     const resources = new Map(config.resources.map((r) => [r.id, r] as const));
+    const dpopNonceSecret = deriveKey(config.secret, 'latchkey/dpop-nonce');
     const build = () =>
       buildProvider({
         config,
@@ -169,6 +177,22 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         accounts,
         keys,
         findResource: (id) => resources.get(id),
+        // The same on every process (derived from the operator secret): a nonce one process issued
+        // is good at any other (RFC 9449 §8).
+        dpopNonceSecret,
+        onDpopRefused: (event) =>
+          audit({
+            action: 'token_dpop_refused',
+            outcome: 'failure',
+            userId: event.accountId,
+            clientId: event.clientId,
+            details: {
+              reason: event.reason,
+              grantType: event.grantType,
+              grantId: event.grantId,
+              description: event.description,
+            },
+          }),
         // RFC 8628 §5.1: user-code entry per address, in the same counter store as the sign-in throttle.
         userCodeThrottle,
         // RFC 8628 §3.5: each device code's last answered poll, shared by every process.
@@ -200,6 +224,9 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       options.log.info({ kids: keys.activeKids() }, 'signing keys changed; engine rebuilt');
       return true;
     };
+
+    // For endpoints of ours that take the SDK's access tokens (live sign-out, …): RFC 9449 §7.1.
+    const checkAccessRequest = createAccessRequestCheck({ engine, replay: repos.replayCache });
 
     // ---- pages and flows ----
     const csrf = new Csrf(deriveKey(config.secret, 'latchkey/csrf'), config.issuer.startsWith('https:'));
@@ -276,6 +303,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         sessions,
         audit,
         recoveryCodeKey,
+        checkAccessRequest,
       },
       keys,
       provider: engine,

@@ -18,6 +18,8 @@ export function clientMetadata(client: ClientConfig): Record<string, unknown> {
     response_types: ['code'],
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
     ...(client.downloadUrl ? { download_url: client.downloadUrl } : {}),
+    // RFC 9449 §5.2: the engine then refuses every token request of this client without a proof.
+    dpop_bound_access_tokens: client.dpop === 'required',
   };
 }
 

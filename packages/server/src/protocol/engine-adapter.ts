@@ -1,10 +1,11 @@
-import type { Configuration } from 'oidc-provider';
+import Provider, { type Configuration } from 'oidc-provider';
 import type { LifetimesConfig } from '../config/types.js';
 import type { Database } from '../storage/database.js';
 import { createOidcAdapter, type RefreshFamilyRevoked } from '../storage/oidc-adapter.js';
 import type { Repositories } from '../storage/repositories.js';
 import { asUnavailable } from '../storage/unavailable.js';
 import { createClientAdapter } from './clients.js';
+import { bindOnFirstProof, proofThumbprint, rememberPresentedToken } from './dpop-binding.js';
 
 const ADAPTER_METHODS = [
   'find',
@@ -36,6 +37,25 @@ function failFast(adapter: any): any {
   return adapter;
 }
 
+/**
+ * RefreshToken records pass through the DPoP glue (dpop-binding.ts): a successor of an unbound token
+ * refreshed with a proof is bound to the proof's key, and the token a request presented is
+ * remembered for the audit of a refusal.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+function withDpopGlue(adapter: any): any {
+  const upsert = adapter.upsert.bind(adapter);
+  const find = adapter.find.bind(adapter);
+  adapter.upsert = async (id: string, payload: Record<string, unknown>, expiresIn?: number) =>
+    upsert(id, await bindOnFirstProof(Provider.ctx, payload), expiresIn);
+  adapter.find = async (id: string) => {
+    const found = await find(id);
+    rememberPresentedToken(Provider.ctx, found);
+    return found;
+  };
+  return adapter;
+}
+
 export type EngineAdapter = NonNullable<Configuration['adapter']>;
 
 /**
@@ -54,6 +74,7 @@ export function createEngineAdapter(deps: {
   const RecordsAdapter = createOidcAdapter(deps.database, {
     refreshReuseGraceMs: () => deps.lifetimes.refreshReuseGrace * 1000,
     recordIdKey: deps.recordIdKey,
+    proofKeyOf: proofThumbprint,
     ...(deps.onRefreshFamilyRevoked ? { onRefreshFamilyRevoked: deps.onRefreshFamilyRevoked } : {}),
   });
   const ClientAdapter = createClientAdapter(deps.clients);
@@ -61,6 +82,6 @@ export function createEngineAdapter(deps: {
   return function Adapter(this: unknown, name: string): any {
     // biome-ignore lint/suspicious/noExplicitAny: see above
     const adapter = name === 'Client' ? new ClientAdapter() : new (RecordsAdapter as any)(name);
-    return failFast(adapter);
+    return failFast(name === 'RefreshToken' ? withDpopGlue(adapter) : adapter);
   } as unknown as EngineAdapter;
 }

@@ -14,6 +14,7 @@ import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
 import { devicePollingMiddleware, type PollLedger } from './device-polling.js';
+import { type DpopRefused, dpopRefusedEvent, type EngineError } from './dpop-binding.js';
 import type { ProtocolKeys } from './keys.js';
 import { keepOfflineAccess } from './offline-access.js';
 import { allowedScopes, type ResourceInfo, registerResourceLookup } from './resource-access.js';
@@ -40,6 +41,13 @@ export interface ProviderDeps {
    * interval is sent but not enforced.
    */
   devicePolls?: PollLedger | undefined;
+  /**
+   * The DPoP nonce secret (32 bytes), the same on every process of a fleet: a nonce issued by one
+   * process is accepted by another. Derived from the operator secret in main/assemble.ts.
+   */
+  dpopNonceSecret: Buffer;
+  /** A token request refused for want of the right DPoP proof (RFC 9449): the audit log. */
+  onDpopRefused?(event: DpopRefused): void | Promise<void>;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;
 }
@@ -126,7 +134,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
         logoutSource: (ctx, form) => renderLogoutConfirm(ctx, form),
         postLogoutSuccessSource: (ctx) => renderLoggedOut(ctx),
       },
-      // DPoP stays available to clients that want sender-constrained tokens; PAR too.
+      // RFC 9449. A client with `dpop: required` has `dpop_bound_access_tokens` (protocol/clients.ts):
+      // the engine refuses its token requests without a proof; for every client a proof binds the
+      // tokens (`cnf.jkt`), and a bound refresh token needs its key's proof. Nonces (§8) come from a
+      // secret every process shares, so any process accepts a nonce another one issued; they are
+      // always offered (a client with a skewed clock recovers through one) and required when
+      // `dpop.require_nonce` says so. PAR stays available too.
+      dPoP: {
+        enabled: true,
+        nonceSecret: deps.dpopNonceSecret,
+        requireNonce: () => config.dpop.requireNonce,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? undefined,
@@ -243,6 +261,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // sees the request (see normalizeForwarded in http/provider-mount.ts).
   provider.proxy = true;
   provider.on('server_error', (ctx, error) => deps.onError?.(ctx, error));
+  if (deps.onDpopRefused) {
+    const report = deps.onDpopRefused;
+    provider.on('grant.error', (ctx: KoaContextWithOIDC, error: Error) => {
+      const event = dpopRefusedEvent(ctx, error as EngineError);
+      if (event) void Promise.resolve(report(event)).catch((caught: Error) => deps.onError?.(ctx, caught));
+    });
+  }
   return provider;
 }
 

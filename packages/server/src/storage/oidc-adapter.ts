@@ -7,6 +7,7 @@ import { param, prepared } from './prepared-statements.js';
 import { createRecordIds, restoredPayload, storedPayload } from './record-ids.js';
 import {
   createReuseGrace,
+  createRotationKeyLookup,
   familyOf,
   hidesConsumed,
   markRotating,
@@ -38,6 +39,12 @@ export interface OidcAdapterOptions {
    * grace superseded came back) or replayed inside the window: for the audit log. Awaited.
    */
   onRefreshFamilyRevoked?: (event: RefreshFamilyRevoked) => void | Promise<void>;
+  /**
+   * The JWK thumbprint of the DPoP proof of engine request `ctx` (undefined without a proof), from
+   * the protocol layer (protocol/dpop-binding.ts). With it, a rotated refresh token re-presented
+   * without the rotating request's key is theft: the family ends (see `find`).
+   */
+  proofKeyOf?: (ctx: unknown) => Promise<string | undefined>;
 }
 
 type RecordRow = {
@@ -109,6 +116,11 @@ const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at', 'super
  * - When the successor exists but has itself been used, the client did receive the rotated token:
  *   the old token is a replay, so `consume` revokes the grant family (as the engine does outside the
  *   window) and throws InvalidGrant.
+ * - DPoP (RFC 9449, with `proofKeyOf`): a rotated token is forgiven only when the request proves the
+ *   key of the request that rotated it (the chain's `jkt`; for a token issued before DPoP, its
+ *   successor's). A re-presentation without that proof, or with another key's, is theft: `find`
+ *   revokes the grant family, reports `dpop_key_mismatch` and returns undefined (invalid_grant),
+ *   inside the window or not. (An unrotated bound token without its proof is refused by the engine.)
  * Outside the window, with the grace used, or with grace 0, `find` reports `consumed` and the engine
  * revokes the whole grant family itself.
  */
@@ -203,6 +215,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
   };
   const commitRotation = createRotationCommit(database, q);
   const forgiveReuse = createReuseGrace(db, options.onRefreshFamilyRevoked);
+  const rotationKey = createRotationKeyLookup(db);
 
   // Grants fetched with their token, waiting for the engine's Grant.find that follows within the same
   // request. Single use and short-lived, dropped whenever the grant is written or revoked here; a
@@ -317,6 +330,17 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       }
       if (row && this.model === 'RefreshToken') {
         if (row.superseded_at != null && row.grant_id) return this.#forked(row.grant_id, row.payload);
+        if (row.consumed_at !== null && row.grant_id && options.proofKeyOf && isRefreshGrant(Provider.ctx)) {
+          // RFC 9449 and the reuse grace: only the app, proving the key of the request that rotated
+          // the token, is a retry after a lost response. Without that proof (none, or another key's)
+          // a rotated token is in someone else's hands: the family ends, inside the window or not.
+          const expected = await rotationKey(
+            { grant_id: row.grant_id, consumed_at: row.consumed_at, payload: row.payload },
+            id,
+          );
+          if (expected !== null && expected !== (await options.proofKeyOf(Provider.ctx)))
+            return this.#forked(row.grant_id, row.payload, 'dpop_key_mismatch');
+        }
         rememberTokenRead(Provider.ctx, id, { consumedAt: row.consumed_at, at: now() });
       }
       return this.#hydrate(row, value);
@@ -329,10 +353,14 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
      * token of it (the forgiven chain included), in one statement, reported as `fork_detected`.
      * Found as absent: the engine answers invalid_grant.
      */
-    async #forked(grantId: string, payload: string): Promise<undefined> {
+    async #forked(
+      grantId: string,
+      payload: string,
+      reason: RefreshFamilyRevoked['reason'] = 'fork_detected',
+    ): Promise<undefined> {
       prefetched.delete(grantId);
       await db.executeQuery(q.revoke({ grant_id: grantId }));
-      await options.onRefreshFamilyRevoked?.(familyOf(grantId, payload, 'fork_detected'));
+      await options.onRefreshFamilyRevoked?.(familyOf(grantId, payload, reason));
       return undefined;
     }
 

@@ -181,13 +181,56 @@ export function createReuseGrace(
   }
 }
 
+/**
+ * The key a rotated refresh token's re-presentation must prove (RFC 9449): the key of the request
+ * that rotated it. That is the token's own binding (`jkt`, copied from the request that bound the
+ * chain), or, for a token issued before DPoP and rotated by a request with a proof, the binding of
+ * its successor (protocol/dpop-binding.ts binds it to that proof). `null`: no rotation of it is
+ * stored yet (a race in flight; the usual rules decide).
+ * Runs only for a consumed token, never on the hot path.
+ */
+export function createRotationKeyLookup(
+  db: Kysely<Schema>,
+): (
+  row: { grant_id: string | null; consumed_at: number; payload: string },
+  id: string,
+) => Promise<string | undefined | null> {
+  return async (row, id) => {
+    const own = jktOf(row.payload);
+    if (own !== undefined || !row.grant_id) return own;
+    const successor = await db
+      .selectFrom('oidc_records')
+      .select(['payload'])
+      .where('model', '=', 'RefreshToken')
+      .where('grant_id', '=', row.grant_id)
+      .where('id', '!=', id)
+      .where('created_at', '>=', row.consumed_at)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+    return successor ? jktOf(successor.payload) : null;
+  };
+}
+
+function jktOf(payload: string): string | undefined {
+  try {
+    const jkt = (JSON.parse(payload) as { jkt?: unknown }).jkt;
+    return typeof jkt === 'string' ? jkt : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What `onRefreshFamilyRevoked` reports: a refresh-token family revoked because its chain was forked or replayed. */
 export interface RefreshFamilyRevoked {
   /**
    * `fork_detected`: a successor the grace superseded was presented (two parties held the chain).
    * `replay_detected`: inside the window, a rotated token came back after its successor was used.
+   * `dpop_key_mismatch`: a rotated token came back without a DPoP proof of the key of the request
+   * that rotated it, or with another key's (RFC 9449): not the app retrying, someone else.
    */
-  reason: 'fork_detected' | 'replay_detected';
+  reason: 'fork_detected' | 'replay_detected' | 'dpop_key_mismatch';
   grantId: string;
   clientId: string | undefined;
   accountId: string | undefined;
