@@ -1,20 +1,30 @@
 import { type AccountRecord, listAccountRecords, revokeAllForAccount } from '../storage/account-records.js';
 import type { Database } from '../storage/database.js';
+import { endSessionsInTransaction, type SessionEndReason } from '../storage/session-ends.js';
+
+export type { SessionEndReason } from '../storage/session-ends.js';
 
 /**
  * A person's browser sessions and app grants (the engine's records), ended without the engine:
  * revocations take effect at the app's next refresh on every server process, since every process
- * reads the same records.
+ * reads the same records, and at once for an app that holds the live sign-out stream open: every
+ * revocation here records its session end in the same transaction (storage/session-ends.ts).
  */
 export interface SessionControl {
-  /** "Sign out everywhere" / offboarding: every session, grant, code and token. Returns the records removed. */
-  revokeAll(userId: string): Promise<number>;
+  /**
+   * "Sign out everywhere" / offboarding: every session, grant, code and token. Returns the records
+   * removed. `reason` is what the apps are told (default `sessions_revoked`).
+   */
+  revokeAll(userId: string, reason?: SessionEndReason): Promise<number>;
   /**
    * Everything but one browser session (named by its `uid`): a password change that keeps this
    * browser signed in and ends every other session and every app's refresh tokens.
    */
-  revokeAllExcept(userId: string, keepSessionUid: string): Promise<number>;
-  /** One browser session of the user. */
+  revokeAllExcept(userId: string, keepSessionUid: string, reason?: SessionEndReason): Promise<number>;
+  /**
+   * One browser session of the user. Desktop apps' grants outlive the browser session (their
+   * refresh tokens do not expire with it), so no app is signed out by this.
+   */
   endBrowserSession(userId: string, sessionId: string): Promise<void>;
   /** One app's grant of the user and everything issued under it (refresh and access tokens). */
   endGrant(userId: string, grantId: string): Promise<void>;
@@ -24,15 +34,20 @@ export interface SessionControl {
 export function createSessionControl(database: Database): SessionControl {
   const db = database.db;
   return {
-    revokeAll: (userId) => revokeAllForAccount(database, userId),
-    async revokeAllExcept(userId, keepSessionUid) {
-      const result = await db
-        .deleteFrom('oidc_records')
-        .where('account_id', '=', userId)
-        .where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('uid', '=', keepSessionUid)])))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
+    revokeAll: (userId, reason = 'sessions_revoked') => revokeAllForAccount(database, userId, reason),
+    revokeAllExcept: (userId, keepSessionUid, reason = 'password_changed') =>
+      endSessionsInTransaction(database, async (trx) => {
+        const result = await trx
+          .deleteFrom('oidc_records')
+          .where('account_id', '=', userId)
+          .where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('uid', '=', keepSessionUid)])))
+          .executeTakeFirst();
+        const removed = Number(result.numDeletedRows);
+        return {
+          result: removed,
+          end: removed > 0 ? { accountId: userId, grants: 'all', reason } : undefined,
+        };
+      }),
     async endBrowserSession(userId, sessionId) {
       await db
         .deleteFrom('oidc_records')
@@ -41,15 +56,42 @@ export function createSessionControl(database: Database): SessionControl {
         .where('account_id', '=', userId)
         .execute();
     },
-    async endGrant(userId, grantId) {
-      await db
-        .deleteFrom('oidc_records')
-        .where('account_id', '=', userId)
-        .where((eb) =>
-          eb.or([eb('grant_id', '=', grantId), eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)])]),
-        )
-        .execute();
-    },
+    endGrant: (userId, grantId) =>
+      endSessionsInTransaction(database, async (trx) => {
+        const removed = await trx
+          .deleteFrom('oidc_records')
+          .where('account_id', '=', userId)
+          .where((eb) =>
+            eb.or([
+              eb('grant_id', '=', grantId),
+              eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)]),
+            ]),
+          )
+          .returning(['model', 'payload'])
+          .execute();
+        if (removed.length === 0) return { result: undefined };
+        return {
+          result: undefined,
+          end: {
+            accountId: userId,
+            grants: [{ id: grantId, clientId: clientOf(removed) }],
+            reason: 'grant_revoked',
+          },
+        };
+      }),
     list: (userId) => listAccountRecords(database, userId),
   };
+}
+
+/** The client of removed records (every record of a grant names the same one). */
+function clientOf(rows: { payload: string }[]): string | undefined {
+  for (const row of rows) {
+    try {
+      const clientId = (JSON.parse(row.payload) as { clientId?: unknown }).clientId;
+      if (typeof clientId === 'string') return clientId;
+    } catch {
+      // Next record.
+    }
+  }
+  return undefined;
 }

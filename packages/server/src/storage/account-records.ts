@@ -1,4 +1,7 @@
-import type { Database } from './database.js';
+import type { Transaction } from 'kysely';
+import type { Database, Dialect } from './database.js';
+import type { Schema } from './schema.js';
+import { recordSessionEnd, type SessionEndReason } from './session-ends.js';
 
 /**
  * The engine's records of one account (`oidc_records.account_id`), read and removed without the
@@ -7,14 +10,33 @@ import type { Database } from './database.js';
 
 /**
  * "Revoke everything for this user": sessions, grants, codes, tokens and in-flight interactions of
- * the account, in one statement. Returns how many records were removed.
+ * the account, in one statement, with the live sign-out event for the account's apps recorded in
+ * the same transaction (storage/session-ends.ts). Returns how many records were removed.
  */
-export async function revokeAllForAccount(database: Database, accountId: string): Promise<number> {
-  const result = await database.db
-    .deleteFrom('oidc_records')
-    .where('account_id', '=', accountId)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+export async function revokeAllForAccount(
+  database: Database,
+  accountId: string,
+  reason: SessionEndReason = 'sessions_revoked',
+): Promise<number> {
+  return database.db
+    .transaction()
+    .execute((trx) => revokeAllForAccountIn(trx, database.dialect, accountId, reason));
+}
+
+/**
+ * The same inside a transaction the caller holds (offboarding: disable the user and revoke
+ * everything in one commit). The event is delivered when that transaction commits.
+ */
+export async function revokeAllForAccountIn(
+  trx: Transaction<Schema>,
+  dialect: Dialect,
+  accountId: string,
+  reason: SessionEndReason,
+): Promise<number> {
+  const result = await trx.deleteFrom('oidc_records').where('account_id', '=', accountId).executeTakeFirst();
+  const removed = Number(result.numDeletedRows);
+  if (removed > 0) await recordSessionEnd(trx, dialect, { accountId, grants: 'all', reason });
+  return removed;
 }
 
 export interface AccountRecord {
