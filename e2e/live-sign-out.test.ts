@@ -87,6 +87,7 @@ async function signedInClient(
   issuer: string,
   rewrite?: (url: string) => string,
   customFetch?: typeof fetch,
+  who: { email: string; password: string } = BOB,
 ): Promise<LatchkeyClient & { refreshToken(): Promise<string> }> {
   const store = createMemoryStore();
   const { mkdtemp } = await import('node:fs/promises');
@@ -99,7 +100,7 @@ async function signedInClient(
     redirect: 'loopback',
     store,
     cacheDir,
-    openBrowser: httpBrowser(BOB, rewrite),
+    openBrowser: httpBrowser(who, rewrite),
     ...(rewrite || customFetch
       ? {
           fetch: (url: string | URL | Request, init?: RequestInit) =>
@@ -125,6 +126,55 @@ function nextSignedOut(client: LatchkeyClient) {
   });
   const off = client.on('signed-out', (event) => resolve({ event, at: Date.now() }));
   return { promise: promise.finally(off), off };
+}
+
+/**
+ * A provisioning client (as Entra ID's): a SCIM token for the organization from the admin CLI, a
+ * user created over SCIM, given a password (a local organization) so that the SDK can sign in.
+ */
+async function provisionOverScim(issuerUrl: string, env: Record<string, string>, email: string) {
+  const created = await latchkey(['admin', 'scim-tokens', 'create', '--org', 'beta', '--json'], {
+    cwd: process.cwd(),
+    env: { ...env, LATCHKEY_ISSUER: issuerUrl },
+  });
+  expect(created.code, created.stderr).toBe(0);
+  const { token, url } = JSON.parse(created.stdout) as { token: string; url: string };
+  const scim = (path: string, init: RequestInit & { to?: string } = {}) =>
+    fetch(`${(init.to ?? url).replace(/\/$/, '')}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+    });
+  const user = await scim('/Users', {
+    method: 'POST',
+    body: JSON.stringify({
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: email,
+      active: true,
+      emails: [{ value: email, type: 'work', primary: true }],
+    }),
+  });
+  expect(user.status, await user.clone().text()).toBe(201);
+  const id = ((await user.json()) as { id: string }).id;
+  const password = `${email} has a long password`;
+  const set = await latchkey(['admin', 'users', 'set-password', email], {
+    cwd: process.cwd(),
+    env,
+    input: `${password}\n`,
+  });
+  expect(set.code, set.stderr).toBe(0);
+  return {
+    who: { email, password },
+    /** PATCH active "False", as Entra ID sends it; `to` sends it to another process of the fleet. */
+    deactivate: (to?: string) =>
+      scim(`/Users/${id}`, {
+        method: 'PATCH',
+        ...(to ? { to } : {}),
+        body: JSON.stringify({
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+          Operations: [{ op: 'Replace', path: 'active', value: 'False' }],
+        }),
+      }),
+  };
 }
 
 beforeAll(async () => {
@@ -186,6 +236,24 @@ for (const kind of testDatabaseKinds()) {
           input: `${BOB.password}\n`,
         });
         expect((await second.promise).event).toMatchObject({ reason: 'password_changed', verified: true });
+      } finally {
+        await client.close();
+      }
+    }, 60_000);
+
+    it('a SCIM deactivation (PATCH active "False") → signed-out within seconds', async () => {
+      const dana = await provisionOverScim(server.issuer, env, 'dana@beta.test');
+      const client = await signedInClient(server.issuer, undefined, undefined, dana.who);
+      try {
+        const signedOut = nextSignedOut(client);
+        await new Promise((r) => setTimeout(r, 1_000));
+        const sent = Date.now();
+        const response = await dana.deactivate();
+        expect(response.status, await response.text()).toBe(200);
+        const { event, at } = await signedOut.promise;
+        expect(at - sent).toBeLessThan(2_000);
+        expect(event).toMatchObject({ reason: 'user_disabled', verified: true, loginHint: 'dana@beta.test' });
+        expect(await client.getState()).toMatchObject({ status: 'signed-out' });
       } finally {
         await client.close();
       }
@@ -281,6 +349,22 @@ describe('two server processes on one PostgreSQL', () => {
     } finally {
       await latchkey(['admin', 'users', 'enable', BOB.email], { cwd: process.cwd(), env });
       await client.close();
+    }
+
+    // A SCIM deactivation sent to process A, the app's stream on B.
+    const erin = await provisionOverScim(issuer, env, 'erin@beta.test');
+    const scimApp = await signedInClient(issuer, toB, undefined, erin.who);
+    try {
+      const signedOut = nextSignedOut(scimApp);
+      await new Promise((r) => setTimeout(r, 1_000));
+      const sent = Date.now();
+      const response = await erin.deactivate(`${a.url}/scim/v2/beta`);
+      expect(response.status, await response.text()).toBe(200);
+      const { event, at } = await signedOut.promise;
+      expect(at - sent).toBeLessThan(2_000);
+      expect(event).toMatchObject({ reason: 'user_disabled', verified: true, loginHint: 'erin@beta.test' });
+    } finally {
+      await scimApp.close();
     }
 
     // The app's grant revoked through process A (RFC 7009 at A's revocation endpoint: the engine

@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['federation'],
   ['protocol'],
   ['web'],
-  ['sign-in', 'account', 'reset'],
+  ['sign-in', 'account', 'reset', 'scim'],
   ['http'],
   ['admin'],
   ['main'],

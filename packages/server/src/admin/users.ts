@@ -1,3 +1,4 @@
+import { disableUserEverywhere } from '../domain/offboarding.js';
 import { MAX_PASSWORD_LENGTH } from '../domain/passwords/password-hasher.js';
 import { createPasswordResetLink, RESET_LINK_TTL_MS } from '../domain/reset-links.js';
 import { createSessionControl } from '../domain/sessions.js';
@@ -107,24 +108,23 @@ export async function listUsers(
 }
 
 /**
- * Disables a user and revokes everything they hold — sessions, grants, codes, refresh tokens — in
- * one statement, so the desktop apps' next refresh fails and sends them back to sign-in. A disabled
- * user cannot sign in again, and an upstream sign-in does not re-enable them.
+ * Disables a user and revokes everything they hold — sessions, grants, codes, refresh tokens — with
+ * the audit event, in one transaction (domain/offboarding.ts, shared with SCIM deprovisioning), so
+ * the desktop apps' next refresh fails and sends them back to sign-in. A disabled user cannot sign
+ * in again, and an upstream sign-in does not re-enable them.
  */
 export async function disableUser(
   ctx: AdminContext,
   emailOrId: string,
 ): Promise<{ user: UserSummary; revoked: number }> {
   const user = await findUser(ctx, emailOrId);
-  await ctx.repos.users.setStatus(user.id, 'disabled');
-  const revoked = await createSessionControl(ctx.database).revokeAll(user.id, 'user_disabled');
-  await ctx.audit({
-    action: 'user_disabled',
-    userId: user.id,
-    organizationId: user.organizationId,
-    details: { revoked },
-  });
-  return { user: summarize({ ...user, status: 'disabled' }), revoked };
+  const result = await disableUserEverywhere(
+    { database: ctx.database, sessions: createSessionControl(ctx.database) },
+    user.id,
+    { actor: ctx.actor, reason: 'admin_disable' },
+  );
+  if (!result) throw new AdminError('not_found', `no user ${emailOrId}`);
+  return { user: summarize({ ...user, status: 'disabled' }), revoked: result.revoked };
 }
 
 export async function enableUser(ctx: AdminContext, emailOrId: string): Promise<UserSummary> {

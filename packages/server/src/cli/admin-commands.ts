@@ -11,6 +11,7 @@ import {
   setConnection,
   verifyDomain,
 } from '../admin/organizations.js';
+import { createScimToken, listScimTokens, revokeScimToken } from '../admin/scim-tokens.js';
 import { listSessions, revokeSessions } from '../admin/sessions.js';
 import {
   addUser,
@@ -346,6 +347,48 @@ export const ADMIN_COMMANDS: Record<string, Handler> = {
     }
     const result = await setConnection(ctx, organizationId, raw);
     return { data: result, text: `Organization ${organizationId} now signs in through ${type}.\n` };
+  },
+
+  // ---- SCIM provisioning tokens (docs/scim.md) ----
+  async 'scim-tokens create'({ ctx, args }) {
+    allowFlags(args, ['org', 'label']);
+    const created = await createScimToken(ctx, {
+      organizationId: requireString(args, 'org', 'the organization id'),
+      label: optionalString(args, 'label'),
+    });
+    return {
+      data: { ...created.summary, token: created.token, url: created.url },
+      text:
+        `Created SCIM token ${created.summary.id} for ${created.summary.organizationId}.\n` +
+        `  Tenant URL / SCIM base URL: ${created.url}\n` +
+        `  Secret token (shown only now): ${created.token}\n`,
+    };
+  },
+  async 'scim-tokens list'({ ctx, args }) {
+    allowFlags(args, ['org']);
+    const tokens = await listScimTokens(ctx, { organizationId: optionalString(args, 'org') });
+    return {
+      data: tokens,
+      text: table(
+        ['id', 'organization', 'label', 'created', 'created by', 'last used', 'revoked'],
+        tokens.map((t) => [
+          t.id,
+          t.organizationId,
+          t.label,
+          formatTime(t.createdAt),
+          t.createdBy,
+          formatTime(t.lastUsedAt),
+          formatTime(t.revokedAt),
+        ]),
+      ),
+    };
+  },
+  async 'scim-tokens revoke'({ ctx, args }) {
+    allowFlags(args, ['org', 'id']);
+    const id = optionalString(args, 'id') ?? args.positionals[2];
+    if (!id) throw new UsageError('--id is required (the token id from scim-tokens list)');
+    const token = await revokeScimToken(ctx, { id, organizationId: optionalString(args, 'org') });
+    return { data: token, text: `Revoked SCIM token ${token.id} of ${token.organizationId}.\n` };
   },
 
   // ---- audit ----

@@ -45,6 +45,8 @@ export const USAGE = `Usage: latchkey <command> [--config FILE] [--json]
   admin connections set --org O --type oidc --issuer URL --client-id ID [--client-secret-stdin]
                         [--scopes openid,email,profile] [--prompt P] [--entra-tenant-id T]
                         [--claim-subject C] [--claim-email C] [--claim-name C] [--claim-groups C]
+  admin scim-tokens create --org O [--label L]   (prints the SCIM URL and the token, once)
+  admin scim-tokens list [--org O] | revoke --id ID [--org O]
   admin audit [--user E] [--since 1h|ISO-DATE] [--limit N] [--action A]
 
 Settings come from LATCHKEY_* environment variables and the --config file (or LATCHKEY_CONFIG).

@@ -1,6 +1,8 @@
+import type { Kysely } from 'kysely';
 import { type AccountRecord, listAccountRecords, revokeAllForAccount } from '../storage/account-records.js';
-import type { Database } from '../storage/database.js';
-import { endSessionsInTransaction, type SessionEndReason } from '../storage/session-ends.js';
+import type { Database, Dialect } from '../storage/database.js';
+import type { Schema } from '../storage/schema.js';
+import { recordSessionEnd, type SessionEndInput, type SessionEndReason } from '../storage/session-ends.js';
 
 export type { SessionEndReason } from '../storage/session-ends.js';
 
@@ -9,6 +11,10 @@ export type { SessionEndReason } from '../storage/session-ends.js';
  * revocations take effect at the app's next refresh on every server process, since every process
  * reads the same records, and at once for an app that holds the live sign-out stream open: every
  * revocation here records its session end in the same transaction (storage/session-ends.ts).
+ *
+ * The revoke functions below are the one place where a user's records are removed (admin commands,
+ * the account page, upstream revalidation, SCIM deprovisioning alike), so whatever must happen on
+ * every revocation belongs here.
  */
 export interface SessionControl {
   /**
@@ -29,14 +35,34 @@ export interface SessionControl {
   /** One app's grant of the user and everything issued under it (refresh and access tokens). */
   endGrant(userId: string, grantId: string): Promise<void>;
   list(userId: string): Promise<AccountRecord[]>;
+  /**
+   * The same operations on a transaction's connection (`db.transaction().execute(trx => …)`), so a
+   * caller can make a revocation part of a larger change that commits or rolls back as one
+   * (domain/offboarding.ts: disable + revoke + audit). The session end is delivered at its commit.
+   */
+  within(trx: Kysely<Schema>): SessionControl;
 }
 
-export function createSessionControl(database: Database): SessionControl {
-  const db = database.db;
+export function createSessionControl(database: Pick<Database, 'db' | 'dialect'>): SessionControl {
+  return sessionControlOn(database.db, database.dialect);
+}
+
+function sessionControlOn(db: Kysely<Schema>, dialect: Dialect): SessionControl {
+  /** Runs `work` in a transaction (or the caller's) and records the end it returns in the same one. */
+  const ending = <T>(
+    work: (trx: Kysely<Schema>) => Promise<{ result: T; end?: SessionEndInput | undefined }>,
+  ) => {
+    const run = async (trx: Kysely<Schema>) => {
+      const { result, end } = await work(trx);
+      if (end) await recordSessionEnd(trx, dialect, end);
+      return result;
+    };
+    return db.isTransaction ? run(db) : db.transaction().execute(run);
+  };
   return {
-    revokeAll: (userId, reason = 'sessions_revoked') => revokeAllForAccount(database, userId, reason),
+    revokeAll: (userId, reason = 'sessions_revoked') => revokeAllForAccount({ db, dialect }, userId, reason),
     revokeAllExcept: (userId, keepSessionUid, reason = 'password_changed') =>
-      endSessionsInTransaction(database, async (trx) => {
+      ending(async (trx) => {
         const result = await trx
           .deleteFrom('oidc_records')
           .where('account_id', '=', userId)
@@ -57,7 +83,7 @@ export function createSessionControl(database: Database): SessionControl {
         .execute();
     },
     endGrant: (userId, grantId) =>
-      endSessionsInTransaction(database, async (trx) => {
+      ending(async (trx) => {
         const removed = await trx
           .deleteFrom('oidc_records')
           .where('account_id', '=', userId)
@@ -67,7 +93,7 @@ export function createSessionControl(database: Database): SessionControl {
               eb.and([eb('model', '=', 'Grant'), eb('id', '=', grantId)]),
             ]),
           )
-          .returning(['model', 'payload'])
+          .returning(['payload'])
           .execute();
         if (removed.length === 0) return { result: undefined };
         return {
@@ -79,7 +105,8 @@ export function createSessionControl(database: Database): SessionControl {
           },
         };
       }),
-    list: (userId) => listAccountRecords(database, userId),
+    list: (userId) => listAccountRecords({ db }, userId),
+    within: (trx) => sessionControlOn(trx, dialect),
   };
 }
 

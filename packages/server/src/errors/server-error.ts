@@ -52,6 +52,8 @@ export const ERROR_CODES = {
   verification_failed: 400,
   conflict: 409,
   usage: 400,
+  // SCIM provisioning (RFC 7644 §3.12: the SCIM error carries the status and scimType)
+  scim_request_refused: 400,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -32,6 +32,7 @@ import { buildProvider } from '../protocol/provider.js';
 import { createSessionRevokedSigner } from '../protocol/session-revoked-token.js';
 import { USER_CODE_THROTTLE_POLICY } from '../protocol/user-code-throttle.js';
 import { registerResetPages } from '../reset/reset-routes.js';
+import { registerScimRoutes } from '../scim/routes.js';
 import type { SignInDeps } from '../sign-in/deps.js';
 import { registerSignIn } from '../sign-in/flow.js';
 import { signInStateStore } from '../sign-in/state.js';
@@ -278,6 +279,15 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
           passwords,
           sessions,
           throttle,
+          audit,
+        }),
+      (app) =>
+        registerScimRoutes(app, {
+          issuer: config.issuer,
+          database,
+          secretBox,
+          repos,
+          sessions,
           audit,
         }),
       ...(metrics ? [(app: Parameters<RouteSet>[0]) => metrics.register(app)] : []),

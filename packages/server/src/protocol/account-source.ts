@@ -1,9 +1,13 @@
 import type { LifetimesConfig } from '../config/types.js';
 import type { OrganizationDirectory } from '../domain/directory.js';
 import type { Revalidator } from '../federation/revalidate.js';
-import { type AccountRow, latestIdentityProfile } from '../storage/account-row.js';
+import {
+  type AccountRow,
+  accountGroups,
+  latestIdentityProfile,
+  scimGroupNames,
+} from '../storage/account-row.js';
 import type { Database } from '../storage/database.js';
-import { parseJson } from '../storage/json.js';
 import { param, prepared } from '../storage/prepared-statements.js';
 import { prefetchedAccount } from '../storage/request-scope.js';
 import { asUnavailable } from '../storage/unavailable.js';
@@ -27,6 +31,7 @@ export function createAccountSource(deps: {
       .selectFrom('users')
       .select(['id', 'organization_id', 'email', 'name', 'status'])
       .select(latestIdentityProfile('users.id').as('profile'))
+      .select(scimGroupNames('users.id', database.dialect).as('scim_groups'))
       .where('id', '=', param('id')),
   );
   return {
@@ -47,14 +52,14 @@ export function createAccountSource(deps: {
           })
         ).rows[0];
       if (!row) return undefined;
-      const groups = parseJson<{ groups?: unknown }>(row.profile ?? undefined, {}).groups;
       const record: AccountRecord = {
         id: row.id,
         organizationId: row.organization_id,
         email: row.email,
         emailVerified: Boolean(row.email),
         name: row.name,
-        groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [],
+        // The upstream identity's groups and the SCIM groups (docs/scim.md), released with scope `groups`.
+        groups: accountGroups(row),
         status: row.status as AccountRecord['status'],
       };
       return record;

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import type { Schema } from './schema.js';
 import { recordSessionEnd, type SessionEndReason } from './session-ends.js';
@@ -14,13 +14,14 @@ import { recordSessionEnd, type SessionEndReason } from './session-ends.js';
  * the same transaction (storage/session-ends.ts). Returns how many records were removed.
  */
 export async function revokeAllForAccount(
-  database: Database,
+  database: Pick<Database, 'db' | 'dialect'>,
   accountId: string,
   reason: SessionEndReason = 'sessions_revoked',
 ): Promise<number> {
-  return database.db
-    .transaction()
-    .execute((trx) => revokeAllForAccountIn(trx, database.dialect, accountId, reason));
+  const { db, dialect } = database;
+  // Inside a caller's transaction (offboarding) the statements join it; the event commits with it.
+  if (db.isTransaction) return revokeAllForAccountIn(db, dialect, accountId, reason);
+  return db.transaction().execute((trx) => revokeAllForAccountIn(trx, dialect, accountId, reason));
 }
 
 /**
@@ -28,7 +29,7 @@ export async function revokeAllForAccount(
  * everything in one commit). The event is delivered when that transaction commits.
  */
 export async function revokeAllForAccountIn(
-  trx: Transaction<Schema>,
+  trx: Kysely<Schema>,
   dialect: Dialect,
   accountId: string,
   reason: SessionEndReason,
@@ -53,7 +54,7 @@ export interface AccountRecord {
 
 /** Live sessions, grants and refresh tokens of a user, for `latchkey admin sessions list`. */
 export async function listAccountRecords(
-  database: Database,
+  database: Pick<Database, 'db'>,
   accountId: string,
   now: number = Date.now(),
 ): Promise<AccountRecord[]> {

@@ -1,6 +1,6 @@
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import Provider, { errors } from 'oidc-provider';
-import { latestIdentityProfile } from './account-row.js';
+import { latestIdentityProfile, scimGroupNames } from './account-row.js';
 import type { Database } from './database.js';
 import { heldRotationOf, holdConsume, writeHeld } from './held-rotation.js';
 import { param, prepared } from './prepared-statements.js';
@@ -61,6 +61,7 @@ type FoundWithGrant = RecordRow & {
   account_name: string | null;
   account_status: string | null;
   account_profile: string | null;
+  account_scim_groups: string | null;
 };
 
 const COLUMNS = ['payload', 'expires_at', 'consumed_at', 'grace_used_at', 'superseded_at'] as const;
@@ -154,6 +155,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
           'u.status as account_status',
         ])
         .select(latestIdentityProfile('u.id').as('account_profile'))
+        .select(scimGroupNames('u.id', database.dialect).as('account_scim_groups'))
         .where('r.model', '=', param('model'))
         .where('r.id', '=', param('id')),
     ),
@@ -327,6 +329,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
             name: found.account_name,
             status: found.account_status,
             profile: found.account_profile,
+            scim_groups: found.account_scim_groups,
           });
         }
         row = found;

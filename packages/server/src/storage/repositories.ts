@@ -9,6 +9,7 @@ import { credentialsRepository } from './repositories/credentials.js';
 import { organizationsRepository } from './repositories/organizations.js';
 import { replayCacheRepository } from './repositories/replay-cache.js';
 import { resourcesRepository } from './repositories/resources.js';
+import { scimRepository } from './repositories/scim.js';
 import { signInStatesRepository } from './repositories/sign-in-states.js';
 import { signingKeysRepository } from './repositories/signing-keys.js';
 import { upstreamRequestsRepository } from './repositories/upstream-requests.js';
@@ -32,6 +33,7 @@ export function createRepositories(database: Database, box: SecretBox) {
     upstreamRequests: upstreamRequestsRepository(database),
     replayCache: replayCacheRepository(database),
     actionTokens: actionTokensRepository(database),
+    scim: scimRepository(database),
   };
 }
 

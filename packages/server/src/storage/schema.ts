@@ -133,4 +133,38 @@ export interface Schema {
     used_at: number | null;
     created_at: number;
   };
+  scim_tokens: {
+    id: string;
+    organization_id: string;
+    /** SHA-256 (base64url) of the bearer token: the token itself is shown once and never stored. */
+    token_hash: string;
+    label: string | null;
+    created_by: string | null;
+    created_at: number;
+    last_used_at: number | null;
+    revoked_at: number | null;
+  };
+  scim_users: {
+    user_id: string;
+    organization_id: string;
+    external_id: string | null;
+    /** JSON: the SCIM attributes the client sent (name, displayName, emails, …). */
+    attributes: string;
+    /** Bumped on every change: the resource's ETag (RFC 7644 §3.14). */
+    version: number;
+    created_at: number;
+    updated_at: number;
+    /** Set by a SCIM DELETE: the user is disabled and out of the SCIM view; a later POST revives it. */
+    deleted_at: number | null;
+  };
+  scim_groups: {
+    id: string;
+    organization_id: string;
+    display_name: string;
+    external_id: string | null;
+    version: number;
+    created_at: number;
+    updated_at: number;
+  };
+  scim_group_members: { group_id: string; user_id: string; created_at: number };
 }

@@ -17,7 +17,7 @@ export interface AuditEvent {
 }
 
 /** Audit events. Contract: append-only — there is no update or delete. */
-export function auditRepository(database: Database) {
+export function auditRepository(database: Pick<Database, 'db'>) {
   const { db } = database;
   return {
     async append(event: {
