@@ -123,7 +123,10 @@ async function main() {
   const b = await start(await freePort());
   const { loadConfig } = await import(new URL('config/load.js', dist).href);
   const { openAdmin } = await import(new URL('main/open-admin.js', dist).href);
-  const { disableUser, enableUser, addUser } = await import(new URL('admin/users.js', dist).href);
+  const { disableUser, enableUser, addUser, setPassword } = await import(
+    new URL('admin/users.js', dist).href
+  );
+  const { createScimToken } = await import(new URL('admin/scim-tokens.js', dist).href);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-live-bench-'));
   const config = await loadConfig({
     cwd: dir,
@@ -162,6 +165,59 @@ async function main() {
     };
     console.error(
       `admin disable → app event (B), ${RUNS} runs: p50 ${fmt(results.adminDisable.p50, 1)} ms, p99 ${fmt(results.adminDisable.p99, 1)} ms, max ${fmt(results.adminDisable.max, 1)} ms (target p99 < 2000 ms)`,
+    );
+
+    // ---- SCIM: PATCH active "False" (as Entra ID sends it) to process A → the app on B ----
+    const scimToken = await createScimToken(admin, { organizationId: 'beta' });
+    const scimBase = `${a.url}/scim/v2/beta`;
+    const scim = (path, method, body) =>
+      fetch(`${scimBase}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${scimToken.token}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify(body),
+      });
+    const scimEmail = 'scim-bench@beta.test';
+    const created = await scim('/Users', 'POST', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: scimEmail,
+      active: true,
+      emails: [{ value: scimEmail, type: 'work', primary: true }],
+    });
+    if (created.status !== 201) throw new Error(`SCIM create: ${created.status} ${await created.text()}`);
+    const scimId = (await created.json()).id;
+    await setPassword(admin, scimEmail, PASSWORD);
+    const active = (value) =>
+      scim(`/Users/${scimId}`, 'PATCH', {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'Replace', path: 'active', value }],
+      });
+    const scimLatencies = [];
+    for (let run = 0; run < RUNS; run++) {
+      const tokens = await httpSignIn(a.url, {
+        ...CLIENT,
+        email: scimEmail,
+        password: PASSWORD,
+        origins: [issuer],
+      });
+      const stream = openStream(b.url, tokens.access_token);
+      await stream.opened;
+      const started = performance.now();
+      const response = await active('False');
+      if (response.status !== 200) throw new Error(`SCIM deactivate: ${response.status}`);
+      const got = await Promise.race([stream.event, sleep(10_000).then(() => undefined)]);
+      if (!got) throw new Error(`SCIM run ${run}: no event within 10 s`);
+      await jwtVerify(got.set, jwks, { issuer, audience: CLIENT.clientId, typ: 'secevent+jwt' });
+      scimLatencies.push(performance.now() - started);
+      await (await active('True')).arrayBuffer();
+    }
+    scimLatencies.sort((x, y) => x - y);
+    results.scimDeactivate = {
+      p50: percentile(scimLatencies, 50),
+      p99: percentile(scimLatencies, 99),
+      max: scimLatencies.at(-1),
+    };
+    console.error(
+      `SCIM active:false (to A) → app event (B), ${RUNS} runs: p50 ${fmt(results.scimDeactivate.p50, 1)} ms, p99 ${fmt(results.scimDeactivate.p99, 1)} ms (target p99 < 2000 ms)`,
     );
 
     // ---- the real CLI, timed from its exit (its commit) ----
@@ -294,6 +350,9 @@ async function main() {
   console.log('| --- | --- | --- | --- |');
   console.log(
     `| Live sign-out: admin disable → app's verified event, app on the other process (PostgreSQL, 2 processes, ${RUNS} runs) | p50 ${fmt(results.adminDisable.p50, 1)} ms, p99 ${fmt(results.adminDisable.p99, 1)} ms | p99 < 2 s | ${ok(results.adminDisable.p99 < 2000)} |`,
+  );
+  console.log(
+    `| Live sign-out: SCIM PATCH active "False" to process A → app's verified event on B (${RUNS} runs) | p50 ${fmt(results.scimDeactivate.p50, 1)} ms, p99 ${fmt(results.scimDeactivate.p99, 1)} ms | p99 < 2 s | ${ok(results.scimDeactivate.p99 < 2000)} |`,
   );
   console.log(
     `| Live sign-out: \`latchkey admin users disable\` (the CLI process) → event | ${results.cliDisable.map((c) => `${fmt(c.fromStart, 0)} ms from its start`).join(', ')} (Node start-up included; the event precedes the process's exit) | | |`,
