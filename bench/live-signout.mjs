@@ -325,7 +325,24 @@ async function main() {
       `${n} apps connected to B: RSS ${fmt(before.rss / 2 ** 20, 1)} → ${fmt(after.rss / 2 ** 20, 1)} MB, V8 heap ${fmt(before.heapUsed / 2 ** 20, 1)} → ${fmt(after.heapUsed / 2 ** 20, 1)} MB; per app from ${warmed.n} to ${n}: ${fmt(results.memory.rssPerApp / 1024, 1)} KB RSS, ${fmt(results.memory.heapPerApp / 1024, 1)} KB heap; over all ${n} (with warm-up): ${fmt(results.memory.rssTotalPerApp / 1024, 1)} KB RSS, ${fmt(results.memory.heapTotalPerApp / 1024, 1)} KB heap (target < 20 KB per connection)`,
     );
 
-    // ---- fan-out: every account disabled at once, every app told ----
+    // The floor: a bare node:http server holding as many SSE responses (bench/sse-baseline.mjs).
+    results.baseline = await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--expose-gc', here('./sse-baseline.mjs'), String(n)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (chunk) => {
+        out += chunk;
+      });
+      child.on('exit', (code) =>
+        code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`baseline exit ${code}`)),
+      );
+    });
+    console.error(
+      `bare node:http holding ${n} SSE responses: ${fmt(results.baseline.rssPerApp / 1024, 1)} KB RSS, ${fmt(results.baseline.heapPerApp / 1024, 1)} KB heap per connection`,
+    );
+
+    // ---- fan-out: every account disabled, every app told ----
     const fanStart = performance.now();
     const emails = [...new Set(tokens.map((t) => t.email))];
     // One after the other, as an administrator's script would (the admin context has a small pool).
@@ -337,7 +354,7 @@ async function main() {
     const last = Math.max(...told.map((t) => t.at)) - fanStart;
     results.fanOut = { apps: n, told: told.length, lastMs: last };
     console.error(
-      `fan-out: ${emails.length} accounts disabled at once → ${told.length}/${n} apps told, the last after ${fmt(last, 0)} ms`,
+      `fan-out: ${emails.length} accounts disabled one after the other → ${told.length}/${n} apps told, the last after ${fmt(last, 0)} ms`,
     );
     for (const s of streams) s.close();
   } finally {
@@ -361,7 +378,10 @@ async function main() {
     `| Live sign-out: memory per connected app (server B, after GC, ${results.memory.apps} apps) | ${fmt(results.memory.rssPerApp / 1024, 1)} KB RSS, ${fmt(results.memory.heapPerApp / 1024, 1)} KB heap (all ${results.memory.apps} incl. warm-up: ${fmt(results.memory.rssTotalPerApp / 1024, 1)} KB RSS, ${fmt(results.memory.heapTotalPerApp / 1024, 1)} KB heap) | < 20 KB | ${ok(results.memory.rssPerApp < 20 * 1024)} |`,
   );
   console.log(
-    `| Live sign-out: fan-out, ${results.fanOut.apps} apps of ${Math.ceil(APPS / 25)} accounts disabled at once | ${results.fanOut.told} told, last after ${fmt(results.fanOut.lastMs, 0)} ms | | |`,
+    `| Floor: bare node:http holding ${results.memory.apps} SSE responses (bench/sse-baseline.mjs) | ${fmt(results.baseline.rssPerApp / 1024, 1)} KB RSS, ${fmt(results.baseline.heapPerApp / 1024, 1)} KB heap per connection | | |`,
+  );
+  console.log(
+    `| Live sign-out: fan-out, ${results.fanOut.apps} apps of ${Math.ceil(APPS / 25)} accounts disabled one after the other | ${results.fanOut.told} told, last after ${fmt(results.fanOut.lastMs, 0)} ms | | |`,
   );
   if (flags.json) console.log(JSON.stringify(results));
   return results;

@@ -4,7 +4,7 @@ import { httpSignIn } from '../../../../bench/lib.mjs';
 import { baseEnv, buildServer, latchkey } from '../cli/test-support/run-latchkey.js';
 import { SESSION_REVOKED_EVENT } from '../protocol/session-revoked-token.js';
 import { testDatabaseKinds } from '../test-support/databases.js';
-import { startTestServer, TEST_SECRET, type TestServer } from '../test-support/server.js';
+import { BASE_YAML, startTestServer, TEST_SECRET, type TestServer } from '../test-support/server.js';
 
 /**
  * Live sign-out end to end on a real server: an app's access token holds `GET /session/events`
@@ -28,6 +28,8 @@ interface OpenStream {
   headers: Headers;
   text: () => string;
   events: { event: string; data: string; id?: string }[];
+  /** Blocks that held only comment lines (heartbeats), after the opening one. */
+  comments(): number;
   closed: Promise<void>;
   next(timeoutMs?: number): Promise<{ event: string; data: string }>;
   abort(): void;
@@ -40,6 +42,7 @@ async function openStream(issuer: string, token: string): Promise<OpenStream> {
     signal: controller.signal,
   });
   let raw = '';
+  let comments = 0;
   const events: OpenStream['events'] = [];
   const waiters: (() => void)[] = [];
   const closed = (async () => {
@@ -62,6 +65,7 @@ async function openStream(issuer: string, token: string): Promise<OpenStream> {
               .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trimStart()]),
           );
           if (fields.event) events.push(fields as { event: string; data: string });
+          else if (block.split('\n').every((l) => l.startsWith(':'))) comments += 1;
           for (const w of waiters.splice(0)) w();
           at = raw.indexOf('\n\n');
         }
@@ -76,6 +80,7 @@ async function openStream(issuer: string, token: string): Promise<OpenStream> {
     headers: response.headers,
     text: () => raw,
     events,
+    comments: () => Math.max(0, comments),
     closed,
     async next(timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;
@@ -272,18 +277,47 @@ for (const kind of testDatabaseKinds()) {
         initiating_entity: 'user',
       });
     }, 30_000);
-
-    it('sends heartbeats on a quiet stream and closes it at server shutdown', async () => {
-      const tokens = await signIn(CAROL).catch(() => undefined);
-      // Carol's password changed in the test above; sign Bob in instead when that ran.
-      const token = tokens?.access_token ?? (await signIn()).access_token;
-      const stream = await openStream(server.issuer, token);
-      expect(stream.status).toBe(200);
-      // The opening comment and retry hint arrive at once (no buffering).
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(stream.events).toEqual([]);
-      stream.abort();
-      await stream.closed;
-    });
   });
+}
+
+describe('live sign-out stream: heartbeats and token expiry', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      yaml: `${BASE_YAML}lifetimes: { session_events_heartbeat: 1s, access_token: 4s }\n`,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  it('a quiet stream gets a heartbeat comment every interval, and closes (no event) once its token expired', async () => {
+    const tokens = await httpSignIn(server.issuer, { ...CLIENT, ...CAROL });
+    const opened = Date.now();
+    const stream = await openStream(server.issuer, tokens.access_token);
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('cache-control')).toBe('no-store');
+    expect(stream.headers.get('x-accel-buffering')).toBe('no');
+    await new Promise((resolve) => setTimeout(resolve, 2_600));
+    // The opening retry hint and comment, then one comment per second.
+    expect(stream.text()).toBe('');
+    expect(stream.events).toEqual([]);
+    const beats = await heartbeatsSoFar(stream);
+    expect(beats).toBeGreaterThanOrEqual(2);
+    // The access token (4 s) expires: the stream ends at the next check, without an event.
+    await stream.closed;
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(3_500);
+    expect(stream.events).toEqual([]);
+    // …and the expired token is refused.
+    const again = await fetch(`${server.issuer}/session/events`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(again.status).toBe(401);
+    expect(again.headers.get('www-authenticate')).toContain('error="invalid_token"');
+  }, 30_000);
+});
+
+/** Comment blocks received so far (the reader keeps every block it parsed in `comments`). */
+async function heartbeatsSoFar(stream: OpenStream): Promise<number> {
+  return stream.comments();
 }

@@ -215,6 +215,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         isActiveAccount: async (id) => (await repos.users.findById(id))?.status === 'active',
       }),
       sign: createSessionRevokedSigner(keys),
+      heartbeatMs: config.lifetimes.sessionEventsHeartbeat * 1000,
     });
     closers.push(async () => sessionEvents.stop());
     const sessionEndFeed = openSessionEndFeed(database, {
