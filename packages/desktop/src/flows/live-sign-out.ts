@@ -112,6 +112,8 @@ export function createLiveSignOut(deps: LiveSignOutDeps): LiveSignOut {
   /** The app was told of the end of the current sign-in: one event per sign-in. */
   let told = false;
   let jwks: JSONWebKeySet | undefined;
+  /** The last connection was refused (401) and the token refreshed since. */
+  let refreshedAfter401 = false;
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -241,6 +243,12 @@ export function createLiveSignOut(deps: LiveSignOutDeps): LiveSignOut {
     }
     if (response.status === 401) {
       await response.body?.cancel().catch(() => {});
+      // A DPoP-bound token (RFC 9449) needs a proof with every request: until the stream sends
+      // one, it is unavailable to this app, which learns of a sign-out at its refresh.
+      if (/^DPoP\b/i.test(response.headers.get('www-authenticate') ?? '')) return 'unavailable';
+      // A fresh token refused as well: not a stale token; wait (never spend refresh tokens in a loop).
+      if (refreshedAfter401) return 'retry';
+      refreshedAfter401 = true;
       // The token is no longer good: expired early, or the session ended while we were away. The
       // refresh tells which (and a refused refresh is the sign-out, found out the old way).
       try {
@@ -259,6 +267,7 @@ export function createLiveSignOut(deps: LiveSignOutDeps): LiveSignOut {
       return response.status === 404 || response.status === 405 ? 'unavailable' : 'retry';
     }
     state = 'connected';
+    refreshedAfter401 = false;
     const connectedAt = Date.now();
     let lastActivity = Date.now();
     const watchdog = setInterval(
