@@ -42,7 +42,7 @@ if (flags.help) {
   --rounds N         interleaved rounds of the silent sign-in and growth cases (default 3); ratios are
                      taken within each round and the median is reported
   --sdk-runs N       SDK process starts (default 7)
-  --only LIST        silent,signin,sdk,growth (default all)
+  --only LIST        silent,signin,sdk,growth (default all), and live (live sign-out: bench/live-signout.mjs)
   --postgres URL     an admin URL; a scratch database is created and dropped (default LATCHKEY_BENCH_POSTGRES_URL,
                      LATCHKEY_TEST_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test)
   --log-level L      server log level (default warn: request logs off, as for the baseline)
@@ -694,6 +694,29 @@ if (only.has('silent')) await silent();
 if (only.has('signin')) await signin();
 if (only.has('sdk')) await sdk();
 if (only.has('growth')) await growth();
+if (only.has('live')) {
+  const { liveSignOut } = await import('./live-signout.mjs');
+  const live = await liveSignOut();
+  results.cases.liveSignOut = live;
+  row(
+    'Live sign-out: admin disable → app event on the other process (PostgreSQL)',
+    `p50 ${fmt(live.adminDisable.p50, 0)} ms, p99 ${fmt(live.adminDisable.p99, 0)} ms`,
+    'p99 < 2 s',
+    live.adminDisable.p99 < 2000,
+  );
+  row(
+    'Live sign-out: SCIM active:false → app event on the other process',
+    `p50 ${fmt(live.scimDeactivate.p50, 0)} ms, p99 ${fmt(live.scimDeactivate.p99, 0)} ms`,
+    'p99 < 2 s',
+    live.scimDeactivate.p99 < 2000,
+  );
+  row(
+    `Live sign-out: server memory per connected app (${live.memory.apps} apps)`,
+    `${fmt(live.memory.rssPerApp / 1024, 1)} KB RSS, ${fmt(live.memory.heapPerApp / 1024, 1)} KB heap`,
+    '< 20 KB',
+    live.memory.rssPerApp < 20 * 1024,
+  );
+}
 
 console.log(
   `\nLatchkey benchmarks — ${results.machine.cpus} × ${results.machine.model}, ${results.machine.memoryGiB} GiB, Node ${process.version}; ` +

@@ -224,6 +224,13 @@ serveIpc({
     globalThis.gc?.();
     return process.memoryUsage().rss;
   },
+  // Settled memory (after two collections) for per-connection costs (bench/live-signout.mjs).
+  memory: () => {
+    globalThis.gc?.();
+    globalThis.gc?.();
+    const { rss, heapUsed, external } = process.memoryUsage();
+    return { rss, heapUsed, external };
+  },
   mint,
   userId,
   ...keys,

@@ -15,6 +15,7 @@ import {
 } from '@latchkey/desktop';
 import { type CliConfig, ConfigError, type ConfigFlags, resolveConfig } from './config.js';
 import { type Io, startSpinner } from './output.js';
+import { watch } from './watch.js';
 
 /** Exit codes, stable for scripts. */
 export const ExitCode = {
@@ -38,6 +39,8 @@ Commands:
   token [--resource R] [--scope S]
                         print an access token (for R, an API's resource indicator)
   logout [--everywhere] revoke the stored sign-in; --everywhere also ends the browser session
+  watch                 stay running and report the moment the server ends the sign-in
+                        (live sign-out; exits 3 then)
   register-scheme       make this program the handler of the --redirect-uri scheme
   open-url <url>        hand a redirect URL to the waiting login (what the OS runs)
 
@@ -223,6 +226,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
         print(LOGOUT_MESSAGES[result.revocation], { status: 'signed-out', ...result });
         return ExitCode.Ok;
       }
+      case 'watch':
+        return await watch(await open('loopback'), io, print, {
+          ok: ExitCode.Ok,
+          notSignedIn: ExitCode.NotSignedIn,
+          offline: ExitCode.Offline,
+        });
       case 'register-scheme': {
         const redirect = new URL(schemeRedirect());
         const scheme = redirect.protocol.slice(0, -1);

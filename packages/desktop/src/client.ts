@@ -7,11 +7,13 @@ import { createAccessTokenCache } from './flows/access-token-cache.js';
 import { type ApiRequestInit, createApiFetch } from './flows/api-fetch.js';
 import { createDeviceSignIn } from './flows/device-sign-in.js';
 import { DEFAULT_SIGN_IN_TIMEOUT_MS, type SignInOptions } from './flows/interactive.js';
+import type { SignedOutListener } from './flows/live-sign-out.js';
 import { createLoopbackSignIn } from './flows/loopback-sign-in.js';
 import { parseDeliveredRedirect, parseRedirect } from './flows/redirect-uri.js';
 import { createSchemeSignIn, type RedirectOutcome, type SchemeSignIn } from './flows/scheme-sign-in.js';
 import { readSessionState, type SessionState } from './flows/session-state.js';
 import { createSignOut, type SignOutOptions, type SignOutResult } from './flows/sign-out.js';
+import { watchSignedOut } from './flows/signed-out-hook.js';
 import { type AccessTokenOptions, createSilentSignIn } from './flows/silent-sign-in.js';
 import { defaultCacheDir, defaultSocketPath } from './paths.js';
 import type { LoopbackPages } from './receivers/loopback-pages.js';
@@ -23,6 +25,7 @@ import type { AuthenticationResult } from './tokens.js';
 // The client is a facade: each job lives in its own module under flows/ and declares what it needs.
 export type { ApiRequestInit } from './flows/api-fetch.js';
 export type { SignInOptions } from './flows/interactive.js';
+export type { SignedOutEvent, SignedOutListener } from './flows/live-sign-out.js';
 export type { RedirectOutcome } from './flows/scheme-sign-in.js';
 export type { SessionState } from './flows/session-state.js';
 export type { RevocationOutcome, SignOutOptions, SignOutResult } from './flows/sign-out.js';
@@ -111,6 +114,16 @@ export interface LatchkeyClient {
     onCode: (info: DeviceCodeInfo) => void | Promise<void>,
     options?: DeviceCodeOptions,
   ): Promise<AuthenticationResult>;
+  /**
+   * `'signed-out'`: the person's session ended on the server (an administrator disabled them, they
+   * signed out everywhere, their password was reset, this app's access was revoked). While a
+   * listener is registered the SDK holds the server's live sign-out stream open and reports the
+   * end within seconds, verified against the server's keys; the store is already cleared when the
+   * listener runs. Against a server without the stream, a refused refresh reports it.
+   * Returns a function that removes the listener.
+   */
+  on(event: 'signed-out', listener: SignedOutListener): () => void;
+  off(event: 'signed-out', listener: SignedOutListener): void;
   /** Stops listeners (local socket, loopback). Pending sign-ins reject with `UserCancelledError`. */
   close(): Promise<void>;
 }
@@ -173,6 +186,9 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
   const signOut = createSignOut({ ctx, cache, openBrowser, lockPath });
   const apiFetch = createApiFetch({ ctx, silent });
   const signInWithDeviceCode = createDeviceSignIn({ ctx, cache });
+  // Live sign-out (flows/live-sign-out.ts): `track` reports every sign-in and refused refresh to it.
+  const signedOut = watchSignedOut({ ctx, cache, lockPath, silent });
+  const track = signedOut.track;
 
   return {
     issuer: ctx.issuer.href,
@@ -182,15 +198,15 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
       // Before the browser opens: a store that cannot keep the session would waste the whole sign-in.
       await ctx.store.check?.();
       const timeoutMs = signInOptions.timeoutMs ?? DEFAULT_SIGN_IN_TIMEOUT_MS;
-      return signInInteractive(signInOptions, timeoutMs);
+      return track(signInInteractive(signInOptions, timeoutMs), true);
     },
 
     signInSilently(request = {}) {
-      return silent.acquireToken(request);
+      return track(silent.acquireToken(request), false);
     },
 
     async getAccessToken(request = {}) {
-      return (await silent.acquireToken(request)).accessToken;
+      return (await track(silent.acquireToken(request), false)).accessToken;
     },
 
     fetch(url, init) {
@@ -215,10 +231,14 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
 
     async signInWithDeviceCode(onCode, deviceOptions = {}) {
       await ctx.store.check?.();
-      return signInWithDeviceCode(onCode, deviceOptions);
+      return track(signInWithDeviceCode(onCode, deviceOptions), true);
     },
 
+    on: signedOut.on,
+    off: signedOut.off,
+
     async close() {
+      signedOut.close();
       await scheme?.close();
     },
   };

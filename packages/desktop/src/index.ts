@@ -15,6 +15,8 @@ export {
   type RedirectOutcome,
   type RevocationOutcome,
   type SessionState,
+  type SignedOutEvent,
+  type SignedOutListener,
   type SignInOptions,
   type SignOutOptions,
   type SignOutResult,

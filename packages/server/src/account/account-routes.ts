@@ -267,8 +267,8 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       // session and every app's refresh tokens end; this browser stays signed in unless they untick it.
       const keep = (request.body as { keep_session?: unknown } | undefined)?.keep_session === 'on';
       const revoked = keep
-        ? await deps.sessions.revokeAllExcept(who.user.id, who.session.uid)
-        : await deps.sessions.revokeAll(who.user.id);
+        ? await deps.sessions.revokeAllExcept(who.user.id, who.session.uid, 'password_changed')
+        : await deps.sessions.revokeAll(who.user.id, 'password_changed');
       await audit(request, who, 'password_change', 'success', {
         revokedRecords: revoked,
         keptThisBrowser: keep,
@@ -467,7 +467,7 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
   action(
     '/account/sessions/end-all',
     async (request, reply, who) => {
-      const count = await deps.sessions.revokeAll(who.user.id);
+      const count = await deps.sessions.revokeAll(who.user.id, 'signed_out_everywhere');
       // "Also remove what was added lately": a thief who had the session may have added their own.
       const removeRecent = (request.body as { remove_recent?: unknown } | undefined)?.remove_recent === 'on';
       const removed = removeRecent

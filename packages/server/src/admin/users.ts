@@ -144,7 +144,7 @@ export async function setPassword(
   await ctx.repos.credentials.setPassword(user.id, await ctx.hasher().hash(password));
   // Setting a password is the standard remedy for a compromised account: whoever knew the old one
   // (a thief's browser session, a desktop refresh token taken with it) is signed out everywhere.
-  const revoked = await createSessionControl(ctx.database).revokeAll(user.id);
+  const revoked = await createSessionControl(ctx.database).revokeAll(user.id, 'password_changed');
   await ctx.audit({
     action: 'password_set',
     userId: user.id,
@@ -169,7 +169,7 @@ export async function resetTwoStep(
     recoveryCodes: await ctx.repos.credentials.removeType(user.id, 'recovery_code'),
   };
   // A lost or stolen device: its sessions and desktop refresh tokens end with its second factor.
-  const revokedRecords = await createSessionControl(ctx.database).revokeAll(user.id);
+  const revokedRecords = await createSessionControl(ctx.database).revokeAll(user.id, 'two_step_reset');
   await ctx.audit({
     action: '2sv_reset',
     userId: user.id,

@@ -32,6 +32,7 @@ export const DEFAULT_LIFETIMES: Readonly<LifetimesConfig> = Object.freeze({
   refreshIdle: 14 * DAY,
   refreshAbsolute: 90 * DAY,
   refreshReuseGrace: 30,
+  sessionEventsHeartbeat: 25,
 });
 
 /** OWASP Password Storage Cheat Sheet, Argon2id: m=19 MiB, t=2, p=1. */
@@ -58,6 +59,7 @@ export function buildLifetimes(file: FileConfig['lifetimes'], issues: Issues): L
     refreshIdle: file.refresh_idle ?? d.refreshIdle,
     refreshAbsolute: file.refresh_absolute ?? d.refreshAbsolute,
     refreshReuseGrace: file.refresh_reuse_grace ?? d.refreshReuseGrace,
+    sessionEventsHeartbeat: file.session_events_heartbeat ?? d.sessionEventsHeartbeat,
   };
   if (lifetimes.refreshIdle > lifetimes.refreshAbsolute) {
     issues.push({

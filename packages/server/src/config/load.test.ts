@@ -162,6 +162,7 @@ describe('loadConfig: defaults and environment', () => {
       refreshIdle: 14 * 86_400,
       refreshAbsolute: 90 * 86_400,
       refreshReuseGrace: 30,
+      sessionEventsHeartbeat: 25,
     });
     expect(config.argon2).toEqual({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
   });
@@ -364,6 +365,7 @@ organizations:
       refreshIdle: 86_400,
       refreshAbsolute: 30 * 86_400,
       refreshReuseGrace: 0,
+      sessionEventsHeartbeat: 25,
     });
     expect(config.resources[0]?.accessTokenTtl).toBe(300);
     expect(config.organizations[0]?.policy).toMatchObject({

@@ -260,6 +260,7 @@ const lifetimes = z
     refresh_idle: duration(1),
     refresh_absolute: duration(1),
     refresh_reuse_grace: duration(0),
+    session_events_heartbeat: duration(1),
   })
   .prefault({});
 

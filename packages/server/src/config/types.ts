@@ -138,6 +138,8 @@ export interface LifetimesConfig {
   refreshAbsolute: number;
   /** Re-presenting a rotated refresh token within this window is forgiven once; 0 disables. */
   refreshReuseGrace: number;
+  /** Live sign-out: a comment line on every open session events stream this often (http/session-events.ts). */
+  sessionEventsHeartbeat: number;
 }
 
 export interface Argon2Config {

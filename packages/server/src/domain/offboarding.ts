@@ -59,7 +59,7 @@ export async function disableUserEverywhere(
       .set({ status: 'disabled', updated_at: Date.now() })
       .where('id', '=', userId)
       .execute();
-    const revoked = await deps.sessions.within(trx).revokeAll(userId);
+    const revoked = await deps.sessions.within(trx).revokeAll(userId, 'user_disabled');
     await auditRepository({ db: trx }).append({
       action: 'user_disabled',
       outcome: 'success',

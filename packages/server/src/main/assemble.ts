@@ -11,6 +11,7 @@ import {
   type OrganizationDirectory,
   type UserDirectory,
 } from '../domain/directory.js';
+import { createLiveSessions } from '../domain/live-sessions.js';
 import { createPasswordCheck, type PasswordCheck } from '../domain/passwords/password-check.js';
 import { createPasswordHasher } from '../domain/passwords/password-hasher.js';
 import { createSessionControl, type SessionControl } from '../domain/sessions.js';
@@ -21,16 +22,19 @@ import { linkIdentity } from '../federation/link.js';
 import { createRevalidator } from '../federation/revalidate.js';
 import type { RouteSet } from '../http/app.js';
 import { createServerMetrics } from '../http/metrics.js';
+import { createSessionEventsRoute } from '../http/session-events.js';
 import {
   type AccessCheck,
   createAccessRequestCheck,
   type ProtectedRequest,
 } from '../protocol/access-request.js';
+import { createAccessTokenAuth } from '../protocol/access-token-auth.js';
 import { createAccountSource } from '../protocol/account-source.js';
 import { AccountStore } from '../protocol/accounts.js';
 import { createEngineAdapter } from '../protocol/engine-adapter.js';
 import { ProtocolKeys, repositoryKeyStore } from '../protocol/keys.js';
 import { buildProvider } from '../protocol/provider.js';
+import { createSessionRevokedSigner } from '../protocol/session-revoked-token.js';
 import { USER_CODE_THROTTLE_POLICY } from '../protocol/user-code-throttle.js';
 import { registerResetPages } from '../reset/reset-routes.js';
 import { registerScimRoutes } from '../scim/routes.js';
@@ -42,6 +46,7 @@ import { registerUpstreamCallbacks } from '../sign-in/upstream-callbacks.js';
 import type { Database } from '../storage/database.js';
 import { rehashLegacyRecords } from '../storage/record-ids.js';
 import type { Repositories } from '../storage/repositories.js';
+import { openSessionEndFeed } from '../storage/session-end-feed.js';
 import { startSweeper } from '../storage/sweeper.js';
 import { Csrf } from '../web/csrf.js';
 import { openStorage } from './open-storage.js';
@@ -141,7 +146,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       connectors,
       policyFor: (organizationId) => organizations.byId(organizationId)?.policy,
       connectionOf: (organizationId) => organizations.byId(organizationId)?.connection,
-      revokeAllForUser: (userId) => sessions.revokeAll(userId),
+      revokeAllForUser: (userId) => sessions.revokeAll(userId, 'upstream_revoked'),
     });
 
     // ---- protocol ----
@@ -227,6 +232,42 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
 
     // For endpoints of ours that take the SDK's access tokens (live sign-out, …): RFC 9449 §7.1.
     const checkAccessRequest = createAccessRequestCheck({ engine, replay: repos.replayCache });
+    // ---- live sign-out (docs/live-sign-out.md) ----
+    const sessionEvents = createSessionEventsRoute({
+      issuer: config.issuer,
+      sessions: createLiveSessions(),
+      authenticate: createAccessTokenAuth({
+        issuer: config.issuer,
+        engine,
+        keys,
+        isActiveAccount: async (id) => (await repos.users.findById(id))?.status === 'active',
+        // A DPoP-bound token (the SDK's default) comes with a proof of its key (RFC 9449 §7.1).
+        verifyDpopProof: async (request, token, jkt) => {
+          const checked = await checkAccessRequest({
+            method: request.method,
+            url: request.url,
+            authorization: `DPoP ${token}`,
+            dpop: request.headers.dpop,
+          });
+          return checked.ok && checked.jkt === jkt;
+        },
+      }),
+      sign: createSessionRevokedSigner(keys),
+      heartbeatMs: config.lifetimes.sessionEventsHeartbeat * 1000,
+    });
+    closers.push(async () => sessionEvents.stop());
+    const sessionEndFeed = openSessionEndFeed(database, {
+      onEnd: (end) => {
+        sessionEvents.deliver(end);
+      },
+      onGap: () => {
+        options.log.info({}, 'session end feed resumed after a gap; live sign-out streams reopen');
+        sessionEvents.closeAll();
+      },
+      onError: (error, message) => options.log.error({ err: error }, message),
+    });
+    closers.push(() => sessionEndFeed.close());
+    await sessionEndFeed.ready.catch(() => {});
 
     // ---- pages and flows ----
     const csrf = new Csrf(deriveKey(config.secret, 'latchkey/csrf'), config.issuer.startsWith('https:'));
@@ -289,6 +330,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
           audit,
         }),
       ...(metrics ? [(app: Parameters<RouteSet>[0]) => metrics.register(app)] : []),
+      (app) => sessionEvents.register(app),
     ];
 
     return {

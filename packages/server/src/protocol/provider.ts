@@ -212,6 +212,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     allowOmittingSingleRegisteredRedirectUri: false,
     discovery: {
       service_documentation: `${config.issuer}/`,
+      // Live sign-out (http/session-events.ts): the SSE stream an app holds open with its access token.
+      session_events_endpoint: `${config.issuer}/session/events`,
     },
   };
 

@@ -76,7 +76,7 @@ export function registerResetPages(app: FastifyInstance, deps: ResetDeps): void 
       const consumed = await consumeResetLink(deps.actionTokens, request.params.token);
       if (consumed !== user.id) return invalid(reply);
       await deps.passwords.set(user.id, password);
-      await deps.sessions.revokeAll(user.id);
+      await deps.sessions.revokeAll(user.id, 'password_reset');
       await deps.throttle.clear(`acct:${user.id}`);
       await deps.audit({
         action: 'password_reset',

@@ -1,4 +1,7 @@
-import type { Database } from './database.js';
+import type { Kysely } from 'kysely';
+import type { Database, Dialect } from './database.js';
+import type { Schema } from './schema.js';
+import { recordSessionEnd, type SessionEndReason } from './session-ends.js';
 
 /**
  * The engine's records of one account (`oidc_records.account_id`), read and removed without the
@@ -7,17 +10,34 @@ import type { Database } from './database.js';
 
 /**
  * "Revoke everything for this user": sessions, grants, codes, tokens and in-flight interactions of
- * the account, in one statement. Returns how many records were removed.
+ * the account, in one statement, with the live sign-out event for the account's apps recorded in
+ * the same transaction (storage/session-ends.ts). Returns how many records were removed.
  */
 export async function revokeAllForAccount(
-  database: Pick<Database, 'db'>,
+  database: Pick<Database, 'db' | 'dialect'>,
   accountId: string,
+  reason: SessionEndReason = 'sessions_revoked',
 ): Promise<number> {
-  const result = await database.db
-    .deleteFrom('oidc_records')
-    .where('account_id', '=', accountId)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+  const { db, dialect } = database;
+  // Inside a caller's transaction (offboarding) the statements join it; the event commits with it.
+  if (db.isTransaction) return revokeAllForAccountIn(db, dialect, accountId, reason);
+  return db.transaction().execute((trx) => revokeAllForAccountIn(trx, dialect, accountId, reason));
+}
+
+/**
+ * The same inside a transaction the caller holds (offboarding: disable the user and revoke
+ * everything in one commit). The event is delivered when that transaction commits.
+ */
+export async function revokeAllForAccountIn(
+  trx: Kysely<Schema>,
+  dialect: Dialect,
+  accountId: string,
+  reason: SessionEndReason,
+): Promise<number> {
+  const result = await trx.deleteFrom('oidc_records').where('account_id', '=', accountId).executeTakeFirst();
+  const removed = Number(result.numDeletedRows);
+  if (removed > 0) await recordSessionEnd(trx, dialect, { accountId, grants: 'all', reason });
+  return removed;
 }
 
 export interface AccountRecord {

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { ServerError } from '../errors/server-error.js';
 import { type BackgroundCheckpointOptions, startBackgroundCheckpoints } from './background-checkpoints.js';
+import { type ListenHandlers, listenForNotifications, type NotificationListener } from './pg-listener.js';
 import type { Schema } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -18,6 +19,11 @@ export interface Database {
   ping(): Promise<void>;
   /** Closes the file or drains the pool; the object is unusable afterwards. */
   close(): Promise<void>;
+  /**
+   * PostgreSQL only: LISTEN on `channel` over a dedicated connection that reconnects
+   * (storage/pg-listener.ts). Closed by its own `close()`, not by the database's.
+   */
+  listen?(channel: string, handlers: ListenHandlers): NotificationListener;
 }
 
 export interface OpenDatabaseOptions {
@@ -127,6 +133,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
       await sql`select 1`.execute(db);
     },
     close: () => db.destroy(),
+    listen: (channel, handlers) => listenForNotifications(pg, url, pgTypes(pg.types), channel, handlers),
   };
 }
 

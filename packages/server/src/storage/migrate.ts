@@ -6,6 +6,7 @@ import * as m0002 from './migrations/0002-expiry-indexes.js';
 import * as m0003 from './migrations/0003-partial-lookup-indexes.js';
 import * as m0004 from './migrations/0004-superseded-refresh-tokens.js';
 import * as m0006 from './migrations/0006-scim.js';
+import * as m0007 from './migrations/0007-session-end-events.js';
 
 /**
  * Migrations live in code (the server runs from dist/, so no file scanning) and are applied in name
@@ -19,6 +20,7 @@ function migrations(dialect: Database['dialect']): Record<string, Migration> {
     '0003-partial-lookup-indexes': { up: (db) => m0003.up(db, dialect) },
     '0004-superseded-refresh-tokens': { up: (db) => m0004.up(db, dialect) },
     '0006-scim': { up: (db) => m0006.up(db, dialect) },
+    '0007-session-end-events': { up: (db) => m0007.up(db, dialect) },
   };
 }
 

@@ -15,6 +15,7 @@ import {
 } from './refresh-reuse-grace.js';
 import { isRefreshGrant, rememberAccountRead, rememberTokenRead, tokenReadOf } from './request-scope.js';
 import { createRotationCommit, type RecordValues } from './rotation-commit.js';
+import { recordSessionEnd, type SessionEndReason } from './session-ends.js';
 
 // The names other modules import from here (the adapter's parts live in their own modules).
 export { type AccountRecord, listAccountRecords, revokeAllForAccount } from './account-records.js';
@@ -214,8 +215,28 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
     revoke: prepared(db.deleteFrom('oidc_records').where('grant_id', '=', param('grant_id'))),
   };
   const commitRotation = createRotationCommit(database, q);
-  const forgiveReuse = createReuseGrace(db, options.onRefreshFamilyRevoked);
+  const forgiveReuse = createReuseGrace(db, options.onRefreshFamilyRevoked, database.dialect);
   const rotationKey = createRotationKeyLookup(db);
+
+  /**
+   * Removes every record of a grant and, when that removed anything, records the session end for
+   * the account's live sign-out stream in the same transaction (storage/session-ends.ts).
+   */
+  const revokeGrant = (grantId: string, reason: SessionEndReason) =>
+    db.transaction().execute(async (trx) => {
+      const removed = await trx
+        .deleteFrom('oidc_records')
+        .where('grant_id', '=', grantId)
+        .returning(['account_id', 'payload'])
+        .execute();
+      const accountId = removed.find((r) => r.account_id)?.account_id;
+      if (accountId)
+        await recordSessionEnd(trx, database.dialect, {
+          accountId,
+          grants: [{ id: grantId, clientId: clientIdOf(removed) }],
+          reason,
+        });
+    });
 
   // Grants fetched with their token, waiting for the engine's Grant.find that follows within the same
   // request. Single use and short-lived, dropped whenever the grant is written or revoked here; a
@@ -359,7 +380,7 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
       reason: RefreshFamilyRevoked['reason'] = 'fork_detected',
     ): Promise<undefined> {
       prefetched.delete(grantId);
-      await db.executeQuery(q.revoke({ grant_id: grantId }));
+      await revokeGrant(grantId, 'refresh_token_reuse');
       await options.onRefreshFamilyRevoked?.(familyOf(grantId, payload, reason));
       return undefined;
     }
@@ -426,7 +447,25 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
 
     async revokeByGrantId(grantId: string): Promise<void> {
       prefetched.delete(grantId);
-      await db.executeQuery(q.revoke({ grant_id: grantId }));
+      // The engine revokes a family when a rotated refresh token or a used code comes back (at the
+      // token endpoint), and when the app itself revokes its token or signs out (revocation,
+      // end-session). The engine calls this once per model: only the call that removed rows
+      // reports the end.
+      const route = (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+      await revokeGrant(grantId, route === 'token' ? 'refresh_token_reuse' : 'grant_revoked');
     }
   };
+}
+
+/** The client of a grant's removed records (each names it). */
+function clientIdOf(rows: { payload: string }[]): string | undefined {
+  for (const row of rows) {
+    try {
+      const clientId = (JSON.parse(row.payload) as { clientId?: unknown }).clientId;
+      if (typeof clientId === 'string') return clientId;
+    } catch {
+      // The next record.
+    }
+  }
+  return undefined;
 }

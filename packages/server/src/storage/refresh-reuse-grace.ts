@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
+import type { Dialect } from './database.js';
 import { isRefreshGrant, receivedAtOf, tokenReadOf } from './request-scope.js';
 import type { Schema } from './schema.js';
+import { recordSessionEnd } from './session-ends.js';
 
 /**
  * Refresh-token reuse grace: the rules for a rotated refresh token presented again (the
@@ -67,6 +69,7 @@ export function hidesConsumed(
 export function createReuseGrace(
   db: Kysely<Schema>,
   onFamilyRevoked?: (event: RefreshFamilyRevoked) => void | Promise<void>,
+  dialect: Dialect = 'sqlite',
 ): (ctx: unknown, id: string, at: number, grace: number) => Promise<boolean> {
   return async (ctx, id, at, grace) => {
     const seen = tokenReadOf(ctx, id);
@@ -141,7 +144,15 @@ export function createReuseGrace(
             ]),
           )
           .execute();
-        return { forgiven: false, revoked: familyOf(grantId, old.payload, 'replay_detected') };
+        const revoked = familyOf(grantId, old.payload, 'replay_detected');
+        // The app holding the family's stream hears of it at this commit (storage/session-ends.ts).
+        if (revoked.accountId)
+          await recordSessionEnd(trx, dialect, {
+            accountId: revoked.accountId,
+            grants: [{ id: grantId, clientId: revoked.clientId }],
+            reason: 'refresh_token_reuse',
+          });
+        return { forgiven: false, revoked };
       };
 
       // The client received the rotated token and used it: the old one is a replay. Revoke the

@@ -3,6 +3,7 @@
  * on PostgreSQL, read back as numbers); JSON is text; encrypted columns hold SecretBox values.
  * Kysely's own migration tables are not listed: nothing but the Migrator touches them.
  */
+import type { Generated } from 'kysely';
 export interface Schema {
   meta: { key: string; value: string };
   organizations: { id: string; name: string; policy: string; created_at: number; updated_at: number };
@@ -122,6 +123,8 @@ export interface Schema {
     consumed_at: number | null;
   };
   replay_cache: { key: string; expires_at: number };
+  /** Live sign-out's outbox on SQLite (storage/session-ends.ts); `seq` is the commit order. */
+  session_end_events: { seq: Generated<number>; payload: string; created_at: number; expires_at: number };
   action_tokens: {
     token_hash: string;
     kind: string;

@@ -31,6 +31,7 @@ const TABLES = [
   { table: 'upstream_requests', key: ['id'] },
   { table: 'replay_cache', key: ['key'] },
   { table: 'action_tokens', key: ['token_hash'] },
+  { table: 'session_end_events', key: ['seq'] },
 ] as const;
 
 /**

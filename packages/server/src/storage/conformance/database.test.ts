@@ -25,6 +25,7 @@ forEachDatabase('database and migrations', (store) => {
       '0003-partial-lookup-indexes',
       '0004-superseded-refresh-tokens',
       '0006-scim',
+      '0007-session-end-events',
     ]);
     for (const m of status) expect(m.appliedAt).toBeInstanceOf(Date);
   });
