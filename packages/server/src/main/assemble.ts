@@ -161,6 +161,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       config.lifetimes,
     );
     const resources = new Map(config.resources.map((r) => [r.id, r] as const));
+    const signInStates = signInStateStore(repos.signInStates, config.lifetimes.interaction * 1000);
     const build = () =>
       buildProvider({
         config,
@@ -170,9 +171,20 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         findResource: (id) => resources.get(id),
         // RFC 8628 §5.1: user-code entry per address, in the same counter store as the sign-in throttle.
         userCodeThrottle,
+        onInteractionStarted: async (uid, origin) => {
+          const request =
+            'previousUid' in origin ? await signInStates.recallRequest(origin.previousUid) : origin;
+          if (request) await signInStates.rememberRequest(uid, request);
+        },
         onError: (ctx, error) => {
           const status = (error as { statusCode?: number }).statusCode ?? 500;
-          const entry = { err: { name: error.name, message: error.message }, path: ctx.path, status };
+          const entry = {
+            err: { name: error.name, message: error.message },
+            path: ctx.path,
+            status,
+            // The reference the error page shows (http/provider-mount.ts sets it).
+            reqId: ctx.res.getHeader('x-request-id'),
+          };
           if (status >= 500) options.log.error(entry, 'protocol error');
           else options.log.info(entry, 'protocol request refused');
         },
@@ -210,7 +222,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       passwords,
       throttle,
       audit,
-      states: signInStateStore(repos.signInStates, config.lifetimes.interaction * 1000),
+      states: signInStates,
       credentials: repos.credentials,
       recoveryCodeKey,
       secretBox,

@@ -189,6 +189,16 @@ export const messages = {
     'Sign-in through your identity provider is not set up correctly. Contact your IT administrator.',
 
   errorTitle: 'Something went wrong',
+  signInOverTitle: 'This sign-in can’t continue',
+  signInOverApp:
+    'This sign-in page is no longer valid: it expired, was opened in another browser, or the browser’s cookies were cleared. Start again to sign in to {app}.',
+  signInOverUnknown:
+    'This sign-in page is not valid: it expired, or the address is not complete. Go back to your app and start again from your app.',
+  signInFinishedTitle: 'This sign-in is finished',
+  signInFinished:
+    '{app} already received this sign-in. If {app} did not open, start again. Otherwise you can close this tab.',
+  errorStartAgainApp: 'Start again',
+  errorDetails: 'Details for support',
   errorGeneric: 'Latchkey could not finish this request. Start again from your app.',
   errorExpired: 'This sign-in page has expired. Go back to your app and start again.',
   errorInvalidRequest: 'The app sent a request Latchkey cannot accept ({code}). Contact the app’s developer.',

@@ -1,4 +1,5 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errorPage } from './error-page.js';
 import { alert, format, html, layout, type SafeHtml } from './index.js';
 import { messages } from './messages.js';
 
@@ -259,7 +260,8 @@ export function renderLoggedOut(ctx: KoaContextWithOIDC): void {
 
 /**
  * Errors the engine cannot send back to the client (unknown client, bad redirect URI, expired
- * interaction…): a readable page with the RFC error code and no internals.
+ * interaction…): what happened in words, the reference of the log line, and the RFC error code
+ * folded into a details line for support, never internals.
  */
 export function renderErrorPage(
   ctx: KoaContextWithOIDC,
@@ -269,7 +271,8 @@ export function renderErrorPage(
   let message: string | SafeHtml;
   const description = out.error_description ?? '';
   if (code === 'invalid_client') message = messages.errorUnknownClient;
-  else if (/redirect_uri/.test(description)) message = messages.errorRedirectUri;
+  else if (/redirect_uri/.test(description) || code === 'invalid_redirect_uri')
+    message = messages.errorRedirectUri;
   else if (code === 'server_error') message = messages.errorGeneric;
   else if (code === 'temporarily_unavailable') message = messages.errorUnavailable;
   else if (
@@ -278,13 +281,14 @@ export function renderErrorPage(
   )
     message = messages.errorExpired;
   else message = format(messages.errorInvalidRequest, { code });
+  const reference = String(ctx.res.getHeader('x-request-id') ?? '');
   send(
     ctx,
-    layout({
+    errorPage({
       title: messages.errorTitle,
-      body: html`<h1>${messages.errorTitle}</h1>
-<p role="alert">${message}</p>
-<p class="muted"><code>${code}</code>${description && code !== 'server_error' ? html`: ${description}` : ''}</p>`,
+      message,
+      reference,
+      details: description && code !== 'server_error' ? `${code}: ${description}` : code,
     }),
   );
 }

@@ -7,6 +7,7 @@ import type { SafeHtml } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
 import { acceptFormsOnly, sendPage } from '../web/reply.js';
+import { appRequestOf, SignInOverError } from './app-request.js';
 import type { SignInDeps } from './deps.js';
 import type { SignInState, StepName } from './state.js';
 
@@ -175,8 +176,21 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
     try {
       details = await deps.engine().interactionDetails(request.raw, reply.raw);
     } catch (error) {
-      // Expired, finished, opened in another browser, cookies cleared: the person starts again from the app.
-      throw new ServerError('sign_in_expired', 'the sign-in is over or unknown', { cause: error });
+      // Expired, finished, opened in another browser, cookies cleared: the person starts again,
+      // with the app's own request when Latchkey still has it (http/app.ts renders the page).
+      const uid = (request.params as { uid?: unknown } | undefined)?.uid;
+      const known =
+        typeof uid === 'string' ? await deps.states.recallRequest(uid).catch(() => undefined) : undefined;
+      const client = known
+        ? await deps
+            .engine()
+            .Client.find(known.clientId)
+            .catch(() => undefined)
+        : undefined;
+      throw new SignInOverError(
+        { request: known, appName: client ? (client.clientName ?? client.clientId) : undefined },
+        { cause: error },
+      );
     }
     const state = (await deps.states.get(details.uid)) ?? {};
     return { request, reply, details, uid: details.uid, clientId: String(details.params.client_id), state };
@@ -213,6 +227,9 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
   /** The interaction's own URL: the launch page for a live browser session, else the current step. */
   app.get<{ Params: { uid: string } }>('/interaction/:uid', async (request, reply) => {
     const s = await open(request, reply);
+    // The engine's hook keeps the request as the app sent it; this covers a request it did not see (a POST to /auth).
+    if (!s.state.step && !(await deps.states.recallRequest(s.uid)))
+      await deps.states.rememberRequest(s.uid, appRequestOf(s.details));
     const sessionAccount = s.details.session?.accountId;
     if (s.details.prompt.name === 'consent' && sessionAccount && !s.state.switching) {
       return table.launch.step.enter(flowFor('launch'), s);

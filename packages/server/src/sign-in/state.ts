@@ -46,7 +46,29 @@ export interface SignInStateStore {
   get(uid: string): Promise<SignInState | undefined>;
   put(uid: string, state: SignInState): Promise<void>;
   delete(uid: string): Promise<void>;
+  /** Keeps the app's authorization request of an interaction, for "Start again" after it is over. */
+  rememberRequest(uid: string, request: AppRequest): Promise<void>;
+  /** The app's request of an interaction, for a day after it started (expired, finished, another browser). */
+  recallRequest(uid: string): Promise<AppRequest | undefined>;
 }
+
+/**
+ * What Latchkey keeps of an app's authorization request, longer than the interaction itself: an
+ * expired, finished or foreign sign-in can then offer "Start again" with the app's own request (its
+ * state and PKCE challenge, so the waiting app accepts the code). Nothing in it is secret: it is
+ * the URL the app opened in the browser.
+ */
+export interface AppRequest {
+  clientId: string;
+  /** The request's parameters as a query string (`/auth?<query>` replays it). */
+  query: string;
+  /** When the Launch / Continue click handed the code over. */
+  finishedAt?: number | undefined;
+}
+
+/** How long the request outlives its interaction's start: a tab restored the next morning still finds it. */
+export const APP_REQUEST_TTL_MS = 24 * 60 * 60 * 1000;
+const requestKey = (uid: string) => `request:${uid}`;
 
 /** The store over `sign_in_states`; a state lives as long as the engine's interaction. */
 export function signInStateStore(
@@ -58,5 +80,17 @@ export function signInStateStore(
     put: (uid, state) =>
       signInStates.put(uid, state as Record<string, unknown>, Date.now() + interactionTtlMs),
     delete: (uid) => signInStates.delete(uid),
+    rememberRequest: (uid, request) =>
+      signInStates.put(
+        requestKey(uid),
+        request as unknown as Record<string, unknown>,
+        Date.now() + Math.max(APP_REQUEST_TTL_MS, interactionTtlMs),
+      ),
+    async recallRequest(uid) {
+      const found = await signInStates.get(requestKey(uid));
+      return found && typeof found.query === 'string' && typeof found.clientId === 'string'
+        ? (found as unknown as AppRequest)
+        : undefined;
+    },
   };
 }
