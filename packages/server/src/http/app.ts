@@ -12,6 +12,7 @@ import { messagePage } from '../pages/sign-in-pages.js';
 import { isSignInOver, replayUrl, type SignInOverError } from '../sign-in/app-request.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { stylesheet } from '../web/assets.js';
+import { countdownScript } from '../web/assets-countdown.js';
 import { passkeyScript } from '../web/assets-passkey.js';
 import { securityHeaders } from '../web/security-headers.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
@@ -132,6 +133,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .send(passkeyScript),
   );
 
+  app.get('/assets/countdown.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(countdownScript),
+  );
+
   // The not-found and error handlers come before the route sets: Fastify binds them to a context's
   // routes when those are registered, so handlers set afterwards never cover them.
   app.setNotFoundHandler(async (request, reply) => {
@@ -190,6 +198,9 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
  */
 function sendSignInOver(error: SignInOverError, reference: string, reply: FastifyReply) {
   const { request, appName } = error.known;
+  // Back to a step of a sign-in that went on (its login done, the launch page next): go there.
+  if (request?.next && !request.finishedAt)
+    return reply.redirect(`/interaction/${encodeURIComponent(request.next)}`, 303);
   const app = appName ?? request?.clientId;
   const finished = Boolean(request?.finishedAt);
   const title = finished ? messages.signInFinishedTitle : messages.signInOverTitle;

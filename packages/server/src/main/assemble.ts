@@ -172,9 +172,11 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         // RFC 8628 §5.1: user-code entry per address, in the same counter store as the sign-in throttle.
         userCodeThrottle,
         onInteractionStarted: async (uid, origin) => {
-          const request =
-            'previousUid' in origin ? await signInStates.recallRequest(origin.previousUid) : origin;
-          if (request) await signInStates.rememberRequest(uid, request);
+          if (!('previousUid' in origin)) return signInStates.rememberRequest(uid, origin);
+          const request = await signInStates.recallRequest(origin.previousUid);
+          if (!request) return;
+          await signInStates.rememberRequest(uid, { clientId: request.clientId, query: request.query });
+          await signInStates.rememberRequest(origin.previousUid, { ...request, next: uid });
         },
         onError: (ctx, error) => {
           const status = (error as { statusCode?: number }).statusCode ?? 500;

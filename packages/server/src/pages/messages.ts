@@ -20,14 +20,19 @@ export const messages = {
 
   passwordTitle: 'Enter your password',
   passwordLabel: 'Password',
-  passwordWrong: 'Wrong email or password. Try again.',
+  passwordWrong: 'Wrong password. Try again.',
   signIn: 'Sign in',
   notYou: 'Not you?',
   signedInAs: 'Signed in as {email}',
   signingInAs: 'Signing in as {email}',
   forgotPassword: 'Forgot your password? Ask your IT administrator for a reset link.',
 
-  throttled: 'Too many attempts. Wait {seconds} seconds, then try again.',
+  throttled: 'Too many attempts. Wait {wait}, then try again.',
+  throttledReady: 'You can try again now.',
+  waitSecond: '1 second',
+  waitSeconds: '{n} seconds',
+  waitMinute: '1 minute',
+  waitMinutes: '{n} minutes',
 
   totpTitle: '2-step verification',
   totpLabel: 'Code from your authenticator app',
@@ -35,6 +40,9 @@ export const messages = {
   totpWrong: 'That code is not right. Check your authenticator app and try again.',
   totpReplayed: 'That code was already used. Wait for the next code and try again.',
   verify: 'Verify',
+  lostPhoneRecovery: 'Lost your phone? Use a recovery code',
+  lostPhoneAdmin:
+    'Lost your phone? Ask your IT administrator to reset 2-step verification for {email} (the command is “latchkey admin users reset-2sv {email}”). Then sign in with your password and set up your new phone.',
   chooseMethod: 'Try another way',
   methodTotp: 'Authenticator app',
   methodPasskey: 'Passkey or security key',

@@ -34,10 +34,14 @@ export interface SignInState {
   upstreamSecondFactor?: string | undefined;
   /** Throttled attempts this sign-in counted; a successful sign-in gives back exactly these. */
   attempts?: number | undefined;
+  /** The same for 2-step guesses, counted under their own keys (`twoStepKeys`). */
+  twoStepAttempts?: number | undefined;
   /** "Not you?" was chosen on the handoff page: sign someone in instead of the session's user. */
   switching?: boolean | undefined;
   /** A message to show once on the next page (e.g. recovery codes left). */
   notice?: string | undefined;
+  /** A problem to show once on the step's page after the redirect that answered a form post (flow.ts). */
+  pending?: { text?: string | undefined; html?: string | undefined; status: number } | undefined;
   /** Data of the current step (a WebAuthn challenge, an enrollment secret…). */
   data?: Record<string, unknown> | undefined;
 }
@@ -64,6 +68,8 @@ export interface AppRequest {
   query: string;
   /** When the Launch / Continue click handed the code over. */
   finishedAt?: number | undefined;
+  /** The interaction the engine continued this one as (sign-in done, launch page next): Back leads there. */
+  next?: string | undefined;
 }
 
 /** How long the request outlives its interaction's start: a tab restored the next morning still finds it. */
