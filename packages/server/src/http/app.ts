@@ -13,6 +13,7 @@ import { isSignInOver, replayUrl, type SignInOverError } from '../sign-in/app-re
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { stylesheet } from '../web/assets.js';
 import { countdownScript } from '../web/assets-countdown.js';
+import { handoffScript } from '../web/assets-handoff.js';
 import { passkeyScript } from '../web/assets-passkey.js';
 import { securityHeaders } from '../web/security-headers.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
@@ -138,6 +139,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .type('text/javascript; charset=utf-8')
       .header('cache-control', 'public, max-age=3600')
       .send(countdownScript),
+  );
+
+  app.get('/assets/handoff.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(handoffScript),
   );
 
   // The not-found and error handlers come before the route sets: Fastify binds them to a context's

@@ -148,13 +148,15 @@ export const messages = {
   resetInvalid: 'This link has expired or was already used. Ask your IT administrator for a new one.',
   resetSubmit: 'Set password',
 
-  handoffTitle: 'Open {app}',
   handoffLaunch: 'Launch {app}',
   handoffContinue: 'Continue to {app}',
   handoffPermission:
     'Your browser will ask for permission to open {app}. Choose “Open” to finish signing in.',
   handoffLoopback: 'You will be returned to {app}.',
   handoffTryAgain: 'Nothing happened? Try again',
+  handoffOpening: 'Opening {app}…',
+  handoffOpeningHelp: 'You can close this tab once {app} shows you are signed in.',
+  handoffReturning: 'Returning to {app}…',
   handoffDownload: 'Don’t have {app}? Download it',
   handoffDevice: 'Allow {app} on the device that showed you the code?',
   handoffDeviceButton: 'Allow',

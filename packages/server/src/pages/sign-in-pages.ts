@@ -125,9 +125,14 @@ export function handoffPage(input: HandoffPageInput): string {
       : input.mode === 'device'
         ? format(messages.handoffDevice, { app })
         : format(messages.handoffLoopback, { app });
-  const title = format(messages.handoffTitle, { app }).value;
+  // The heading says what the button does (one action, one name).
+  const title = button.value;
+  const opening = format(input.mode === 'scheme' ? messages.handoffOpening : messages.handoffReturning, {
+    app,
+  });
   return layout({
     title,
+    scripts: ['/assets/handoff.js'],
     body: html`<h1>${title}</h1>
 ${alert(input.notice, 'info')}
 <div class="identity"><span>${format(messages.signedInAs, { email: input.email })}</span></div>
@@ -135,6 +140,10 @@ ${alert(input.notice, 'info')}
 ${csrfField(input.csrf)}
 <button type="submit" id="handoff" autofocus>${button}</button>
 </form>
+<div id="handoff-opening" class="opening" role="status" data-title="${opening}" hidden>
+<p>${format(messages.handoffOpeningHelp, { app })}</p>
+${input.retryUrl ? html`<a class="button secondary" href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}
+</div>
 <p class="muted">${explanation}</p>
 ${(input.reaches ?? []).map((r) => html`<p class="muted reaches">${format(r.scopes.length > 0 ? PAGE_TEXT.handoffReachesScopes : PAGE_TEXT.handoffReaches, { app, api: r.name, scopes: r.scopes.join(', ') })}</p>`)}
 <div class="links">
