@@ -1,9 +1,8 @@
 import { ServerError } from '../errors/server-error.js';
-import type { Details } from './flow.js';
 import type { AppRequest } from './state.js';
 
 /** The app's authorization request as the engine parsed it (only the parameters it knows). */
-export function appRequestOf(details: Pick<Details, 'params'>): AppRequest {
+export function appRequestOf(details: { params: Record<string, unknown> }): AppRequest {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(details.params)) {
     if (typeof value === 'string') query.set(key, value);
