@@ -70,3 +70,23 @@ describe('the launch page', () => {
     expect(await axeViolations(page)).toEqual([]);
   });
 });
+
+describe('navigation', () => {
+  let server: TestServer;
+  let browser: Browser;
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startTestServer(), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  it('/ leads to the account page', async () => {
+    const page = await (await browser.newContext()).newPage();
+    const response = await page.goto(`${server.issuer}/`);
+    expect(response?.status()).toBe(200);
+    expect(new URL(page.url()).pathname).toBe('/account');
+    await waitForText(page.locator('h1'), 'Your account');
+  });
+});

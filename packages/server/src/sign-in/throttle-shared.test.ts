@@ -63,7 +63,7 @@ describe('password throttling shared through Redis by two server processes', () 
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     try {
-      return await waitForText(page.getByRole('alert'), /Wrong email|Too many attempts/);
+      return await waitForText(page.getByRole('alert'), /Wrong password|Too many attempts/);
     } catch (error) {
       await screenshot(page, 'two-step', 'shared-failure');
       throw new Error(
