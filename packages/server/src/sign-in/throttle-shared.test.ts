@@ -61,7 +61,14 @@ describe('password throttling shared through Redis by two server processes', () 
 
   async function submit(page: Page, password: string) {
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The post answers 303 (Post/Redirect/Get): wait for the page it leads to, not the one still showing.
+    await Promise.all([
+      page.waitForResponse(
+        (r) => r.request().method() === 'GET' && /\/interaction\/[^/]+\/[a-z-]+$/.test(r.url()),
+      ),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
+    await page.waitForLoadState();
     try {
       return await waitForText(page.getByRole('alert'), /Wrong password|Too many attempts/);
     } catch (error) {

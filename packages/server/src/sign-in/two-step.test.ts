@@ -329,7 +329,10 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
   /** Submits the password form and waits for the answer page (the previous page's alert would match too). */
   async function submitPassword(page: Page): Promise<void> {
     await Promise.all([
-      page.waitForResponse((r) => r.request().method() === 'POST' && /\/password$/.test(r.url())),
+      // The post answers 303 (Post/Redirect/Get): wait for the page it leads to.
+      page.waitForResponse(
+        (r) => r.request().method() === 'GET' && /\/interaction\/[^/]+(\/[a-z-]+)?$/.test(r.url()),
+      ),
       page.getByRole('button', { name: 'Sign in' }).click(),
     ]);
     await page.waitForLoadState();
