@@ -126,7 +126,7 @@ export function handoffPage(input: HandoffPageInput): string {
         ? format(messages.handoffDevice, { app })
         : format(messages.handoffLoopback, { app });
   // The heading says what the button does (one action, one name).
-  const title = button.value;
+  const title = input.mode === 'device' ? format(messages.deviceConfirmTitle, { app }).value : button.value;
   const opening = format(input.mode === 'scheme' ? messages.handoffOpening : messages.handoffReturning, {
     app,
   });
@@ -140,6 +140,15 @@ ${alert(input.notice, 'info')}
 ${csrfField(input.csrf)}
 <button type="submit" id="handoff" autofocus>${button}</button>
 </form>
+${
+  // Deny is a decision like Allow: a button that posts, never a link a prefetch could follow.
+  input.mode === 'device'
+    ? html`<form method="post" action="${input.abortUrl}">
+${csrfField(input.csrf)}
+<button type="submit" class="secondary" id="deny">${messages.handoffDeviceDeny}</button>
+</form>`
+    : ''
+}
 <div id="handoff-opening" class="opening" role="status" data-title="${opening}" hidden>
 <p>${format(messages.handoffOpeningHelp, { app })}</p>
 ${input.retryUrl ? html`<a class="button secondary" href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}
@@ -150,7 +159,7 @@ ${(input.reaches ?? []).map((r) => html`<p class="muted reaches">${format(r.scop
 ${input.mode === 'scheme' && input.retryUrl ? html`<a href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}
 ${input.mode === 'scheme' && input.downloadUrl ? html`<a href="${input.downloadUrl}" rel="noopener">${format(messages.handoffDownload, { app })}</a>` : ''}
 <a href="${input.switchUrl}">${messages.notYou}</a>
-${input.mode === 'device' ? html`<a href="${input.abortUrl}">${messages.handoffDeviceDeny}</a>` : ''}
+
 </div>`,
   });
 }

@@ -6,7 +6,7 @@ import { messages } from '../../pages/messages.js';
 import { handoffPage } from '../../pages/sign-in-pages.js';
 import { resourcesReached } from '../../protocol/resource-access.js';
 import { appRequestOf, replayUrl } from '../app-request.js';
-import type { Step } from '../flow.js';
+import type { Step, StepRoute } from '../flow.js';
 
 type EngineGrant = InstanceType<Provider['Grant']>;
 
@@ -37,6 +37,24 @@ function handoffMode(
   }
   return 'web';
 }
+
+/** The person says no (Deny, or Cancel): the app gets access_denied (RFC 6749 §4.1.2.1). */
+const abortRoute: StepRoute = {
+  method: 'GET',
+  path: '/abort',
+  at: 'any',
+  async handle(flow, s) {
+    const to = await flow.deps
+      .engine()
+      .interactionResult(
+        s.request.raw,
+        s.reply.raw,
+        { error: 'access_denied', error_description: 'End-User aborted interaction' },
+        { mergeWithLastSubmission: false },
+      );
+    return s.reply.redirect(to, 303);
+  },
+};
 
 /**
  * The last page of every browser sign-in for an app: "Launch Acme Desktop" (or Continue / Allow).
@@ -148,21 +166,8 @@ export const launchStep: Step = {
         return s.reply.redirect(to, 303);
       },
     },
-    {
-      method: 'GET',
-      path: '/abort',
-      at: 'any',
-      async handle(flow, s) {
-        const to = await flow.deps
-          .engine()
-          .interactionResult(
-            s.request.raw,
-            s.reply.raw,
-            { error: 'access_denied', error_description: 'End-User aborted interaction' },
-            { mergeWithLastSubmission: false },
-          );
-        return s.reply.redirect(to, 303);
-      },
-    },
+    abortRoute,
+    // The device flow's Deny button: a form post (CSRF-checked); the GET stays for pages already open.
+    { ...abortRoute, method: 'POST' },
   ],
 };
