@@ -64,7 +64,7 @@ describe('errors people reach', () => {
       expect(replay.searchParams.get(key), key).toBe(authUrl.searchParams.get(key));
     await page.getByRole('link', { name: 'Start again' }).click();
     // The email page, or (the browser session still live) the launch page.
-    await waitForText(page.locator('h1'), /^(Sign in to|Open) Acme Desktop$/);
+    await waitForText(page.locator('h1'), /^(Sign in to|Launch|Continue to) Acme Desktop$/);
   }
 
   it('cookies cleared mid-form: a readable page and Start again', async () => {

@@ -49,13 +49,8 @@ describe('throttling, 2-step and passwords', () => {
 
   async function typePassword(page: Page, password: string): Promise<string> {
     await page.getByLabel('Password').fill(password);
-    // The post answers 303 to the step's page; wait for that page, not the one still showing.
-    await Promise.all([
-      page.waitForResponse(
-        (r) => r.request().method() === 'GET' && /\/interaction\/[^/]+\/[a-z-]+$/.test(r.url()),
-      ),
-      page.getByRole('button', { name: 'Sign in' }).click(),
-    ]);
+    // One navigation: the post, its 303 and the step's page (Post/Redirect/Get) — done when that page loads.
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
     await page.waitForLoadState();
     return (await page.locator('.alert').first().innerText()).trim();
   }
