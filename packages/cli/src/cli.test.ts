@@ -138,6 +138,8 @@ describe('login', () => {
     const result = await login.exited;
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Signed in as ${TEST_USER.email}.`);
+    // How long the code works, in words and as a time of day (the server's device code lifetime).
+    expect(result.stderr).toMatch(/The code expires in \d+ (minutes|seconds) \(at \d\d:\d\d\)\./);
   });
 });
 

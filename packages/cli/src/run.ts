@@ -302,6 +302,7 @@ async function login(
           io.stderr.write(
             `To sign in, open ${info.verificationUri} and enter the code\n\n    ${info.userCode}\n\n`,
           );
+          io.stderr.write(`${codeExpiryText(info.expiresAt)}\n\n`);
           if (io.stderr.isTTY && !json) {
             // Loaded only here: importing it costs every other command ~20 ms of start-up.
             const { default: qrcode } = await import('qrcode');
@@ -378,4 +379,13 @@ function report(error: unknown, io: Io, json: boolean): number {
     error instanceof Error ? (error.stack ?? error.message) : String(error),
     ExitCode.Failure,
   );
+}
+
+/** "The code expires in 10 minutes (at 07:40).": how long the person has to enter it (RFC 8628 §3.2 expires_in). */
+export function codeExpiryText(expiresAt: number, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((expiresAt - now) / 1000));
+  const minutes = Math.round(seconds / 60);
+  const span = seconds < 120 ? `${seconds} ${seconds === 1 ? 'second' : 'seconds'}` : `${minutes} minutes`;
+  const at = new Date(expiresAt).toTimeString().slice(0, 5);
+  return `The code expires in ${span} (at ${at}).`;
 }

@@ -14,7 +14,10 @@ export interface AuthenticationResult {
    * proof, which `client.fetch()` adds; `Bearer` otherwise.
    */
   tokenType: 'DPoP' | 'Bearer';
-  /** Epoch milliseconds after which the access token must not be used. */
+  /**
+   * Epoch milliseconds (as `Date.now()`) after which the access token must not be used. A number,
+   * unlike MSAL's `Date`: it compares with `Date.now()` and survives JSON unchanged.
+   */
   expiresOn: number;
   /** Scopes the access token carries (RFC 6749 §3.3), when the server says so. */
   scopes: string[];

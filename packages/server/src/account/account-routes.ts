@@ -236,6 +236,8 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
     return reply.redirect(`/auth?${query.toString()}`, 303);
   });
   app.get('/account/callback', async (_request, reply) => reply.redirect('/account', 303));
+  // The server's own address leads somewhere a person can use: their account (or its sign-in).
+  app.get('/', async (_request, reply) => reply.redirect('/account', 303));
 
   // ---- password ----
 

@@ -2,6 +2,7 @@ import { disableUserEverywhere } from '../domain/offboarding.js';
 import { MAX_PASSWORD_LENGTH } from '../domain/passwords/password-hasher.js';
 import { createPasswordResetLink, RESET_LINK_TTL_MS } from '../domain/reset-links.js';
 import { createSessionControl } from '../domain/sessions.js';
+import { twoStepKeys } from '../domain/throttle/attempt-keys.js';
 import { accountKey, addressKey } from '../domain/throttle/throttle.js';
 import type { User } from '../storage/repositories/users.js';
 import type { AdminContext } from './context.js';
@@ -191,7 +192,10 @@ export async function clearThrottle(
   const user = await findUser(ctx, emailOrId);
   const keys = [accountKey(user.id)];
   if (user.email) keys.push(accountKey(user.email));
+  // 2-step guesses count under keys of their own (domain/throttle/attempt-keys.ts).
+  keys.push(twoStepKeys(user.id, '0.0.0.0').account);
   if (address !== undefined) keys.push(addressKey(address));
+  if (address !== undefined) keys.push(twoStepKeys(user.id, address).address);
   const { throttle, shared } = ctx.throttle();
   for (const key of keys) await throttle.clear(key);
   await ctx.audit({

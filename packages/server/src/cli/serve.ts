@@ -1,5 +1,7 @@
 import type { LatchkeyConfig } from '../config/types.js';
+import { loggerOptions } from '../http/app.js';
 import { type RunningServer, startServer } from '../main/server.js';
+import { prettyStream } from './pretty-log.js';
 
 export interface ServeOptions {
   /** How long in-flight requests may take to finish after a stop signal (default 10 s). */
@@ -13,7 +15,13 @@ export interface ServeOptions {
  * that outlasts `drainTimeoutMs`, ends the process at once with exit code 1.
  */
 export async function serve(config: LatchkeyConfig, options: ServeOptions = {}): Promise<number> {
-  const server: RunningServer = await startServer(config);
+  // On a terminal a person reads the log: one readable line per entry; elsewhere it stays JSON.
+  const tty = Boolean(process.stdout.isTTY);
+  const server: RunningServer = await startServer(
+    config,
+    tty ? { logger: { ...(loggerOptions(config) as object), stream: prettyStream(process.stdout) } } : {},
+  );
+  if (tty) process.stdout.write(await summaryLine(server));
   server.app.log.info(
     { url: server.url, issuer: config.issuer, env: config.env, database: config.databaseUrl.split(':')[0] },
     `Latchkey is listening on ${server.url}`,
@@ -49,4 +57,24 @@ export async function serve(config: LatchkeyConfig, options: ServeOptions = {}):
     };
     for (const s of signals) process.on(s, onSignal);
   });
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * "Latchkey on http://… — no organizations yet; see docs/configuration.md": what a newcomer needs
+ * first, in words (the JSON log says the same for machines).
+ */
+export async function summaryLine(server: Pick<RunningServer, 'url' | 'parts'>): Promise<string> {
+  const apps = await server.parts.repos.clients.list();
+  const organizations = (await server.parts.repos.organizations.listWithDetails()).length;
+  const names = apps.map((a) => a.name ?? a.id).join(', ');
+  const appsText = apps.length === 0 ? 'no apps' : `${plural(apps.length, 'app', 'apps')} (${names})`;
+  const what =
+    apps.length === 0 && organizations === 0
+      ? 'no apps or organizations yet; see docs/configuration.md'
+      : organizations === 0
+        ? `${appsText}, no organizations yet; see docs/configuration.md`
+        : `${appsText}, ${plural(organizations, 'organization', 'organizations')}`;
+  return `Latchkey on ${server.url} — ${what}\n`;
 }

@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { errors as engineErrors } from 'oidc-provider';
 import type { LatchkeyConfig } from '../config/types.js';
 import { isServerError } from '../errors/server-error.js';
+import { errorPage } from '../pages/error-page.js';
+import { format } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
+import { isSignInOver, replayUrl, type SignInOverError } from '../sign-in/app-request.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { stylesheet } from '../web/assets.js';
+import { countdownScript } from '../web/assets-countdown.js';
+import { handoffScript } from '../web/assets-handoff.js';
 import { passkeyScript } from '../web/assets-passkey.js';
 import { securityHeaders } from '../web/security-headers.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
@@ -129,6 +134,20 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .send(passkeyScript),
   );
 
+  app.get('/assets/countdown.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(countdownScript),
+  );
+
+  app.get('/assets/handoff.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(handoffScript),
+  );
+
   // The not-found and error handlers come before the route sets: Fastify binds them to a context's
   // routes when those are registered, so handlers set afterwards never cover them.
   app.setNotFoundHandler(async (request, reply) => {
@@ -162,6 +181,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         : messages.errorGeneric;
     const wantsHtml =
       (request.headers.accept ?? '').includes('text/html') || request.url.startsWith('/interaction/');
+    if (wantsHtml && isSignInOver(error)) return sendSignInOver(error, request.id, reply);
     if (!wantsHtml) {
       return reply
         .code(status)
@@ -171,16 +191,41 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .code(status)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(
-        messagePage({
-          title: messages.errorTitle,
-          message: `${message} (${messages.errorReference.replace('{id}', request.id)})`,
-        }),
-      );
+      .send(errorPage({ title: messages.errorTitle, message, reference: request.id }));
   });
 
   mountEngine(app, deps.engine, issuerUrl);
   for (const routes of deps.routes) await app.register(async (scope) => routes(scope));
 
   return app;
+}
+
+/**
+ * A sign-in that is over or unknown: what happened in words, "Start again" with the app's own
+ * request when Latchkey still has it, and the reference of the log line.
+ */
+function sendSignInOver(error: SignInOverError, reference: string, reply: FastifyReply) {
+  const { request, appName } = error.known;
+  // Back to a step of a sign-in that went on (its login done, the launch page next): go there.
+  if (request?.next && !request.finishedAt)
+    return reply.redirect(`/interaction/${encodeURIComponent(request.next)}`, 303);
+  const app = appName ?? request?.clientId;
+  const finished = Boolean(request?.finishedAt);
+  const title = finished ? messages.signInFinishedTitle : messages.signInOverTitle;
+  const message = !request
+    ? messages.signInOverUnknown
+    : format(finished ? messages.signInFinished : messages.signInOverApp, { app: app ?? '' });
+  return reply
+    .code(400)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(
+      errorPage({
+        title,
+        message,
+        reference,
+        startAgainUrl: request ? replayUrl(request) : undefined,
+        details: 'sign_in_expired',
+      }),
+    );
 }

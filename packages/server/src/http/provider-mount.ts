@@ -86,6 +86,8 @@ export function mountEngine(app: FastifyInstance, engine: EngineHolder, issuer: 
           (request.raw as unknown as Record<symbol, unknown>)[REQUEST_RECEIVED_AT] = Date.now();
           normalizeForwarded(request, issuer);
           applySecurityHeaders(reply.raw, https);
+          // Hijacked replies skip Fastify's hooks: the engine's error pages show this id as the reference.
+          reply.raw.setHeader('x-request-id', request.id);
           reply.hijack();
           await callbackOf(engine.current())(request.raw, reply.raw);
         },

@@ -175,6 +175,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
     );
     const resources = new Map(config.resources.map((r) => [r.id, r] as const));
     const dpopNonceSecret = deriveKey(config.secret, 'latchkey/dpop-nonce');
+    const signInStates = signInStateStore(repos.signInStates, config.lifetimes.interaction * 1000);
     const build = () =>
       buildProvider({
         config,
@@ -202,9 +203,22 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         userCodeThrottle,
         // RFC 8628 §3.5: each device code's last answered poll, shared by every process.
         devicePolls: repos.replayCache,
+        onInteractionStarted: async (uid, origin) => {
+          if (!('previousUid' in origin)) return signInStates.rememberRequest(uid, origin);
+          const request = await signInStates.recallRequest(origin.previousUid);
+          if (!request) return;
+          await signInStates.rememberRequest(uid, { clientId: request.clientId, query: request.query });
+          await signInStates.rememberRequest(origin.previousUid, { ...request, next: uid });
+        },
         onError: (ctx, error) => {
           const status = (error as { statusCode?: number }).statusCode ?? 500;
-          const entry = { err: { name: error.name, message: error.message }, path: ctx.path, status };
+          const entry = {
+            err: { name: error.name, message: error.message },
+            path: ctx.path,
+            status,
+            // The reference the error page shows (http/provider-mount.ts sets it).
+            reqId: ctx.res.getHeader('x-request-id'),
+          };
           if (status >= 500) options.log.error(entry, 'protocol error');
           else options.log.info(entry, 'protocol request refused');
         },
@@ -281,7 +295,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       passwords,
       throttle,
       audit,
-      states: signInStateStore(repos.signInStates, config.lifetimes.interaction * 1000),
+      states: signInStates,
       credentials: repos.credentials,
       recoveryCodeKey,
       secretBox,

@@ -19,6 +19,10 @@ export function layout({ title, body, scripts = [] }: LayoutOptions): string {
 <title>${title} · ${messages.productName}</title>
 <link rel="stylesheet" href="/assets/latchkey.css">
 ${scripts.map((src) => html`<script src="${src}" defer></script>`)}
+${
+  // Only a page showing a throttle's wait (pages/two-step-text.ts) carries the countdown script.
+  body.value.includes('data-countdown=') ? html`<script src="/assets/countdown.js" defer></script>` : ''
+}
 </head>
 <body>
 <a class="skip" href="#main">${messages.skipToContent}</a>

@@ -20,14 +20,19 @@ export const messages = {
 
   passwordTitle: 'Enter your password',
   passwordLabel: 'Password',
-  passwordWrong: 'Wrong email or password. Try again.',
+  passwordWrong: 'Wrong password. Try again.',
   signIn: 'Sign in',
   notYou: 'Not you?',
   signedInAs: 'Signed in as {email}',
   signingInAs: 'Signing in as {email}',
   forgotPassword: 'Forgot your password? Ask your IT administrator for a reset link.',
 
-  throttled: 'Too many attempts. Wait {seconds} seconds, then try again.',
+  throttled: 'Too many attempts. Wait {wait}, then try again.',
+  throttledReady: 'You can try again now.',
+  waitSecond: '1 second',
+  waitSeconds: '{n} seconds',
+  waitMinute: '1 minute',
+  waitMinutes: '{n} minutes',
 
   totpTitle: '2-step verification',
   totpLabel: 'Code from your authenticator app',
@@ -35,6 +40,9 @@ export const messages = {
   totpWrong: 'That code is not right. Check your authenticator app and try again.',
   totpReplayed: 'That code was already used. Wait for the next code and try again.',
   verify: 'Verify',
+  lostPhoneRecovery: 'Lost your phone? Use a recovery code',
+  lostPhoneAdmin:
+    'Lost your phone? Ask your IT administrator to reset 2-step verification for {email} (the command is “latchkey admin users reset-2sv {email}”). Then sign in with your password and set up your new phone.',
   chooseMethod: 'Try another way',
   methodTotp: 'Authenticator app',
   methodPasskey: 'Passkey or security key',
@@ -140,13 +148,15 @@ export const messages = {
   resetInvalid: 'This link has expired or was already used. Ask your IT administrator for a new one.',
   resetSubmit: 'Set password',
 
-  handoffTitle: 'Open {app}',
   handoffLaunch: 'Launch {app}',
   handoffContinue: 'Continue to {app}',
   handoffPermission:
     'Your browser will ask for permission to open {app}. Choose “Open” to finish signing in.',
   handoffLoopback: 'You will be returned to {app}.',
   handoffTryAgain: 'Nothing happened? Try again',
+  handoffOpening: 'Opening {app}…',
+  handoffOpeningHelp: 'You can close this tab once {app} shows you are signed in.',
+  handoffReturning: 'Returning to {app}…',
   handoffDownload: 'Don’t have {app}? Download it',
   handoffDevice: 'Allow {app} on the device that showed you the code?',
   handoffDeviceButton: 'Allow',
@@ -189,6 +199,16 @@ export const messages = {
     'Sign-in through your identity provider is not set up correctly. Contact your IT administrator.',
 
   errorTitle: 'Something went wrong',
+  signInOverTitle: 'This sign-in can’t continue',
+  signInOverApp:
+    'This sign-in page is no longer valid: it expired, was opened in another browser, or the browser’s cookies were cleared. Start again to sign in to {app}.',
+  signInOverUnknown:
+    'This sign-in page is not valid: it expired, or the address is not complete. Go back to your app and start again from your app.',
+  signInFinishedTitle: 'This sign-in is finished',
+  signInFinished:
+    '{app} already received this sign-in. If {app} did not open, start again. Otherwise you can close this tab.',
+  errorStartAgainApp: 'Start again',
+  errorDetails: 'Details for support',
   errorGeneric: 'Latchkey could not finish this request. Start again from your app.',
   errorExpired: 'This sign-in page has expired. Go back to your app and start again.',
   errorInvalidRequest: 'The app sent a request Latchkey cannot accept ({code}). Contact the app’s developer.',

@@ -1,4 +1,5 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errorPage } from './error-page.js';
 import { alert, format, html, layout, type SafeHtml } from './index.js';
 import { messages } from './messages.js';
 
@@ -124,9 +125,14 @@ export function handoffPage(input: HandoffPageInput): string {
       : input.mode === 'device'
         ? format(messages.handoffDevice, { app })
         : format(messages.handoffLoopback, { app });
-  const title = format(messages.handoffTitle, { app }).value;
+  // The heading says what the button does (one action, one name).
+  const title = input.mode === 'device' ? format(messages.deviceConfirmTitle, { app }).value : button.value;
+  const opening = format(input.mode === 'scheme' ? messages.handoffOpening : messages.handoffReturning, {
+    app,
+  });
   return layout({
     title,
+    scripts: ['/assets/handoff.js'],
     body: html`<h1>${title}</h1>
 ${alert(input.notice, 'info')}
 <div class="identity"><span>${format(messages.signedInAs, { email: input.email })}</span></div>
@@ -134,13 +140,26 @@ ${alert(input.notice, 'info')}
 ${csrfField(input.csrf)}
 <button type="submit" id="handoff" autofocus>${button}</button>
 </form>
+${
+  // Deny is a decision like Allow: a button that posts, never a link a prefetch could follow.
+  input.mode === 'device'
+    ? html`<form method="post" action="${input.abortUrl}">
+${csrfField(input.csrf)}
+<button type="submit" class="secondary" id="deny">${messages.handoffDeviceDeny}</button>
+</form>`
+    : ''
+}
+<div id="handoff-opening" class="opening" role="status" data-title="${opening}" hidden>
+<p>${format(messages.handoffOpeningHelp, { app })}</p>
+${input.retryUrl ? html`<a class="button secondary" href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}
+</div>
 <p class="muted">${explanation}</p>
 ${(input.reaches ?? []).map((r) => html`<p class="muted reaches">${format(r.scopes.length > 0 ? PAGE_TEXT.handoffReachesScopes : PAGE_TEXT.handoffReaches, { app, api: r.name, scopes: r.scopes.join(', ') })}</p>`)}
 <div class="links">
 ${input.mode === 'scheme' && input.retryUrl ? html`<a href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}
 ${input.mode === 'scheme' && input.downloadUrl ? html`<a href="${input.downloadUrl}" rel="noopener">${format(messages.handoffDownload, { app })}</a>` : ''}
 <a href="${input.switchUrl}">${messages.notYou}</a>
-${input.mode === 'device' ? html`<a href="${input.abortUrl}">${messages.handoffDeviceDeny}</a>` : ''}
+
 </div>`,
   });
 }
@@ -259,7 +278,8 @@ export function renderLoggedOut(ctx: KoaContextWithOIDC): void {
 
 /**
  * Errors the engine cannot send back to the client (unknown client, bad redirect URI, expired
- * interaction…): a readable page with the RFC error code and no internals.
+ * interaction…): what happened in words, the reference of the log line, and the RFC error code
+ * folded into a details line for support, never internals.
  */
 export function renderErrorPage(
   ctx: KoaContextWithOIDC,
@@ -269,7 +289,8 @@ export function renderErrorPage(
   let message: string | SafeHtml;
   const description = out.error_description ?? '';
   if (code === 'invalid_client') message = messages.errorUnknownClient;
-  else if (/redirect_uri/.test(description)) message = messages.errorRedirectUri;
+  else if (/redirect_uri/.test(description) || code === 'invalid_redirect_uri')
+    message = messages.errorRedirectUri;
   else if (code === 'server_error') message = messages.errorGeneric;
   else if (code === 'temporarily_unavailable') message = messages.errorUnavailable;
   else if (
@@ -278,13 +299,14 @@ export function renderErrorPage(
   )
     message = messages.errorExpired;
   else message = format(messages.errorInvalidRequest, { code });
+  const reference = String(ctx.res.getHeader('x-request-id') ?? '');
   send(
     ctx,
-    layout({
+    errorPage({
       title: messages.errorTitle,
-      body: html`<h1>${messages.errorTitle}</h1>
-<p role="alert">${message}</p>
-<p class="muted"><code>${code}</code>${description && code !== 'server_error' ? html`: ${description}` : ''}</p>`,
+      message,
+      reference,
+      details: description && code !== 'server_error' ? `${code}: ${description}` : code,
     }),
   );
 }

@@ -15,6 +15,11 @@ export interface SecondFactorPageInput {
   chooseUrl?: string | undefined;
   switchUrl: string;
   error?: SafeHtml | string | undefined;
+  /**
+   * The way out for a lost phone on the authenticator page: a recovery code's page when the person
+   * has codes, otherwise (`admin`) what to ask the administrator.
+   */
+  lostPhone?: { recoveryUrl: string } | 'admin' | undefined;
 }
 
 /** The second step: one method at a time, with "Try another way" (like Google's 2-Step Verification). */
@@ -54,7 +59,9 @@ ${csrfField(input.csrf)}
 ${identity}
 ${alert(input.error)}
 ${form}
+${input.method === 'totp' && input.lostPhone === 'admin' ? html`<p class="muted lost-phone">${format(messages.lostPhoneAdmin, { email: input.email })}</p>` : ''}
 <div class="links">
+${input.method === 'totp' && typeof input.lostPhone === 'object' ? html`<a href="${input.lostPhone.recoveryUrl}">${messages.lostPhoneRecovery}</a>` : ''}
 ${input.chooseUrl ? html`<a href="${input.chooseUrl}">${messages.chooseMethod}</a>` : ''}
 <a href="${input.switchUrl}">${messages.notYou}</a>
 </div>`,

@@ -187,7 +187,7 @@ describe.each(testDatabaseKinds())('protocol endpoints on %s', (kind) => {
 
     it('denied in the browser: the device gets access_denied', async () => {
       const { polling, page } = await start();
-      await page.getByRole('link', { name: 'Deny' }).click();
+      await page.getByRole('button', { name: 'Deny' }).click();
       await page.waitForLoadState();
       await page.close();
       const result = await polling;

@@ -50,6 +50,14 @@ export interface ProviderDeps {
   onDpopRefused?(event: DpopRefused): void | Promise<void>;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;
+  /**
+   * An authorization request opened an interaction: its query exactly as the app sent it (the
+   * engine's parsed params drop what it will not grant, e.g. offline_access), for "Start again".
+   */
+  onInteractionStarted?(
+    uid: string,
+    origin: { clientId: string; query: string } | { previousUid: string },
+  ): Promise<void>;
 }
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -255,6 +263,28 @@ export function buildProvider(deps: ProviderDeps): Provider {
     }
     await next();
   });
+  if (deps.onInteractionStarted) {
+    const started = deps.onInteractionStarted;
+    provider.use(async (ctx, next) => {
+      await next();
+      if (ctx.method !== 'GET') return;
+      const uid = /^\/interaction\/([^/?#]+)$/.exec(String(ctx.response.get('location') ?? ''))?.[1];
+      if (!uid) return;
+      // A new request (`/auth?…`), or a resumed one (`/auth/<uid>` after sign-in opens the consent
+      // interaction under a new uid): the request travels on.
+      const resumed = /^\/auth\/([^/]+)$/.exec(ctx.path)?.[1];
+      const origin =
+        ctx.path === '/auth' && typeof ctx.query.client_id === 'string'
+          ? { clientId: ctx.query.client_id, query: ctx.querystring }
+          : resumed
+            ? { previousUid: decodeURIComponent(resumed) }
+            : undefined;
+      if (!origin) return;
+      await started(decodeURIComponent(uid), origin).catch((error: Error) =>
+        deps.onError?.(ctx as KoaContextWithOIDC, error),
+      );
+    });
+  }
   // Refresh-token rotations the storage adapter held back commit before the response leaves.
   provider.use(
     heldWritesMiddleware(provider, (ctx, error) => deps.onError?.(ctx as KoaContextWithOIDC, error)),

@@ -213,14 +213,14 @@ describe.each(testDatabaseKinds())('sign-in flow on %s', (kind) => {
     await p.getByRole('button', { name: 'Continue' }).click();
     await p.getByLabel('Password').fill('wrong');
     await p.getByRole('button', { name: 'Sign in' }).click();
-    await waitForText(p.getByRole('alert'), 'Wrong email or password. Try again.');
+    await waitForText(p.getByRole('alert'), 'Wrong password. Try again.');
 
     await p.goto((await buildAuth(desktop, SCHEME)).url.toString());
     await p.getByLabel('Work email').fill('nobody@beta.test');
     await p.getByRole('button', { name: 'Continue' }).click();
     await p.getByLabel('Password').fill('anything at all');
     await p.getByRole('button', { name: 'Sign in' }).click();
-    await waitForText(p.getByRole('alert'), 'Wrong email or password. Try again.');
+    await waitForText(p.getByRole('alert'), 'Wrong password. Try again.');
     await fresh.close();
   });
 

@@ -55,6 +55,8 @@ describe('the sign-in runner', () => {
         get: async (uid: string) => states.get(uid),
         put: async (uid: string, state: SignInState) => void states.set(uid, state),
         delete: async (uid: string) => void states.delete(uid),
+        rememberRequest: async () => {},
+        recallRequest: async () => undefined,
       },
     } as unknown as SignInDeps;
     const fastify = Fastify();

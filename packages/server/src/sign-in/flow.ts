@@ -3,10 +3,11 @@ import type Provider from 'oidc-provider';
 import type { AuditInput } from '../domain/audit.js';
 import { parseWorkEmail } from '../domain/emails.js';
 import { ServerError } from '../errors/server-error.js';
-import type { SafeHtml } from '../pages/index.js';
+import { raw, type SafeHtml } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
 import { acceptFormsOnly, sendPage } from '../web/reply.js';
+import { appRequestOf, SignInOverError } from './app-request.js';
 import type { SignInDeps } from './deps.js';
 import type { SignInState, StepName } from './state.js';
 
@@ -76,7 +77,12 @@ export interface StepFlow {
   /** Shows the page of the step the sign-in stands at. */
   showCurrent(s: SignIn, problem?: Problem): Promise<FastifyReply>;
   save(s: SignIn, state: SignInState): Promise<void>;
-  page(s: SignIn, body: string, status?: number): FastifyReply;
+  /**
+   * A step's page. Answering a form post, it is not sent: the state (with the problem, shown once)
+   * is saved and the browser is sent 303 to the step's own GET URL (Post/Redirect/Get), so Reload
+   * and Back never resend a form.
+   */
+  page(s: SignIn, body: string, problem?: Problem | number): Promise<FastifyReply>;
   /** A readable message page (errors, refusals), optionally with "Start again". */
   message(
     s: SignIn,
@@ -86,6 +92,20 @@ export interface StepFlow {
   csrfToken(s: SignIn): string;
   appName(s: SignIn): Promise<string>;
   audit(s: SignIn, event: Omit<AuditInput, 'clientId' | 'ip' | 'userAgent'>): Promise<void>;
+}
+
+/** A problem kept in the state across the redirect after a post (SafeHtml as its markup). */
+function pendingOf(problem: Problem): NonNullable<SignInState['pending']> {
+  return typeof problem.message === 'string'
+    ? { text: problem.message, status: problem.status }
+    : { html: problem.message.value, status: problem.status };
+}
+
+function problemOf(pending: NonNullable<SignInState['pending']>): Problem {
+  return {
+    message: pending.html !== undefined ? raw(pending.html) : (pending.text ?? ''),
+    status: pending.status,
+  };
 }
 
 export const interactionBase = (uid: string) => `/interaction/${encodeURIComponent(uid)}`;
@@ -129,7 +149,13 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
         await deps.states.put(s.uid, state);
         s.state = state;
       },
-      page: (s, body, status = 200) => sendPage(s.reply, body, status),
+      async page(s, body, problem) {
+        const status = (typeof problem === 'number' ? problem : problem?.status) ?? 200;
+        if (s.request.method !== 'POST') return sendPage(s.reply, body, status);
+        const pending = typeof problem === 'object' ? pendingOf(problem) : undefined;
+        await flow.save(s, { ...s.state, pending });
+        return s.reply.redirect(stepUrl(s.uid, s.state.step ?? 'email'), 303);
+      },
       message(s, input) {
         return sendPage(
           s.reply,
@@ -175,8 +201,21 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
     try {
       details = await deps.engine().interactionDetails(request.raw, reply.raw);
     } catch (error) {
-      // Expired, finished, opened in another browser, cookies cleared: the person starts again from the app.
-      throw new ServerError('sign_in_expired', 'the sign-in is over or unknown', { cause: error });
+      // Expired, finished, opened in another browser, cookies cleared: the person starts again,
+      // with the app's own request when Latchkey still has it (http/app.ts renders the page).
+      const uid = (request.params as { uid?: unknown } | undefined)?.uid;
+      const known =
+        typeof uid === 'string' ? await deps.states.recallRequest(uid).catch(() => undefined) : undefined;
+      const client = known
+        ? await deps
+            .engine()
+            .Client.find(known.clientId)
+            .catch(() => undefined)
+        : undefined;
+      throw new SignInOverError(
+        { request: known, appName: client ? (client.clientName ?? client.clientId) : undefined },
+        { cause: error },
+      );
     }
     const state = (await deps.states.get(details.uid)) ?? {};
     return { request, reply, details, uid: details.uid, clientId: String(details.params.client_id), state };
@@ -210,9 +249,32 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
     }
   }
 
+  /** Steps whose page has a URL of its own, `/interaction/<uid>/<step>` (the others show at the interaction's URL). */
+  const ownUrl = new Set<StepName>();
+  for (const name of Object.keys(table) as StepName[]) {
+    const { step } = table[name];
+    const taken = (step.routes ?? []).some((r) => r.method === 'GET' && r.path === `/${name}`);
+    if (!step.show || taken) continue;
+    ownUrl.add(name);
+    app.get<{ Params: { uid: string } }>(`/interaction/:uid/${name}`, async (request, reply) => {
+      const s = await open(request, reply);
+      const at = s.state.step ?? 'email';
+      if (at !== name) return reply.redirect(stepUrl(s.uid, at), 303);
+      const problem = s.state.pending ? problemOf(s.state.pending) : undefined;
+      if (s.state.pending) await flowFor(name).save(s, { ...s.state, pending: undefined });
+      return show(s, problem);
+    });
+  }
+  function stepUrl(uid: string, name: StepName): string {
+    return ownUrl.has(name) ? `${interactionBase(uid)}/${name}` : interactionBase(uid);
+  }
+
   /** The interaction's own URL: the launch page for a live browser session, else the current step. */
   app.get<{ Params: { uid: string } }>('/interaction/:uid', async (request, reply) => {
     const s = await open(request, reply);
+    // The engine's hook keeps the request as the app sent it; this covers a request it did not see (a POST to /auth).
+    if (!s.state.step && !(await deps.states.recallRequest(s.uid)))
+      await deps.states.rememberRequest(s.uid, appRequestOf(s.details));
     const sessionAccount = s.details.session?.accountId;
     if (s.details.prompt.name === 'consent' && sessionAccount && !s.state.switching) {
       return table.launch.step.enter(flowFor('launch'), s);

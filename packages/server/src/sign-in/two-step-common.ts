@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
-import { attemptKeys } from '../domain/throttle/attempt-keys.js';
-import { throttledText } from '../pages/two-step-text.js';
+import { twoStepKeys } from '../domain/throttle/attempt-keys.js';
+import { throttledCountdown } from '../pages/two-step-text.js';
 import type { Problem, SignIn, StepFlow } from './flow.js';
 import type { SignInState } from './state.js';
 
@@ -37,7 +37,7 @@ export async function countAttempt(
   s: PastFirstFactor,
   method: string,
 ): Promise<Problem | undefined> {
-  const decision = await flow.deps.throttle.attempt(attemptKeys(s.state.userId, s.request.ip));
+  const decision = await flow.deps.throttle.attempt(twoStepKeys(s.state.userId, s.request.ip));
   if (!decision.allowed) {
     await auditTwoStep(flow, s, 'second_factor', 'failure', {
       method,
@@ -45,9 +45,9 @@ export async function countAttempt(
       limitedBy: decision.limitedBy,
       retryAfterMs: decision.retryAfterMs,
     });
-    return { message: throttledText(decision.retryAfterMs), status: 429 };
+    return { message: throttledCountdown(decision.retryAfterMs), status: 429 };
   }
-  await flow.save(s, { ...s.state, attempts: (s.state.attempts ?? 0) + 1 });
+  await flow.save(s, { ...s.state, twoStepAttempts: (s.state.twoStepAttempts ?? 0) + 1 });
   return undefined;
 }
 

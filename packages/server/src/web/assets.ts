@@ -10,16 +10,16 @@ h1{font-size:1.45rem;margin:0 0 12px}
 p{margin:0 0 14px}
 label{display:block;font-weight:600;margin:14px 0 6px}
 input[type=email],input[type=password],input[type=text]{width:100%;font-size:1rem;padding:10px 12px;border:1px solid #868e96;border-radius:8px}
-input:focus,button:focus,a:focus{outline:3px solid #74c0fc;outline-offset:2px}
+input:focus,button:focus,a:focus,summary:focus{outline:3px solid #1864ab;outline-offset:2px}
 button,.button{display:block;width:100%;margin-top:18px;font-size:1rem;font-weight:600;padding:11px 14px;border:0;border-radius:8px;background:#3b5bdb;color:#fff;cursor:pointer;text-align:center;text-decoration:none}
-button.secondary,.button.secondary{background:#e9ecef;color:#1b1f24}
+button.secondary,.button.secondary{background:#f1f3f5;color:#1b1f24;border:1px solid #6c757d}
 .alert:empty{display:none}
 .alert{padding:10px 12px;border-radius:8px;margin:0 0 14px}
 .alert.error{background:#fff5f5;border:1px solid #ffa8a8;color:#862e2e}
 .alert.info{background:#e7f5ff;border:1px solid #a5d8ff;color:#1c4f80}
 .muted{color:#495057;font-size:.92rem}
 .links{margin-top:18px;display:flex;flex-direction:column;gap:8px;font-size:.95rem}
-.identity{display:flex;gap:8px;align-items:center;background:#f8f9fa;border-radius:8px;padding:8px 12px;margin-bottom:12px;word-break:break-all}
+.identity{display:flex;gap:8px;align-items:center;background:#f8f9fa;border:1px solid #868e96;border-radius:8px;padding:8px 12px;margin-bottom:12px;word-break:break-all}
 .codes{font-family:ui-monospace,monospace;font-size:1.05rem;columns:2;padding-left:1.2em}
 .qr svg{width:200px;height:200px}
 .key{font-family:ui-monospace,monospace;word-break:break-all;background:#f8f9fa;padding:6px 8px;border-radius:6px}
@@ -30,5 +30,9 @@ ul.choices,ul.items{list-style:none;padding:0;margin:0}
 ul.items li{display:flex;justify-content:space-between;align-items:center;gap:8px;padding:6px 0;flex-wrap:wrap}
 button.small{width:auto;margin:0;padding:6px 12px;font-size:.9rem}
 .qr svg{max-width:100%}
+/* WCAG 1.4.11: boxes, secondary buttons and the focus ring keep at least 3:1 against the card. */
+.reference{margin-top:18px}
+details{margin-top:8px}
+.opening p{margin-top:8px}
 @media (max-width:480px){.card{margin:0;padding:24px 16px}}
 `;

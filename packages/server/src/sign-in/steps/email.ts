@@ -16,7 +16,7 @@ export const emailStep: Step = {
         error: problem?.message,
         passkeyAction: flow.url(s, '/passkey'),
       }),
-      problem?.status,
+      problem,
     );
   },
   routes: [

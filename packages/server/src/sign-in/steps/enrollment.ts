@@ -38,7 +38,7 @@ export const enrollmentStep: Step = {
         key: secret,
         error: problem?.message,
       }),
-      problem?.status,
+      problem,
     );
   },
   routes: [

@@ -5,7 +5,8 @@ import { format } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
 import { handoffPage } from '../../pages/sign-in-pages.js';
 import { resourcesReached } from '../../protocol/resource-access.js';
-import type { Details, Step } from '../flow.js';
+import { appRequestOf, replayUrl } from '../app-request.js';
+import type { Step, StepRoute } from '../flow.js';
 
 type EngineGrant = InstanceType<Provider['Grant']>;
 
@@ -37,14 +38,23 @@ function handoffMode(
   return 'web';
 }
 
-/** Replays the original authorization request: a new interaction and, after the click, a new code. */
-function retryUrl(d: Details): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(d.params)) {
-    if (typeof value === 'string') query.set(key, value);
-  }
-  return `/auth?${query.toString()}`;
-}
+/** The person says no (Deny, or Cancel): the app gets access_denied (RFC 6749 §4.1.2.1). */
+const abortRoute: StepRoute = {
+  method: 'GET',
+  path: '/abort',
+  at: 'any',
+  async handle(flow, s) {
+    const to = await flow.deps
+      .engine()
+      .interactionResult(
+        s.request.raw,
+        s.reply.raw,
+        { error: 'access_denied', error_description: 'End-User aborted interaction' },
+        { mergeWithLastSubmission: false },
+      );
+    return s.reply.redirect(to, 303);
+  },
+};
 
 /**
  * The last page of every browser sign-in for an app: "Launch Acme Desktop" (or Continue / Allow).
@@ -87,6 +97,7 @@ export const launchStep: Step = {
     const notice = s.state.notice ?? (typeof carried === 'string' ? carried : undefined);
     if (s.state.notice) await flow.save(s, { ...s.state, notice: undefined });
     const client = await flow.deps.engine().Client.find(s.clientId);
+    const request = (await flow.deps.states.recallRequest(s.uid)) ?? appRequestOf(s.details);
     const redirectUri =
       typeof s.details.params.redirect_uri === 'string' ? s.details.params.redirect_uri : undefined;
     const isDevice = Boolean((s.details as { deviceCode?: unknown }).deviceCode);
@@ -100,7 +111,7 @@ export const launchStep: Step = {
         email: user.email ?? user.name ?? user.id,
         mode: handoffMode(redirectUri, isDevice),
         switchUrl: flow.url(s, '/switch'),
-        retryUrl: retryUrl(s.details),
+        retryUrl: replayUrl(request),
         downloadUrl,
         abortUrl: flow.url(s, '/abort'),
         notice,
@@ -141,6 +152,10 @@ export const launchStep: Step = {
           grant.addResourceScope(indicator, scopes.join(' '));
         }
         const grantId = await grant.save();
+        // Back or Reload after this click finds the interaction gone: the error page then says the
+        // sign-in finished rather than that it expired.
+        const request = (await flow.deps.states.recallRequest(s.uid)) ?? appRequestOf(d);
+        await flow.deps.states.rememberRequest(s.uid, { ...request, finishedAt: Date.now() });
         await flow.audit(s, { action: 'handoff', outcome: 'success', userId: accountId });
         const to = await provider.interactionResult(
           s.request.raw,
@@ -151,21 +166,8 @@ export const launchStep: Step = {
         return s.reply.redirect(to, 303);
       },
     },
-    {
-      method: 'GET',
-      path: '/abort',
-      at: 'any',
-      async handle(flow, s) {
-        const to = await flow.deps
-          .engine()
-          .interactionResult(
-            s.request.raw,
-            s.reply.raw,
-            { error: 'access_denied', error_description: 'End-User aborted interaction' },
-            { mergeWithLastSubmission: false },
-          );
-        return s.reply.redirect(to, 303);
-      },
-    },
+    abortRoute,
+    // The device flow's Deny button: a form post (CSRF-checked); the GET stays for pages already open.
+    { ...abortRoute, method: 'POST' },
   ],
 };

@@ -1,8 +1,9 @@
 import { attemptKeys } from '../../domain/throttle/attempt-keys.js';
 import { relyingParty } from '../../domain/two-step/credentials.js';
 import { authenticationOptions } from '../../domain/two-step/webauthn.js';
+import type { SafeHtml } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
-import { throttledText } from '../../pages/two-step-text.js';
+import { throttledCountdown } from '../../pages/two-step-text.js';
 import type { Step } from '../flow.js';
 import { checkAssertion, parseAssertion } from './second-factor.js';
 
@@ -37,7 +38,11 @@ export const passkeyStep: Step = {
       async handle(flow, s, { body }) {
         const challenge = s.state.data?.discoverableChallenge;
         await flow.save(s, { step: 'email', switching: s.state.switching });
-        const refuse = async (reason: string, userId?: string, text: string = messages.passkeyFailed) => {
+        const refuse = async (
+          reason: string,
+          userId?: string,
+          text: string | SafeHtml = messages.passkeyFailed,
+        ) => {
           await flow.audit(s, { action: 'passkey_sign_in', outcome: 'failure', userId, details: { reason } });
           return flow.showCurrent(s, { message: text, status: 401 });
         };
@@ -46,7 +51,7 @@ export const passkeyStep: Step = {
         const owner = response ? await flow.deps.credentials.findPasskey(response.id) : undefined;
         if (!owner) return refuse('unknown_credential', undefined, messages.passkeyUnknown);
         const wait = await flow.deps.throttle.attempt(attemptKeys(owner.userId, s.request.ip));
-        if (!wait.allowed) return refuse('throttled', owner.userId, throttledText(wait.retryAfterMs));
+        if (!wait.allowed) return refuse('throttled', owner.userId, throttledCountdown(wait.retryAfterMs));
         const verified = await checkAssertion(flow, body.response, challenge, owner.userId, true);
         if (!verified) return refuse('invalid', owner.userId);
         const user = await flow.deps.users.byId(owner.userId);

@@ -1,7 +1,7 @@
 import { attemptKeys } from '../../domain/throttle/attempt-keys.js';
 import { messages } from '../../pages/messages.js';
 import { passwordPage } from '../../pages/sign-in-pages.js';
-import { throttledText } from '../../pages/two-step-text.js';
+import { throttledCountdown } from '../../pages/two-step-text.js';
 import type { Step } from '../flow.js';
 
 /** A local account's password (Argon2id), throttled per account and per address before the hash runs. */
@@ -18,7 +18,7 @@ export const passwordStep: Step = {
         switchUrl: flow.url(s, '/switch'),
         error: problem?.message,
       }),
-      problem?.status,
+      problem,
     );
   },
   routes: [
@@ -46,7 +46,10 @@ export const passwordStep: Step = {
             limitedBy: decision.limitedBy,
             retryAfterMs: decision.retryAfterMs,
           });
-          return passwordStep.show!(flow, s, { message: throttledText(decision.retryAfterMs), status: 429 });
+          return passwordStep.show!(flow, s, {
+            message: throttledCountdown(decision.retryAfterMs),
+            status: 429,
+          });
         }
         const counted = { ...state, attempts: (state.attempts ?? 0) + 1 };
         await flow.save(s, counted);

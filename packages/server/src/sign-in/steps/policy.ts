@@ -1,5 +1,5 @@
 import { clientAllowed } from '../../domain/directory.js';
-import { attemptKeys } from '../../domain/throttle/attempt-keys.js';
+import { attemptKeys, twoStepKeys } from '../../domain/throttle/attempt-keys.js';
 import { preferredMethod } from '../../domain/two-step/credentials.js';
 import { format } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
@@ -60,7 +60,9 @@ export const policyStep: Step = {
     // once, so good sign-ins behind a shared address (an office NAT) never add up to a throttle.
     const keys = attemptKeys(user.id, s.request.ip);
     for (let i = 0; i < (state.attempts ?? 0); i += 1) await flow.deps.throttle.recordSuccess(keys);
-    return flow.go(s, 'finish', { ...state, attempts: 0, data: undefined });
+    const twoStep = twoStepKeys(user.id, s.request.ip);
+    for (let i = 0; i < (state.twoStepAttempts ?? 0); i += 1) await flow.deps.throttle.recordSuccess(twoStep);
+    return flow.go(s, 'finish', { ...state, attempts: 0, twoStepAttempts: 0, data: undefined });
   },
 };
 

@@ -2,7 +2,6 @@ import { clientAllowed } from '../../domain/directory.js';
 import { emailDomain, parseWorkEmail } from '../../domain/emails.js';
 import { format } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
-import { messagePage } from '../../pages/sign-in-pages.js';
 import type { Step } from '../flow.js';
 
 /**
@@ -30,15 +29,9 @@ export const routeStep: Step = {
         outcome: 'failure',
         details: { domain, reason: 'unknown_domain' },
       });
-      return flow.page(
-        s,
-        messagePage({
-          title: messages.noOrganizationTitle,
-          message: format(messages.noOrganization, { domain }),
-          links: [{ href: flow.url(s, '/switch'), label: messages.useAnotherEmail }],
-        }),
-        404,
-      );
+      // Back on the email page with the email as typed, so a typo in the domain is visible and fixable.
+      await flow.save(s, { step: 'email', switching: s.state.switching, email: typed });
+      return flow.showCurrent(s, { message: format(messages.noOrganization, { domain }), status: 404 });
     }
     // Said before any credential is asked for; the policy step enforces it for every path.
     if (!clientAllowed(org, s.clientId)) {

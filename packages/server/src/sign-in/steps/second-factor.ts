@@ -101,8 +101,13 @@ export const secondFactorStep: Step = {
         chooseUrl: available.length > 1 ? flow.url(s, '/2sv/choose') : undefined,
         switchUrl: flow.url(s, '/switch'),
         error: problem?.message,
+        lostPhone: available.includes('recovery')
+          ? { recoveryUrl: flow.url(s, '/2sv/use/recovery') }
+          : available.includes('passkey')
+            ? undefined
+            : 'admin',
       }),
-      problem?.status,
+      problem,
     );
   },
   routes: [
