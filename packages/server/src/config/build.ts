@@ -240,6 +240,9 @@ function buildConnection(c: FileOrganization['connection']): ConnectionConfig {
         claims: c.claims,
         entraTenantId: c.entra_tenant_id,
         secondFactor: buildSecondFactor(c.second_factor),
+        tokenEndpointAuthMethod: c.token_endpoint_auth_method,
+        privateKey: c.private_key,
+        privateKeyId: c.private_key_id,
       };
     case 'saml':
       return {

@@ -124,21 +124,47 @@ const googleConnection = z.strictObject({
   second_factor: secondFactor,
 });
 
-const oidcConnection = z.strictObject({
-  type: z.literal('oidc'),
-  issuer: upstreamUrl,
-  client_id: text,
-  client_secret: text.optional(),
-  scopes: z
-    .array(scopeToken)
-    .default(['openid', 'email', 'profile'])
-    .refine((scopes) => scopes.includes('openid'), 'must include openid'),
-  prompt: text.optional(),
-  extra_params: z.record(z.string(), z.string()).default({}),
-  claims: claimNames,
-  entra_tenant_id: text.optional(),
-  second_factor: secondFactor,
-});
+const oidcConnection = z
+  .strictObject({
+    type: z.literal('oidc'),
+    issuer: upstreamUrl,
+    client_id: text,
+    client_secret: text.optional(),
+    scopes: z
+      .array(scopeToken)
+      .default(['openid', 'email', 'profile'])
+      .refine((scopes) => scopes.includes('openid'), 'must include openid'),
+    prompt: text.optional(),
+    extra_params: z.record(z.string(), z.string()).default({}),
+    claims: claimNames,
+    entra_tenant_id: text.optional(),
+    second_factor: secondFactor,
+    token_endpoint_auth_method: z
+      .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+      .optional(),
+    private_key: text.optional(),
+    private_key_id: text.optional(),
+  })
+  .superRefine((value, ctx) => {
+    const method = value.token_endpoint_auth_method;
+    if (method === 'private_key_jwt' && value.private_key === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['private_key'],
+        message: 'is required for token_endpoint_auth_method private_key_jwt (or give private_key_file)',
+      });
+    }
+    if (
+      (method === 'client_secret_basic' || method === 'client_secret_post') &&
+      value.client_secret === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_secret'],
+        message: `is required for token_endpoint_auth_method ${method} (or give client_secret_file)`,
+      });
+    }
+  });
 
 const samlConnection = z
   .strictObject({

@@ -45,6 +45,12 @@ export type ConnectionConfig =
       /** Microsoft Entra ID: pin the tenant (`tid`) and key accounts by `tid`+`oid`. */
       entraTenantId?: string | undefined;
       secondFactor: ConnectionSecondFactor;
+      /** Client authentication at the token endpoint; unset = picked from the provider's discovery. */
+      tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | undefined;
+      /** PKCS#8 PEM for `private_key_jwt` (secret: stored encrypted). */
+      privateKey?: string | undefined;
+      /** The `kid` the provider registered for `privateKey`; default its RFC 7638 thumbprint. */
+      privateKeyId?: string | undefined;
     }
   | {
       type: 'saml';

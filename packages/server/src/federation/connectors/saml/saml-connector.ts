@@ -127,6 +127,9 @@ const PUBLIC_MESSAGES: Record<UpstreamErrorCode, string> = {
   replayed: 'This sign-in response was already used. Please start again.',
   expired: 'The sign-in response is outside its validity period. Check your device clock and start again.',
   wrong_audience: 'The sign-in response was meant for another service.',
+  subject_mismatch: 'Your identity provider answered for a different account. Please start again.',
+  client_authentication_failed:
+    'Sign-in with your organization is misconfigured. Please ask your administrator to check it.',
 };
 
 function fail(code: UpstreamErrorCode, reason: string, cause?: unknown): never {
