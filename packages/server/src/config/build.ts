@@ -300,6 +300,7 @@ export function buildOrganizations(
       refreshAbsoluteTtl: p.refresh_absolute_ttl ?? lifetimes.refreshAbsolute,
       maxUpstreamAge: p.max_upstream_age ?? DEFAULT_MAX_UPSTREAM_AGE,
       upstreamRevalidateInterval: p.upstream_revalidate_interval ?? DEFAULT_UPSTREAM_REVALIDATE_INTERVAL,
+      acceptIdentities: p.accept_identities,
     };
     if (policy.refreshIdleTtl > policy.refreshAbsoluteTtl) {
       issue('policy.refresh_idle_ttl', 'must not be longer than the refresh absolute lifetime');

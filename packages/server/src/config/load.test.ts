@@ -106,6 +106,7 @@ describe('loadConfig: the example file', () => {
       refreshAbsoluteTtl: 90 * 86_400,
       maxUpstreamAge: 90 * 86_400,
       upstreamRevalidateInterval: 3600,
+      acceptIdentities: 'organization_domains',
     });
     expect(config.users).toEqual([
       {

@@ -208,6 +208,9 @@ const policy = z
     refresh_absolute_ttl: duration(1),
     max_upstream_age: duration(1),
     upstream_revalidate_interval: duration(1),
+    accept_identities: z
+      .enum(['organization_domains', 'any_verified', 'any'])
+      .default('organization_domains'),
   })
   .prefault({});
 

@@ -75,6 +75,11 @@ export interface OrganizationPolicy {
   maxUpstreamAge: number;
   /** How often a refresh re-validates the account with the upstream. */
   upstreamRevalidateInterval: number;
+  /**
+   * Which upstream identities sign in (`federation/identity-rule.ts`). Optional: policies stored before
+   * it existed mean `organization_domains`.
+   */
+  acceptIdentities?: 'organization_domains' | 'any_verified' | 'any' | undefined;
 }
 
 export interface OrganizationConfig {

@@ -3,11 +3,14 @@ import type { Repositories } from '../storage/repositories.js';
 import { createConnector } from './connectors/registry.js';
 import type { SamlConnector, SamlReplayStore, SamlRequestStore } from './connectors/saml/index.js';
 import type { RedirectConnector } from './connectors/types.js';
+import type { AcceptIdentities } from './identity-rule.js';
 
 /** The organization fields a connector is built from (`organizations.listWithDetails()`). */
 export interface OrganizationWithConnection {
   id: string;
   domains: string[];
+  /** The identity rule decides whether Google's hosted-domain check applies (`federation/identity-rule.ts`). */
+  policy?: { acceptIdentities?: AcceptIdentities | undefined } | undefined;
   connection?:
     | { id: string; type: string; settings: Record<string, unknown>; secrets: Record<string, string> }
     | undefined;
@@ -74,7 +77,16 @@ export function createConnectorSource(options: {
     if (type === 'google') {
       // The hosted-domain check needs the organization's domains, merged in at every use so a
       // domain added later rebuilds the connector (the registry fingerprints its settings).
-      return createConnector(id, type, { ...settings, domains: org.domains }, secrets);
+      return createConnector(
+        id,
+        type,
+        {
+          ...settings,
+          domains: org.domains,
+          ...(org.policy?.acceptIdentities ? { acceptIdentities: org.policy.acceptIdentities } : {}),
+        },
+        secrets,
+      );
     }
     if (type === 'oidc') return createConnector(id, type, settings, secrets);
     if (type === 'saml') return samlConnector(org, connection);

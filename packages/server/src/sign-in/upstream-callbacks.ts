@@ -9,6 +9,7 @@ import { interactionBase } from './flow.js';
 import {
   asUpstreamError,
   causeSummary,
+  providerDetails,
   RETURN_PATH,
   resultAd,
   type SealedResult,
@@ -40,15 +41,29 @@ export function registerUpstreamCallbacks(app: FastifyInstance, deps: UpstreamCa
     request: FastifyRequest,
     reply: FastifyReply,
     error: UpstreamError,
-    found?: { uid: string; organizationId?: string | undefined },
+    found?: { uid: string; organizationId?: string | undefined; connectionId?: string | undefined },
   ) {
+    const provider = providerDetails(error);
+    if (error.code === 'client_authentication_failed') {
+      // The administrator's line: the connection is misconfigured, and this is what the IdP said.
+      request.log.warn(
+        { connection: found?.connectionId, organization: found?.organizationId, ...provider },
+        'the identity provider refused Latchkey’s client authentication at its token endpoint',
+      );
+    }
     await deps.audit({
       action: 'upstream_sign_in',
       outcome: 'failure',
       organizationId: found?.organizationId,
       ip: request.ip,
       userAgent: request.headers['user-agent'],
-      details: { reason: error.code, interaction: found?.uid, cause: causeSummary(error) },
+      details: {
+        reason: error.code,
+        interaction: found?.uid,
+        ...(found?.connectionId ? { connection: found.connectionId } : {}),
+        ...provider,
+        cause: causeSummary(error),
+      },
     });
     if (found) await deps.states.put(found.uid, { step: 'email' });
     const message = found ? error.publicMessage : messages.upstreamUnknownResponse;
@@ -75,7 +90,7 @@ export function registerUpstreamCallbacks(app: FastifyInstance, deps: UpstreamCa
     if (!row)
       return fail(request, reply, new UpstreamError('state_mismatch', messages.upstreamUnknownResponse));
     const organizationId = typeof row.data.organizationId === 'string' ? row.data.organizationId : undefined;
-    const found = { uid: row.interactionUid, organizationId };
+    const found = { uid: row.interactionUid, organizationId, connectionId: row.connectionId };
     if (input.connectionId !== undefined && input.connectionId !== row.connectionId) {
       return fail(
         request,

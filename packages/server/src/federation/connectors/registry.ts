@@ -29,6 +29,7 @@ const googleSettings = z.object({
   issuer: z.url().optional(),
   domains: z.array(text).min(1),
   timeoutMs: z.number().int().positive().optional(),
+  acceptIdentities: z.enum(['organization_domains', 'any_verified', 'any']).optional(),
 });
 const googleSecrets = z.object({ clientSecret: text });
 

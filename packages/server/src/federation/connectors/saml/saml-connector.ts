@@ -462,6 +462,11 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
         // The interface's contract: an email only when vouched for. The received one stays in `raw`.
         email: emailVerified ? email : undefined,
         emailVerified,
+        // SAML has no email_verified: an email attribute in an assertion signed by the organization's
+        // own IdP counts as vouched for; the identity rule decides which domains are accepted.
+        receivedEmail: email,
+        receivedEmailVerified: email !== undefined,
+        subjectLabel: email ?? nameId ?? subject,
         name,
         groups,
         authenticatedAt,
