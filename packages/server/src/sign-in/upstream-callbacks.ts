@@ -9,6 +9,7 @@ import { interactionBase } from './flow.js';
 import {
   asUpstreamError,
   causeSummary,
+  claimDetails,
   providerDetails,
   RETURN_PATH,
   resultAd,
@@ -61,6 +62,7 @@ export function registerUpstreamCallbacks(app: FastifyInstance, deps: UpstreamCa
         reason: error.code,
         interaction: found?.uid,
         ...(found?.connectionId ? { connection: found.connectionId } : {}),
+        ...claimDetails(error),
         ...provider,
         cause: causeSummary(error),
       },

@@ -111,6 +111,22 @@ export function providerDetails(error: UpstreamError): Record<string, unknown> {
   };
 }
 
+/**
+ * The claim a connector's own identity check failed on, for the audit event (the organization's
+ * identity rule names its claim the same way: `identity_not_accepted`).
+ */
+const CLAIM_OF: Partial<Record<UpstreamError['code'], string>> = {
+  wrong_hosted_domain: 'hd',
+  email_unverified: 'email_verified',
+  wrong_tenant: 'tid',
+  subject_mismatch: 'sub',
+};
+
+export function claimDetails(error: UpstreamError): Record<string, unknown> {
+  const claim = CLAIM_OF[error.code];
+  return claim ? { claim } : {};
+}
+
 /** The cause chain's names and codes, for audit: never the upstream's own text. */
 export function causeSummary(error: unknown): string | undefined {
   const cause = (error as { cause?: unknown }).cause;
