@@ -251,6 +251,11 @@ function buildConnection(c: FileOrganization['connection']): ConnectionConfig {
         idpMetadataUrl: c.idp_metadata_url,
         attributes: c.attributes,
         secondFactor: buildSecondFactor(c.second_factor),
+        spPrivateKey: c.sp_private_key,
+        spCertificate: c.sp_certificate,
+        signAuthnRequests: c.sign_authn_requests,
+        authnRequestBinding: c.authn_request_binding,
+        wantAssertionsEncrypted: c.want_assertions_encrypted,
       };
   }
 }

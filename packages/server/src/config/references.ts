@@ -24,6 +24,7 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
 export const REFERENCE_KEYS: ReadonlySet<string> = new Set([
   ...SECRET_KEYS,
   'idp_metadata_xml',
+  'sp_certificate',
   'database',
   'redis_url',
 ]);

@@ -180,6 +180,11 @@ const samlConnection = z
       })
       .prefault({}),
     second_factor: secondFactor,
+    sp_private_key: text.optional(),
+    sp_certificate: text.optional(),
+    sign_authn_requests: z.boolean().optional(),
+    authn_request_binding: z.enum(['redirect', 'post']).default('redirect'),
+    want_assertions_encrypted: z.boolean().default(false),
   })
   .superRefine((value, ctx) => {
     const given = Number(value.idp_metadata_xml !== undefined) + Number(value.idp_metadata_url !== undefined);
@@ -188,6 +193,23 @@ const samlConnection = z
         code: 'custom',
         path: ['idp_metadata_xml'],
         message: 'give exactly one of idp_metadata_xml (or idp_metadata_xml_file) and idp_metadata_url',
+      });
+    }
+    if ((value.sp_private_key === undefined) !== (value.sp_certificate === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [value.sp_private_key === undefined ? 'sp_private_key' : 'sp_certificate'],
+        message: 'give sp_private_key and sp_certificate together (or their _file forms)',
+      });
+    }
+    if (
+      (value.sign_authn_requests === true || value.want_assertions_encrypted) &&
+      value.sp_private_key === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sp_private_key'],
+        message: 'is required for sign_authn_requests and want_assertions_encrypted',
       });
     }
   });

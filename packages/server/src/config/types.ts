@@ -60,6 +60,13 @@ export type ConnectionConfig =
       /** Attribute names to read; NameID is the subject unless `subject` names an attribute. */
       attributes: { subject?: string | undefined; email: string; name: string; groups: string };
       secondFactor: ConnectionSecondFactor;
+      /** Latchkey's SP key (secret, stored encrypted) and certificate: signed requests, encrypted assertions. */
+      spPrivateKey?: string | undefined;
+      spCertificate?: string | undefined;
+      /** Default: when the IdP's metadata wants signed AuthnRequests and there is an SP key. */
+      signAuthnRequests?: boolean | undefined;
+      authnRequestBinding?: 'redirect' | 'post' | undefined;
+      wantAssertionsEncrypted?: boolean | undefined;
     };
 
 export interface OrganizationPolicy {

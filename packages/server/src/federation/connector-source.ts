@@ -98,7 +98,7 @@ export function createConnectorSource(options: {
     connection: NonNullable<OrganizationWithConnection['connection']>,
   ): Promise<SamlConnector> {
     const print = createHash('sha256')
-      .update(JSON.stringify([connection.settings, org.domains]))
+      .update(JSON.stringify([connection.settings, connection.secrets, org.domains]))
       .digest('base64url');
     const hit = samlConnectors.get(connection.id);
     if (hit && hit.print === print) return hit.connector;
@@ -106,6 +106,10 @@ export function createConnectorSource(options: {
       idpMetadataXml?: string;
       idpMetadataUrl?: string;
       attributes?: { subject?: string; email?: string; name?: string; groups?: string };
+      spCertificate?: string;
+      signAuthnRequests?: boolean;
+      authnRequestBinding?: 'redirect' | 'post';
+      wantAssertionsEncrypted?: boolean;
     };
     const urls = upstreamUrls(options.issuer, connection.id);
     // The SAML stack (node-saml, xml-crypto, xmldom: about 4 MB resident) loads with the first SAML
@@ -126,6 +130,11 @@ export function createConnectorSource(options: {
         },
         // SAML has no email_verified: an email is vouched for only in the organization's domains.
         domains: org.domains,
+        spPrivateKey: connection.secrets.spPrivateKey,
+        spCertificate: settings.spCertificate,
+        signAuthnRequests: settings.signAuthnRequests,
+        authnRequestBinding: settings.authnRequestBinding,
+        wantAssertionsEncrypted: settings.wantAssertionsEncrypted,
       },
       samlStores(options.repos, connection.id),
     );

@@ -9,6 +9,7 @@ import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { stylesheet } from '../web/assets.js';
+import { autoPostScript } from '../web/assets-auto-post.js';
 import { passkeyScript } from '../web/assets-passkey.js';
 import { securityHeaders } from '../web/security-headers.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
@@ -127,6 +128,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .type('text/javascript; charset=utf-8')
       .header('cache-control', 'public, max-age=3600')
       .send(passkeyScript),
+  );
+
+  app.get('/assets/auto-post.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(autoPostScript),
   );
 
   // The not-found and error handlers come before the route sets: Fastify binds them to a context's

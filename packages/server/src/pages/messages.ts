@@ -172,6 +172,8 @@ export const messages = {
   logoutConfirm: 'Sign out',
 
   upstreamTitle: 'Sign-in did not finish',
+  upstreamPostTitle: 'Continuing to your identity provider…',
+  upstreamPostContinue: 'Continue',
   upstreamIdentityOutside:
     'Your identity provider signed you in with an email address outside {org}’s domains. Sign in with your {org} account, or ask your administrator to allow this account.',
   upstreamIdentityUnverified:

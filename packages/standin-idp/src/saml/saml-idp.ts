@@ -1,7 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ParsedAuthnRequest, parseRedirectAuthnRequest } from './authn-request.js';
+import { DOMParser } from '@xmldom/xmldom';
+import { SignedXml } from 'xml-crypto';
+import { encrypt } from 'xml-encryption';
+import { type ParsedAuthnRequest, parseAuthnRequestXml, parseRedirectAuthnRequest } from './authn-request.js';
 import { craftResponse, escapeXml, type ResponseUser, type SamlResponseVariant } from './responses.js';
 import { generateSigningKey, type SigningKey } from './signing-key.js';
 
@@ -23,6 +26,20 @@ export interface StandinSamlIdpOptions {
   spEntityId: string;
   /** The service provider's Assertion Consumer Service URL (HTTP-POST binding). */
   acsUrl: string;
+  /** The service provider's certificate (PEM), as its SP metadata publishes it: verifies its signed requests, and assertions are encrypted to it. */
+  spCertificate?: string | undefined;
+  /** `WantAuthnRequestsSigned="true"`: an AuthnRequest without a valid signature by `spCertificate` is refused. */
+  requireSignedRequests?: boolean | undefined;
+  /** Send the assertion encrypted to `spCertificate` (`EncryptedAssertion`, AES-256-GCM, RSA-OAEP). */
+  encryptAssertions?: boolean | undefined;
+}
+
+/** An AuthnRequest as it reached the stand-in, for tests to assert on. */
+export interface ReceivedAuthnRequest {
+  binding: 'redirect' | 'post';
+  /** A valid signature by the SP certificate (Redirect: `SigAlg`/`Signature`; POST: an enveloped XML signature). */
+  signed: boolean;
+  sigAlg?: string | undefined;
 }
 
 /** The form fields an HTTP-POST binding response carries (SAML Bindings §3.5). */
@@ -39,6 +56,8 @@ export interface StandinSamlIdp {
   readonly metadataXml: string;
   metadataUrl: string;
   ssoUrl: string;
+  /** Every AuthnRequest received, oldest first. */
+  readonly received: ReceivedAuthnRequest[];
   /** Publishes a new signing certificate next to the old one and signs with it from now on (rotation). */
   rotateSigningKey(): void;
   /** Drops every published certificate but the current one (the end of a rotation). */
@@ -61,6 +80,7 @@ export interface StandinSamlIdp {
 }
 
 const PENDING_TTL_MS = 10 * 60_000;
+const SAML_ASSERTION_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
 
 /**
  * A SAML 2.0 IdP on 127.0.0.1 for tests and the demo: HTTP-Redirect AuthnRequests in, a sign-in page
@@ -78,6 +98,90 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
   const foreignKey = generateSigningKey('Someone else');
   let lastAssertionId: string | undefined;
   const pending = new Map<string, { request: ParsedAuthnRequest; expiresAt: number }>();
+  const received: ReceivedAuthnRequest[] = [];
+
+  /** SAML Bindings §3.4.4.1: the signature covers the raw, URL-encoded query parameters as sent. */
+  function redirectSignatureValid(rawQuery: string): { signed: boolean; sigAlg?: string } {
+    const parts = new Map(
+      rawQuery.split('&').map((part) => {
+        const at = part.indexOf('=');
+        return [part.slice(0, at), part] as const;
+      }),
+    );
+    const signature = parts.get('Signature');
+    const sigAlgPart = parts.get('SigAlg');
+    if (!signature || !sigAlgPart || !options.spCertificate) return { signed: false };
+    const sigAlg = decodeURIComponent(sigAlgPart.slice('SigAlg='.length).replace(/\+/g, ' '));
+    const signedText = ['SAMLRequest', 'RelayState', 'SigAlg']
+      .map((name) => parts.get(name))
+      .filter((part): part is string => part !== undefined)
+      .join('&');
+    const algorithm = sigAlg === 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256' ? 'sha256' : undefined;
+    if (!algorithm) return { signed: false, sigAlg };
+    const value = Buffer.from(decodeURIComponent(signature.slice('Signature='.length)), 'base64');
+    return { signed: verify(algorithm, Buffer.from(signedText), options.spCertificate, value), sigAlg };
+  }
+
+  /** SAML Bindings §3.5.4: an enveloped signature over the request element itself. */
+  function postSignatureValid(xml: string, requestId: string): boolean {
+    if (!options.spCertificate) return false;
+    const doc = new DOMParser().parseFromString(xml, 'text/xml');
+    const root = doc.documentElement;
+    const signature = Array.from(root.childNodes as unknown as Node[]).find(
+      (n) => n.nodeType === 1 && (n as Element).localName === 'Signature',
+    );
+    if (!signature) return false;
+    const verifier = new SignedXml({ publicCert: options.spCertificate });
+    verifier.loadSignature(signature as never);
+    try {
+      if (!verifier.checkSignature(xml)) return false;
+    } catch {
+      return false;
+    }
+    const references = (verifier as unknown as { references?: { uri?: string }[] }).references ?? [];
+    return references.some((reference) => reference.uri === `#${requestId}`);
+  }
+
+  /** Replaces the signed Assertion with an EncryptedAssertion to the SP certificate (SAML Core §2.3.4). */
+  async function encryptAssertion(xml: string): Promise<string> {
+    const start = xml.indexOf('<saml:Assertion');
+    const end = xml.indexOf('</saml:Assertion>') + '</saml:Assertion>'.length;
+    if (start < 0 || end < start || !options.spCertificate) throw new Error('nothing to encrypt');
+    // The assertion leaves the Response: it must declare the `saml` prefix it inherited (its
+    // signature's exclusive canonicalization is unchanged by that).
+    const assertion = xml
+      .slice(start, end)
+      .replace('<saml:Assertion', `<saml:Assertion xmlns:saml="${SAML_ASSERTION_NS}"`);
+    const encrypted = await new Promise<string>((resolve, reject) =>
+      encrypt(
+        assertion,
+        {
+          rsa_pub: options.spCertificate as string,
+          pem: options.spCertificate as string,
+          encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+          keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+        },
+        (error, result) => (error ? reject(error) : resolve(result)),
+      ),
+    );
+    return `${xml.slice(0, start)}<saml:EncryptedAssertion>${encrypted}</saml:EncryptedAssertion>${xml.slice(end)}`;
+  }
+
+  /** A request passed its checks: the sign-in page. */
+  function acceptRequest(res: ServerResponse, request: ParsedAuthnRequest, signed: boolean): void {
+    if (options.requireSignedRequests && !signed) {
+      page(res, 400, 'Bad request', '<p>This identity provider accepts only signed AuthnRequests.</p>');
+      return;
+    }
+    const problem = checkRequest(request);
+    if (problem) {
+      page(res, 400, 'Bad request', `<p>${escapeXml(problem)}</p>`);
+      return;
+    }
+    const login = randomBytes(16).toString('base64url');
+    pending.set(login, { request, expiresAt: Date.now() + PENDING_TTL_MS });
+    signInPage(res, 200, login, request.subjectHint ?? '');
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -95,7 +199,7 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
   const metadataXml = () =>
     '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ' +
     `entityID="${escapeXml(entityId)}">` +
-    '<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">' +
+    `<md:IDPSSODescriptor WantAuthnRequestsSigned="${options.requireSignedRequests ? 'true' : 'false'}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
     published
       .map(
         (key) =>
@@ -150,18 +254,29 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
         page(res, 400, 'Bad request', `<p>${escapeXml((error as Error).message)}</p>`);
         return;
       }
-      const problem = checkRequest(request);
-      if (problem) {
-        page(res, 400, 'Bad request', `<p>${escapeXml(problem)}</p>`);
-        return;
-      }
-      const login = randomBytes(16).toString('base64url');
-      pending.set(login, { request, expiresAt: Date.now() + PENDING_TTL_MS });
-      signInPage(res, 200, login, request.subjectHint ?? '');
+      const check = redirectSignatureValid((req.url ?? '').split('?')[1] ?? '');
+      received.push({ binding: 'redirect', signed: check.signed, sigAlg: check.sigAlg });
+      acceptRequest(res, request, check.signed);
       return;
     }
     if (req.method === 'POST' && url.pathname === '/saml/sso') {
       const form = new URLSearchParams(await readBody(req));
+      const postedRequest = form.get('SAMLRequest');
+      if (postedRequest !== null) {
+        // The HTTP-POST binding: the AuthnRequest base64-encoded, not deflated.
+        let request: ParsedAuthnRequest;
+        const xml = Buffer.from(postedRequest, 'base64').toString('utf8');
+        try {
+          request = parseAuthnRequestXml(xml, form.get('RelayState') ?? undefined);
+        } catch (error) {
+          page(res, 400, 'Bad request', `<p>${escapeXml((error as Error).message)}</p>`);
+          return;
+        }
+        const signed = postSignatureValid(xml, request.id);
+        received.push({ binding: 'post', signed });
+        acceptRequest(res, request, signed);
+        return;
+      }
       const login = form.get('login') ?? '';
       const entry = pending.get(login);
       if (!entry || entry.expiresAt < Date.now()) {
@@ -181,6 +296,9 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
       }
       pending.delete(login);
       const post = issue('valid', entry.request, user);
+      if (options.encryptAssertions) {
+        post.body.SAMLResponse = Buffer.from(await encryptAssertion(post.xml), 'utf8').toString('base64');
+      }
       autoPost(res, entry.request.acsUrl ?? options.acsUrl, post.body);
       return;
     }
@@ -202,6 +320,7 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
     },
     metadataUrl: entityId,
     ssoUrl,
+    received,
     rotateSigningKey() {
       signingKey = generateSigningKey(`Latchkey stand-in SAML IdP ${published.length + 1}`);
       published.push(signingKey);

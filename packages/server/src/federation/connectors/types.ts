@@ -49,6 +49,11 @@ export interface StartSignInInput {
 export interface StartSignInResult {
   /** Where to send the browser. */
   url: string;
+  /**
+   * Instead of a redirect: a form the browser posts to `action` (SAML HTTP-POST binding), for IdPs
+   * that want the AuthnRequest posted.
+   */
+  form?: { action: string; fields: Record<string, string> } | undefined;
   /** Connector state to keep server-side until the callback (PKCE verifier, nonce, request id…). */
   pending: Record<string, unknown>;
 }

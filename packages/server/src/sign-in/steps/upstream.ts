@@ -4,6 +4,8 @@ import { upstreamUrls } from '../../federation/connector-source.js';
 import { UPSTREAM_AMR, upstreamSecondFactor } from '../../federation/second-factor.js';
 import { format, type SafeHtml } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
+import { upstreamPostPage } from '../../pages/upstream-post-page.js';
+import { sendPage } from '../../web/reply.js';
 import type { SignIn, Step, StepFlow } from '../flow.js';
 import {
   asUpstreamError,
@@ -72,6 +74,8 @@ export const upstreamStep: Step = {
             organizationId: org.id,
             details: { connection: connector.id, type: connector.type },
           });
+          // SAML HTTP-POST binding: a form the browser posts to the IdP.
+          if (started.form) return sendPage(s.reply, upstreamPostPage(started.form));
           return s.reply.redirect(started.url, 303);
         } catch (error) {
           const upstream = asUpstreamError(error);

@@ -14,18 +14,14 @@ import {
   type UpstreamErrorCode,
   type VerifiedIdentity,
 } from '../types.js';
-import {
-  buildAuthnRequest,
-  NAMEID_FORMAT,
-  redirectBindingUrl,
-  type SamlLoginHintBinding,
-} from './authn-request.js';
+import { buildAuthnRequest, NAMEID_FORMAT, type SamlLoginHintBinding } from './authn-request.js';
 import {
   type IdpMetadata,
   type IdpMetadataSource,
   remoteIdpMetadata,
   staticIdpMetadata,
 } from './idp-metadata.js';
+import { type AuthnRequestBinding, sendAuthnRequest } from './request-binding.js';
 import type { SamlReplayStore, SamlRequestStore } from './stores.js';
 import {
   assertNoCommentsOrInstructions,
@@ -82,6 +78,18 @@ export interface SamlConnectorOptions {
    */
   acceptedNameIdFormats?: readonly string[] | undefined;
   fetch?: typeof fetch | undefined;
+  /**
+   * Latchkey's SP key (PKCS#8 PEM) and its certificate (PEM): they sign AuthnRequests and decrypt
+   * encrypted assertions; the SP metadata publishes the certificate for both uses.
+   */
+  spPrivateKey?: string | undefined;
+  spCertificate?: string | undefined;
+  /** Sign AuthnRequests. Default: when the IdP's metadata says `WantAuthnRequestsSigned` and there is an SP key. */
+  signAuthnRequests?: boolean | undefined;
+  /** How the AuthnRequest travels. Default `redirect`; `post` needs an HTTP-POST SingleSignOnService. */
+  authnRequestBinding?: AuthnRequestBinding | undefined;
+  /** Refuse an assertion that was not encrypted to the SP certificate. Default false (encrypted ones are always decrypted). */
+  wantAssertionsEncrypted?: boolean | undefined;
 }
 
 export interface SamlConnectorDeps {
@@ -155,6 +163,15 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
   const acceptedNameIdFormats = options.acceptedNameIdFormats ?? [NAMEID_FORMAT.persistent];
   const nameIdFormat = options.attributes.subject ? NAMEID_FORMAT.unspecified : NAMEID_FORMAT.persistent;
   const domains = new Set((options.domains ?? []).map((domain) => domain.toLowerCase()));
+  const binding = options.authnRequestBinding ?? 'redirect';
+  if (!!options.spPrivateKey !== !!options.spCertificate) {
+    throw new TypeError(`SAML connection ${options.id}: give sp_private_key and sp_certificate together`);
+  }
+  if ((options.signAuthnRequests || options.wantAssertionsEncrypted) && !options.spPrivateKey) {
+    throw new TypeError(
+      `SAML connection ${options.id}: signed requests and encrypted assertions need sp_private_key and sp_certificate`,
+    );
+  }
 
   if (!!options.idpMetadataXml === !!options.idpMetadataUrl) {
     throw new TypeError(
@@ -188,6 +205,8 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
         // Checked below against shared storage, atomically; node-saml's cache is per process.
         validateInResponseTo: ValidateInResponseTo.never,
         identifierFormat: nameIdFormat,
+        // node-saml decrypts an EncryptedAssertion (xml-encryption) before checking its signature.
+        ...(options.spPrivateKey ? { decryptionPvk: options.spPrivateKey } : {}),
       });
       verifiers.set(metadata, saml);
     }
@@ -226,10 +245,28 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
       });
       const extra: Record<string, string> =
         loginHintBinding === 'login_hint' && hint ? { login_hint: hint } : {};
-      const url = redirectBindingUrl(metadata.ssoRedirectUrl, request, input.state, extra);
+      const sign = options.signAuthnRequests ?? (metadata.wantAuthnRequestsSigned && !!options.spPrivateKey);
+      if (binding === 'post' && !metadata.ssoPostUrl) {
+        fail('upstream_unreachable', 'IdP metadata has no HTTP-POST SingleSignOnService');
+      }
+      const outgoing = await sendAuthnRequest({
+        xml: request,
+        ssoUrl: binding === 'post' ? (metadata.ssoPostUrl as string) : metadata.ssoRedirectUrl,
+        relayState: input.state,
+        extra,
+        binding,
+        signingKey: sign ? options.spPrivateKey : undefined,
+        idpCert: metadata.signingCertificates,
+        spEntityId: options.spEntityId,
+        callbackUrl: options.callbackUrl,
+      });
       await deps.requestStore.save(requestId, issuedAt + requestTtlMs);
       const pending: SamlPending = { requestId, relayState: input.state };
-      return { url, pending: { ...pending } };
+      return {
+        url: outgoing.url,
+        ...(outgoing.form ? { form: outgoing.form } : {}),
+        pending: { ...pending },
+      };
     },
 
     async finishSignIn(input: FinishSignInInput): Promise<VerifiedIdentity> {
@@ -256,6 +293,15 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
         callbackUrl: options.callbackUrl,
         identifierFormat: nameIdFormat,
         wantAssertionsSigned: true,
+        // One SP certificate for both uses: the IdP verifies our requests with it and encrypts to it.
+        ...(options.spPrivateKey && options.spCertificate
+          ? {
+              privateKey: options.spPrivateKey,
+              publicCerts: options.spCertificate,
+              decryptionPvk: options.spPrivateKey,
+              decryptionCert: options.spCertificate,
+            }
+          : {}),
       });
     },
   };
@@ -284,6 +330,10 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
       assertNoCommentsOrInstructions(doc);
       const response = doc.documentElement as unknown as Element;
       if (!isElement(response, NS.protocol, 'Response')) fail('invalid_response', 'not a SAML Response');
+      // The connection wants assertions only encrypted to its certificate: a plain one is refused.
+      if (options.wantAssertionsEncrypted && childElements(response, NS.assertion, 'Assertion').length > 0) {
+        fail('invalid_response', 'assertion not encrypted');
+      }
       return { base64, response };
     } catch (error) {
       if (error instanceof XmlRefusedError)
