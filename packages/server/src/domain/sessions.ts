@@ -14,6 +14,12 @@ export interface SessionControl {
    * browser signed in and ends every other session and every app's refresh tokens.
    */
   revokeAllExcept(userId: string, keepSessionUid: string): Promise<number>;
+  /**
+   * Every browser session of the user, keeping the apps' grants: the IdP's single logout ends the
+   * person's web sign-in (SAML Profiles §4.4), not the desktop apps' refresh tokens. Returns the
+   * sessions ended.
+   */
+  endBrowserSessions(userId: string): Promise<number>;
   /** One browser session of the user. */
   endBrowserSession(userId: string, sessionId: string): Promise<void>;
   /** One app's grant of the user and everything issued under it (refresh and access tokens). */
@@ -30,6 +36,14 @@ export function createSessionControl(database: Database): SessionControl {
         .deleteFrom('oidc_records')
         .where('account_id', '=', userId)
         .where((eb) => eb.not(eb.and([eb('model', '=', 'Session'), eb('uid', '=', keepSessionUid)])))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+    async endBrowserSessions(userId) {
+      const result = await db
+        .deleteFrom('oidc_records')
+        .where('model', '=', 'Session')
+        .where('account_id', '=', userId)
         .executeTakeFirst();
       return Number(result.numDeletedRows);
     },

@@ -27,6 +27,8 @@ export function upstreamUrls(issuer: string, connectionId?: string) {
     samlEntityId: `${base}/saml/${connection}`,
     samlAcs: `${base}/saml/${connection}/acs`,
     samlMetadata: `${base}/saml/${connection}/metadata`,
+    /** SAML SingleLogoutService (HTTP-Redirect): IdP-initiated LogoutRequests arrive here. */
+    samlSlo: `${base}/saml/${connection}/slo`,
   };
 }
 
@@ -132,6 +134,7 @@ export function createConnectorSource(options: {
         domains: org.domains,
         spPrivateKey: connection.secrets.spPrivateKey,
         spCertificate: settings.spCertificate,
+        logoutUrl: urls.samlSlo,
         signAuthnRequests: settings.signAuthnRequests,
         authnRequestBinding: settings.authnRequestBinding,
         wantAssertionsEncrypted: settings.wantAssertionsEncrypted,

@@ -172,6 +172,9 @@ export const messages = {
   logoutConfirm: 'Sign out',
 
   upstreamTitle: 'Sign-in did not finish',
+  upstreamLogoutTitle: 'Sign-out did not finish',
+  upstreamLogoutRefused:
+    'Your identity provider sent a sign-out request that Latchkey cannot accept. You may still be signed in: close the browser to be sure.',
   upstreamPostTitle: 'Continuing to your identity provider…',
   upstreamPostContinue: 'Continue',
   upstreamIdentityOutside:

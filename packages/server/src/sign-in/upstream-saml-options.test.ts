@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type * as client from 'openid-client';
+import * as client from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -25,6 +25,7 @@ const ORGS = {
   post: 'post a signed AuthnRequest (HTTP-POST binding)',
   encrypted: 'receive assertions encrypted to the SP certificate',
   plain: 'want encrypted assertions from an IdP that sends them in the clear',
+  slo: 'end the Latchkey browser session on the IdP’s LogoutRequest',
 } as const;
 type Org = keyof typeof ORGS;
 
@@ -60,6 +61,7 @@ describe('SAML connection options: signed AuthnRequests and encrypted assertions
       post: { requireSignedRequests: true },
       encrypted: { encryptAssertions: true },
       plain: {},
+      slo: { spSloUrl: upstreamUrls(issuer, 'slo-saml').samlSlo },
     };
     for (const org of Object.keys(ORGS) as Org[]) {
       const urls = upstreamUrls(issuer, `${org}-saml`);
@@ -80,6 +82,7 @@ describe('SAML connection options: signed AuthnRequests and encrypted assertions
       post: `${files('sp', sp)}, authn_request_binding: post, sign_authn_requests: true`,
       encrypted: `${files('sp', sp)}, want_assertions_encrypted: true`,
       plain: `${files('sp', sp)}, want_assertions_encrypted: true`,
+      slo: files('sp', sp),
     };
     const organizations = (Object.keys(ORGS) as Org[])
       .map(
@@ -205,6 +208,61 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
       reason: 'invalid_response',
       connection: 'plain-saml',
       cause: expect.stringContaining('assertion not encrypted'),
+    });
+  });
+
+  it('IdP-initiated single logout: a signed LogoutRequest ends the person’s Latchkey browser sessions; unsigned, forged or replayed ones do not', async () => {
+    const { pending, idp } = await toIdp('slo');
+    await signInAtIdp();
+    const tokens = await handoff(pending);
+    const userId = String(tokens.claims()?.sub);
+    const browserSessions = async () =>
+      (
+        await server.parts.database.db
+          .selectFrom('oidc_records')
+          .select('id')
+          .where('model', '=', 'Session')
+          .where('account_id', '=', userId)
+          .execute()
+      ).length;
+    expect(await browserSessions()).toBeGreaterThan(0);
+    const metadata = await (await fetch(upstreamUrls(issuer, 'slo-saml').samlMetadata)).text();
+    expect(metadata).toContain(
+      `SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${issuer}/saml/slo-saml/slo"`,
+    );
+
+    for (const how of [{ signed: false }, { key: 'foreign' as const }]) {
+      const refused = await page.goto(idp.logoutRequestUrl('sam@slo.test', how));
+      expect(refused?.status()).toBe(400);
+      await waitForText(page.locator('[role=alert]'), /sign-out request that Latchkey cannot accept/);
+    }
+    expect(await browserSessions()).toBeGreaterThan(0);
+
+    const genuine = idp.logoutRequestUrl('sam@slo.test');
+    await page.goto(genuine);
+    await page.waitForURL((url) =>
+      url.href.startsWith(`${idp.entityId.replace('/saml/metadata', '')}/saml/slo`),
+    );
+    expect(idp.logoutResponses.at(-1)).toBe('urn:oasis:names:tc:SAML:2.0:status:Success');
+    expect(await browserSessions()).toBe(0);
+    // The desktop app's grant is not the browser session: its refresh token still works.
+    const refreshed = await client.refreshTokenGrant(desktop, String(tokens.refresh_token));
+    expect(refreshed.access_token).toBeTruthy();
+
+    // The same LogoutRequest again: replayed.
+    expect((await page.goto(genuine))?.status()).toBe(400);
+    const events = await server.parts.repos.audit.query({ action: 'upstream_logout', limit: 20 });
+    expect(events.map((e) => [e.outcome, e.details.reason ?? null])).toEqual(
+      expect.arrayContaining([
+        ['failure', 'invalid_signature'],
+        ['success', null],
+        ['failure', 'replayed'],
+      ]),
+    );
+    expect(events.find((e) => e.outcome === 'success')).toMatchObject({
+      userId,
+      organizationId: 'slo',
+      details: { connection: 'slo-saml', sessionsEnded: expect.any(Number) },
     });
   });
 });

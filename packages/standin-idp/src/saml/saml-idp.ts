@@ -1,6 +1,7 @@
-import { createHash, randomBytes, verify } from 'node:crypto';
+import { createHash, randomBytes, sign, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
 import { encrypt } from 'xml-encryption';
@@ -32,6 +33,8 @@ export interface StandinSamlIdpOptions {
   requireSignedRequests?: boolean | undefined;
   /** Send the assertion encrypted to `spCertificate` (`EncryptedAssertion`, AES-256-GCM, RSA-OAEP). */
   encryptAssertions?: boolean | undefined;
+  /** The service provider's SingleLogoutService (HTTP-Redirect), for IdP-initiated logout. */
+  spSloUrl?: string | undefined;
 }
 
 /** An AuthnRequest as it reached the stand-in, for tests to assert on. */
@@ -58,6 +61,13 @@ export interface StandinSamlIdp {
   ssoUrl: string;
   /** Every AuthnRequest received, oldest first. */
   readonly received: ReceivedAuthnRequest[];
+  /**
+   * An IdP-initiated LogoutRequest for a user (SAML Profiles §4.4) on the HTTP-Redirect binding,
+   * signed with the IdP's key unless `signed: false`, to `spSloUrl`.
+   */
+  logoutRequestUrl(email: string, options?: { signed?: boolean; key?: 'idp' | 'foreign' }): string;
+  /** The StatusCode of every LogoutResponse the service provider sent back, oldest first. */
+  readonly logoutResponses: string[];
   /** Publishes a new signing certificate next to the old one and signs with it from now on (rotation). */
   rotateSigningKey(): void;
   /** Drops every published certificate but the current one (the end of a rotation). */
@@ -99,6 +109,32 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
   let lastAssertionId: string | undefined;
   const pending = new Map<string, { request: ParsedAuthnRequest; expiresAt: number }>();
   const received: ReceivedAuthnRequest[] = [];
+  const logoutResponses: string[] = [];
+
+  function logoutRequestUrl(email: string, how: { signed?: boolean; key?: 'idp' | 'foreign' } = {}): string {
+    const user = findUser(email);
+    if (!user || !options.spSloUrl) throw new Error('no such user, or no spSloUrl');
+    const xml =
+      `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="${SAML_ASSERTION_NS}"` +
+      ` ID="_${randomBytes(20).toString('hex')}" Version="2.0" IssueInstant="${new Date().toISOString()}"` +
+      ` Destination="${escapeXml(options.spSloUrl)}">` +
+      `<saml:Issuer>${escapeXml(entityId)}</saml:Issuer>` +
+      `<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${escapeXml(user.subject)}</saml:NameID>` +
+      '</samlp:LogoutRequest>';
+    const query = new URLSearchParams({
+      SAMLRequest: deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'),
+      RelayState: 'standin-logout',
+    });
+    if (how.signed !== false) {
+      query.set('SigAlg', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+      const key = how.key === 'foreign' ? foreignKey : signingKey;
+      query.set(
+        'Signature',
+        sign('sha256', Buffer.from(query.toString()), key.privateKey).toString('base64'),
+      );
+    }
+    return `${options.spSloUrl}?${query.toString()}`;
+  }
 
   /** SAML Bindings §3.4.4.1: the signature covers the raw, URL-encoded query parameters as sent. */
   function redirectSignatureValid(rawQuery: string): { signed: boolean; sigAlg?: string } {
@@ -206,6 +242,7 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
           `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${key.certificateBase64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`,
       )
       .join('') +
+    `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${escapeXml(`${base}/saml/slo`)}"/>` +
     '<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>' +
     `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${escapeXml(ssoUrl)}"/>` +
     `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${escapeXml(ssoUrl)}"/>` +
@@ -244,6 +281,14 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
     if (req.method === 'GET' && url.pathname === '/saml/metadata') {
       res.writeHead(200, { 'content-type': 'application/samlmetadata+xml; charset=utf-8' });
       res.end(metadataXml());
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/saml/slo') {
+      // The service provider's LogoutResponse to an IdP-initiated logout.
+      const encoded = url.searchParams.get('SAMLResponse');
+      const xml = encoded ? inflateRawSync(Buffer.from(encoded, 'base64')).toString('utf8') : '';
+      logoutResponses.push(/StatusCode[^>]*Value="([^"]+)"/.exec(xml)?.[1] ?? 'none');
+      page(res, 200, 'Signed out', '<p>You are signed out.</p>');
       return;
     }
     if (req.method === 'GET' && url.pathname === '/saml/sso') {
@@ -321,6 +366,8 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
     metadataUrl: entityId,
     ssoUrl,
     received,
+    logoutRequestUrl,
+    logoutResponses,
     rotateSigningKey() {
       signingKey = generateSigningKey(`Latchkey stand-in SAML IdP ${published.length + 1}`);
       published.push(signingKey);

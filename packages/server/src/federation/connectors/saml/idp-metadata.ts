@@ -23,6 +23,8 @@ export interface IdpMetadata {
   signingCertificates: string[];
   /** The SingleSignOnService location for the HTTP-POST binding, when the IdP offers it. */
   ssoPostUrl?: string | undefined;
+  /** The SingleLogoutService location for the HTTP-Redirect binding (where LogoutResponses go). */
+  sloRedirectUrl?: string | undefined;
   /** The IdP wants signed AuthnRequests: a connection with an SP key signs them by default. */
   wantAuthnRequestsSigned: boolean;
 }
@@ -85,6 +87,15 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
       ? postLocation
       : undefined;
 
+  const slo = childElements(descriptor, NS.metadata, 'SingleLogoutService').find(
+    (service) => attributeOf(service, 'Binding') === REDIRECT_BINDING,
+  );
+  const sloLocation = slo && attributeOf(slo, 'Location');
+  const sloRedirectUrl =
+    sloLocation && URL.canParse(sloLocation) && /^https?:$/.test(new URL(sloLocation).protocol)
+      ? sloLocation
+      : undefined;
+
   const signingCertificates: string[] = [];
   for (const keyDescriptor of childElements(descriptor, NS.metadata, 'KeyDescriptor')) {
     // A KeyDescriptor without `use` serves both signing and encryption (SAML Metadata §2.4.1.1).
@@ -104,6 +115,7 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
     entityId,
     ssoRedirectUrl,
     ssoPostUrl,
+    sloRedirectUrl,
     signingCertificates: [...new Set(signingCertificates)],
     wantAuthnRequestsSigned: attributeOf(descriptor, 'WantAuthnRequestsSigned') === 'true',
   };

@@ -84,6 +84,8 @@ export interface SamlConnectorOptions {
    */
   spPrivateKey?: string | undefined;
   spCertificate?: string | undefined;
+  /** Latchkey's SingleLogoutService URL for this connection, published in the SP metadata. */
+  logoutUrl?: string | undefined;
   /** Sign AuthnRequests. Default: when the IdP's metadata says `WantAuthnRequestsSigned` and there is an SP key. */
   signAuthnRequests?: boolean | undefined;
   /** How the AuthnRequest travels. Default `redirect`; `post` needs an HTTP-POST SingleSignOnService. */
@@ -99,8 +101,26 @@ export interface SamlConnectorDeps {
   now?: () => number;
 }
 
+/** An IdP-initiated LogoutRequest that passed every check (SAML Profiles §4.4.4.1). */
+export interface VerifiedLogoutRequest {
+  /** The NameID it names: the upstream subject of the identity to sign out. */
+  subject: string;
+  sessionIndex?: string | undefined;
+  /** Where to send the browser: the LogoutResponse (Success) to the IdP's SingleLogoutService. */
+  responseUrl: string;
+}
+
 export interface SamlConnector extends RedirectConnector {
   readonly type: 'saml';
+  /**
+   * Verifies an IdP-initiated LogoutRequest on the HTTP-Redirect binding: signed by a certificate of
+   * the IdP's metadata (an unsigned one is refused: anyone could sign anyone out), from the IdP's
+   * entity id, seen once. Throws UpstreamError otherwise.
+   */
+  verifyLogoutRequest(input: {
+    query: Record<string, string>;
+    rawQuery: string;
+  }): Promise<VerifiedLogoutRequest>;
   /** The SP metadata XML to give the IdP's administrator (entity id, ACS URL, NameID format). */
   spMetadata(): string;
 }
@@ -287,12 +307,55 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
       return toIdentity(assertion, checked.authenticatedAt);
     },
 
+    async verifyLogoutRequest(input): Promise<VerifiedLogoutRequest> {
+      const metadata = await currentMetadata();
+      if (!metadata.sloRedirectUrl) fail('invalid_response', 'IdP metadata has no SingleLogoutService');
+      if (options.attributes.subject) {
+        fail('invalid_response', 'single logout needs the NameID as the subject (attributes.subject is set)');
+      }
+      const { query } = input;
+      if (!query.SAMLRequest || !query.Signature || !query.SigAlg) {
+        // node-saml accepts an unsigned redirect message; an IdP-initiated logout must be signed.
+        fail('invalid_signature', 'unsigned LogoutRequest');
+      }
+      const saml = new SAML({
+        idpCert: metadata.signingCertificates,
+        issuer: options.spEntityId,
+        callbackUrl: options.callbackUrl,
+        // node-saml builds the LogoutResponse URL on `logoutUrl` but insists on an `entryPoint` too.
+        entryPoint: metadata.ssoRedirectUrl,
+        logoutUrl: metadata.sloRedirectUrl,
+        idpIssuer: metadata.entityId,
+        validateInResponseTo: ValidateInResponseTo.never,
+        acceptedClockSkewMs: clockSkewMs,
+        ...(options.spPrivateKey
+          ? { privateKey: options.spPrivateKey, signatureAlgorithm: 'sha256' as const }
+          : {}),
+      });
+      let profile: Awaited<ReturnType<SAML['validateRedirectAsync']>>['profile'];
+      try {
+        ({ profile } = await saml.validateRedirectAsync(query, input.rawQuery));
+      } catch (error) {
+        return fail(classifyNodeSamlError(error), 'node-saml refused the LogoutRequest', error);
+      }
+      if (!profile?.nameID) return fail('invalid_response', 'LogoutRequest without NameID');
+      if (profile.issuer !== metadata.entityId) fail('invalid_response', 'LogoutRequest from another issuer');
+      const id = typeof profile.ID === 'string' ? profile.ID : undefined;
+      if (!id) fail('invalid_response', 'LogoutRequest without ID');
+      if (!(await deps.replayStore.remember(`saml-logout:${options.id}:${id}`, now() + 24 * 3600_000))) {
+        fail('replayed', 'LogoutRequest ID seen before');
+      }
+      const responseUrl = await saml.getLogoutResponseUrlAsync(profile, query.RelayState ?? '', {}, true);
+      return { subject: profile.nameID, sessionIndex: profile.sessionIndex, responseUrl };
+    },
+
     spMetadata(): string {
-      return generateServiceProviderMetadata({
+      const xml = generateServiceProviderMetadata({
         issuer: options.spEntityId,
         callbackUrl: options.callbackUrl,
         identifierFormat: nameIdFormat,
         wantAssertionsSigned: true,
+        ...(options.logoutUrl ? { logoutCallbackUrl: options.logoutUrl } : {}),
         // One SP certificate for both uses: the IdP verifies our requests with it and encrypts to it.
         ...(options.spPrivateKey && options.spCertificate
           ? {
@@ -303,6 +366,12 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
             }
           : {}),
       });
+      // node-saml's generator names HTTP-POST for SingleLogoutService; Latchkey's SLO endpoint takes
+      // the HTTP-Redirect binding (a signed query, SAML Bindings §3.4.4.1).
+      return xml.replace(
+        /(<SingleLogoutService Binding=")urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-POST"/,
+        '$1urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"',
+      );
     },
   };
 
