@@ -415,6 +415,8 @@ organizations:
       idpMetadataUrl: 'http://127.0.0.1:9000/metadata',
       attributes: { subject: 'uid', email: 'email', name: 'name', groups: 'groups' },
       secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
+      authnRequestBinding: 'redirect',
+      wantAssertionsEncrypted: false,
     });
   });
 

@@ -99,7 +99,11 @@ export async function labelOfUser(
     (a, b) => b.lastAuthenticatedAt - a.lastAuthenticatedAt,
   );
   for (const identity of identities) {
-    const label = identity.profile.label ?? identity.profile.name ?? identity.email;
+    const label =
+      identity.profile.label ??
+      identity.profile.preferred_username ??
+      identity.profile.name ??
+      identity.email;
     if (typeof label === 'string' && label) return label;
   }
   return undefined;
