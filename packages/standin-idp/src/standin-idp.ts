@@ -20,7 +20,14 @@ export interface StandinClient {
   client_secret?: string | undefined;
   redirect_uris: string[];
   /** Default `client_secret_basic` with a secret, `none` without. */
-  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none' | undefined;
+  token_endpoint_auth_method?:
+    | 'client_secret_basic'
+    | 'client_secret_post'
+    | 'private_key_jwt'
+    | 'none'
+    | undefined;
+  /** The client's public keys (JWK Set), for `private_key_jwt`. */
+  jwks?: { keys: Record<string, unknown>[] } | undefined;
   client_name?: string | undefined;
 }
 
@@ -40,6 +47,18 @@ export interface StandinIdpOptions {
    * providers do. Google does not, which is the default.
    */
   reportAmr?: boolean | undefined;
+  /**
+   * Put `email`, `email_verified` and `name` in the UserInfo response only, never in the ID token, as
+   * LemonLDAP::NG and ADFS do by default (OpenID Connect Core §5.4 allows it).
+   */
+  profileClaimsInUserinfoOnly?: boolean | undefined;
+  /** UserInfo answers with another `sub` than the ID token (a broken or hostile provider), for tests. */
+  userinfoSubjectMismatch?: boolean | undefined;
+  /**
+   * Which client authentication methods discovery advertises (and the token endpoint accepts). Default
+   * oidc-provider's: client_secret_basic, client_secret_jwt, client_secret_post, private_key_jwt, none.
+   */
+  tokenEndpointAuthMethods?: string[] | undefined;
 }
 
 /** An authorization request as it reached the stand-in, for tests to assert on. */
@@ -171,6 +190,7 @@ export async function startStandinIdp(options: StandinIdpOptions): Promise<Stand
       response_types: ['code'],
       token_endpoint_auth_method:
         c.token_endpoint_auth_method ?? (c.client_secret ? 'client_secret_basic' : 'none'),
+      ...(c.jwks ? { jwks: c.jwks } : {}),
       id_token_signed_response_alg: 'RS256',
       // Entra's `sub` differs per application; oidc-provider's pairwise subjects imitate that.
       ...(profile === 'entra' ? { subject_type: 'pairwise' } : {}),
@@ -180,7 +200,10 @@ export async function startStandinIdp(options: StandinIdpOptions): Promise<Stand
     findAccount(_ctx, id) {
       const account = directory.activeById(id);
       if (!account) return undefined;
-      return { accountId: account.accountId, claims: () => claimsFor(account, profile, tenantId) as never };
+      return {
+        accountId: account.accountId,
+        claims: () => claimsFor(account, profile, tenantId) as never,
+      };
     },
     claims:
       profile === 'entra'
@@ -195,7 +218,12 @@ export async function startStandinIdp(options: StandinIdpOptions): Promise<Stand
             profile: ['name'],
           },
     // Like Google and Entra: the ID token carries the profile claims, not only the userinfo endpoint.
-    conformIdTokenClaims: false,
+    // `conformIdTokenClaims` keeps scope-requested claims out of an ID token issued with an access
+    // token (OIDC Core §5.4): UserInfo is then the only place they are.
+    conformIdTokenClaims: options.profileClaimsInUserinfoOnly === true,
+    ...(options.tokenEndpointAuthMethods
+      ? { clientAuthMethods: options.tokenEndpointAuthMethods as never }
+      : {}),
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
@@ -412,6 +440,23 @@ export async function startStandinIdp(options: StandinIdpOptions): Promise<Stand
       await interactionRoute(req, res, interaction[1], interaction[2]);
       return;
     }
+    if (url.pathname === '/token' && refusesBasic(req)) {
+      // Like providers that take only the form (post) method and mis-read Basic credentials.
+      res.writeHead(401, {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'www-authenticate':
+          'Basic realm="stand-in", error="invalid_client", error_description="client authentication failed (Basic is not accepted for this client)"',
+      });
+      res.end(
+        JSON.stringify({
+          error: 'invalid_client',
+          error_description: 'client authentication failed (Basic is not accepted for this client)',
+        }),
+      );
+      return;
+    }
+    if (url.pathname === '/me' && options.userinfoSubjectMismatch) rewriteUserinfoSubject(res);
     if (url.pathname === AUTHORIZATION_PATH) {
       requests.push({
         at: Date.now(),
@@ -422,6 +467,42 @@ export async function startStandinIdp(options: StandinIdpOptions): Promise<Stand
     }
     oidcCallback(req, res);
   };
+
+  /** oidc-provider accepts Basic and post alike; a client registered for post is held to post here. */
+  const postOnlyClients = new Set(
+    options.clients
+      .filter((c) => c.token_endpoint_auth_method === 'client_secret_post')
+      .map((c) => c.client_id),
+  );
+  function refusesBasic(req: IncomingMessage): boolean {
+    const header = req.headers.authorization;
+    if (!header?.toLowerCase().startsWith('basic ')) return false;
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+    const id = decodeURIComponent(decoded.slice(0, Math.max(0, decoded.indexOf(':'))).replace(/\+/g, ' '));
+    return postOnlyClients.has(id);
+  }
+
+  /**
+   * oidc-provider always answers UserInfo with the account's own `sub`; a provider that answers for
+   * someone else is imitated by rewriting its JSON on the way out.
+   */
+  function rewriteUserinfoSubject(res: ServerResponse): void {
+    const end = res.end.bind(res);
+    const setHeader = res.setHeader.bind(res);
+    res.setHeader = (name: string, value: number | string | readonly string[]) =>
+      name.toLowerCase() === 'content-length' ? res : setHeader(name, value);
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+      if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) {
+        try {
+          const body = JSON.parse(chunk.toString()) as { sub?: string };
+          if (typeof body.sub === 'string') chunk = JSON.stringify({ ...body, sub: `other-${body.sub}` });
+        } catch {
+          // not JSON (an error page): passed on as it is
+        }
+      }
+      return (end as (...args: unknown[]) => ServerResponse)(chunk, ...rest);
+    }) as typeof res.end;
+  }
 
   const idp: StandinIdp = {
     issuer,

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { seal, unseal } from '../crypto/sealed-values.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Audit } from '../domain/audit.js';
-import type { OrganizationDirectory } from '../domain/directory.js';
+import { labelOfUser, type OrganizationDirectory } from '../domain/directory.js';
 import { MIN_PASSWORD_LENGTH, type PasswordCheck } from '../domain/passwords/password-check.js';
 import type { SessionControl } from '../domain/sessions.js';
 import { attemptKeys } from '../domain/throttle/attempt-keys.js';
@@ -55,7 +55,7 @@ export interface AccountDeps {
   engine(): Provider;
   csrf: Csrf;
   organizations: OrganizationDirectory;
-  users: Pick<Repositories['users'], 'findById'>;
+  users: Pick<Repositories['users'], 'findById' | 'identitiesOf'>;
   credentials: Repositories['credentials'];
   clients: Pick<Repositories['clients'], 'find'>;
   passwords: PasswordCheck;
@@ -150,7 +150,8 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       reply,
       accountPage({
         csrf: deps.csrf.token(request, reply),
-        email: who.user.email ?? who.user.id,
+        // Never the internal user id: the name, or the label the upstream gave the account.
+        email: (await labelOfUser(deps.users, who.user)) ?? messages.signedInAccountUnnamed,
         local: who.local,
         notice: extra.notice,
         error: extra.error,

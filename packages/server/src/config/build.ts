@@ -243,6 +243,9 @@ function buildConnection(c: FileOrganization['connection']): ConnectionConfig {
         claims: c.claims,
         entraTenantId: c.entra_tenant_id,
         secondFactor: buildSecondFactor(c.second_factor),
+        tokenEndpointAuthMethod: c.token_endpoint_auth_method,
+        privateKey: c.private_key,
+        privateKeyId: c.private_key_id,
       };
     case 'saml':
       return {
@@ -251,6 +254,11 @@ function buildConnection(c: FileOrganization['connection']): ConnectionConfig {
         idpMetadataUrl: c.idp_metadata_url,
         attributes: c.attributes,
         secondFactor: buildSecondFactor(c.second_factor),
+        spPrivateKey: c.sp_private_key,
+        spCertificate: c.sp_certificate,
+        signAuthnRequests: c.sign_authn_requests,
+        authnRequestBinding: c.authn_request_binding,
+        wantAssertionsEncrypted: c.want_assertions_encrypted,
       };
   }
 }
@@ -300,6 +308,7 @@ export function buildOrganizations(
       refreshAbsoluteTtl: p.refresh_absolute_ttl ?? lifetimes.refreshAbsolute,
       maxUpstreamAge: p.max_upstream_age ?? DEFAULT_MAX_UPSTREAM_AGE,
       upstreamRevalidateInterval: p.upstream_revalidate_interval ?? DEFAULT_UPSTREAM_REVALIDATE_INTERVAL,
+      acceptIdentities: p.accept_identities,
     };
     if (policy.refreshIdleTtl > policy.refreshAbsoluteTtl) {
       issue('policy.refresh_idle_ttl', 'must not be longer than the refresh absolute lifetime');

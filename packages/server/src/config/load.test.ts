@@ -109,6 +109,7 @@ describe('loadConfig: the example file', () => {
       refreshAbsoluteTtl: 90 * 86_400,
       maxUpstreamAge: 90 * 86_400,
       upstreamRevalidateInterval: 3600,
+      acceptIdentities: 'organization_domains',
     });
     expect(config.users).toEqual([
       {
@@ -419,7 +420,41 @@ organizations:
       idpMetadataUrl: 'http://127.0.0.1:9000/metadata',
       attributes: { subject: 'uid', email: 'email', name: 'name', groups: 'groups' },
       secondFactor: { proof: 'upstream_claims', trustedAcr: [] },
+      authnRequestBinding: 'redirect',
+      wantAssertionsEncrypted: false,
     });
+  });
+
+  it('refuses upstream client-authentication, SP-key and identity-rule settings that do not fit', async () => {
+    const org = (connection: string, policy = '{}') =>
+      `organizations:\n  - { id: s, name: S, connection: ${connection}, policy: ${policy} }\n`;
+    const oidc = '{ type: oidc, issuer: "https://idp.test", client_id: c';
+    await rejects(
+      load(org(`${oidc}, token_endpoint_auth_method: private_key_jwt }`)),
+      'organizations[0].connection.private_key',
+      /private_key_jwt/,
+    );
+    await rejects(
+      load(org(`${oidc}, token_endpoint_auth_method: client_secret_post }`)),
+      'organizations[0].connection.client_secret',
+      /client_secret_post/,
+    );
+    const saml = '{ type: saml, idp_metadata_url: "https://idp.test/m"';
+    await rejects(
+      load(org(`${saml}, sp_private_key: k }`)),
+      'organizations[0].connection.sp_certificate',
+      /together/,
+    );
+    await rejects(
+      load(org(`${saml}, want_assertions_encrypted: true }`)),
+      'organizations[0].connection.sp_private_key',
+      /want_assertions_encrypted/,
+    );
+    await rejects(
+      load(org('{ type: local }', '{ accept_identities: everyone }')),
+      'organizations[0].policy.accept_identities',
+      /organization_domains/,
+    );
   });
 
   it('requires exactly one SAML metadata source and an https upstream', async () => {

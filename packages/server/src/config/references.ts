@@ -16,12 +16,15 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'client_secret',
   'password',
   'totp_secret',
+  'private_key',
+  'sp_private_key',
 ]);
 
 /** Keys that accept `${ENV_VAR}` and `<key>_file`. URLs may carry passwords; metadata XML is long. */
 export const REFERENCE_KEYS: ReadonlySet<string> = new Set([
   ...SECRET_KEYS,
   'idp_metadata_xml',
+  'sp_certificate',
   'database',
   'redis_url',
 ]);

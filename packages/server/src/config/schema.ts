@@ -124,21 +124,47 @@ const googleConnection = z.strictObject({
   second_factor: secondFactor,
 });
 
-const oidcConnection = z.strictObject({
-  type: z.literal('oidc'),
-  issuer: upstreamUrl,
-  client_id: text,
-  client_secret: text.optional(),
-  scopes: z
-    .array(scopeToken)
-    .default(['openid', 'email', 'profile'])
-    .refine((scopes) => scopes.includes('openid'), 'must include openid'),
-  prompt: text.optional(),
-  extra_params: z.record(z.string(), z.string()).default({}),
-  claims: claimNames,
-  entra_tenant_id: text.optional(),
-  second_factor: secondFactor,
-});
+const oidcConnection = z
+  .strictObject({
+    type: z.literal('oidc'),
+    issuer: upstreamUrl,
+    client_id: text,
+    client_secret: text.optional(),
+    scopes: z
+      .array(scopeToken)
+      .default(['openid', 'email', 'profile'])
+      .refine((scopes) => scopes.includes('openid'), 'must include openid'),
+    prompt: text.optional(),
+    extra_params: z.record(z.string(), z.string()).default({}),
+    claims: claimNames,
+    entra_tenant_id: text.optional(),
+    second_factor: secondFactor,
+    token_endpoint_auth_method: z
+      .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+      .optional(),
+    private_key: text.optional(),
+    private_key_id: text.optional(),
+  })
+  .superRefine((value, ctx) => {
+    const method = value.token_endpoint_auth_method;
+    if (method === 'private_key_jwt' && value.private_key === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['private_key'],
+        message: 'is required for token_endpoint_auth_method private_key_jwt (or give private_key_file)',
+      });
+    }
+    if (
+      (method === 'client_secret_basic' || method === 'client_secret_post') &&
+      value.client_secret === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['client_secret'],
+        message: `is required for token_endpoint_auth_method ${method} (or give client_secret_file)`,
+      });
+    }
+  });
 
 const samlConnection = z
   .strictObject({
@@ -154,6 +180,11 @@ const samlConnection = z
       })
       .prefault({}),
     second_factor: secondFactor,
+    sp_private_key: text.optional(),
+    sp_certificate: text.optional(),
+    sign_authn_requests: z.boolean().optional(),
+    authn_request_binding: z.enum(['redirect', 'post']).default('redirect'),
+    want_assertions_encrypted: z.boolean().default(false),
   })
   .superRefine((value, ctx) => {
     const given = Number(value.idp_metadata_xml !== undefined) + Number(value.idp_metadata_url !== undefined);
@@ -162,6 +193,23 @@ const samlConnection = z
         code: 'custom',
         path: ['idp_metadata_xml'],
         message: 'give exactly one of idp_metadata_xml (or idp_metadata_xml_file) and idp_metadata_url',
+      });
+    }
+    if ((value.sp_private_key === undefined) !== (value.sp_certificate === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [value.sp_private_key === undefined ? 'sp_private_key' : 'sp_certificate'],
+        message: 'give sp_private_key and sp_certificate together (or their _file forms)',
+      });
+    }
+    if (
+      (value.sign_authn_requests === true || value.want_assertions_encrypted) &&
+      value.sp_private_key === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sp_private_key'],
+        message: 'is required for sign_authn_requests and want_assertions_encrypted',
       });
     }
   });
@@ -182,6 +230,9 @@ const policy = z
     refresh_absolute_ttl: duration(1),
     max_upstream_age: duration(1),
     upstream_revalidate_interval: duration(1),
+    accept_identities: z
+      .enum(['organization_domains', 'any_verified', 'any'])
+      .default('organization_domains'),
   })
   .prefault({});
 

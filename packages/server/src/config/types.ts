@@ -45,6 +45,12 @@ export type ConnectionConfig =
       /** Microsoft Entra ID: pin the tenant (`tid`) and key accounts by `tid`+`oid`. */
       entraTenantId?: string | undefined;
       secondFactor: ConnectionSecondFactor;
+      /** Client authentication at the token endpoint; unset = picked from the provider's discovery. */
+      tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | undefined;
+      /** PKCS#8 PEM for `private_key_jwt` (secret: stored encrypted). */
+      privateKey?: string | undefined;
+      /** The `kid` the provider registered for `privateKey`; default its RFC 7638 thumbprint. */
+      privateKeyId?: string | undefined;
     }
   | {
       type: 'saml';
@@ -54,6 +60,13 @@ export type ConnectionConfig =
       /** Attribute names to read; NameID is the subject unless `subject` names an attribute. */
       attributes: { subject?: string | undefined; email: string; name: string; groups: string };
       secondFactor: ConnectionSecondFactor;
+      /** Latchkey's SP key (secret, stored encrypted) and certificate: signed requests, encrypted assertions. */
+      spPrivateKey?: string | undefined;
+      spCertificate?: string | undefined;
+      /** Default: when the IdP's metadata wants signed AuthnRequests and there is an SP key. */
+      signAuthnRequests?: boolean | undefined;
+      authnRequestBinding?: 'redirect' | 'post' | undefined;
+      wantAssertionsEncrypted?: boolean | undefined;
     };
 
 export interface OrganizationPolicy {
@@ -69,6 +82,11 @@ export interface OrganizationPolicy {
   maxUpstreamAge: number;
   /** How often a refresh re-validates the account with the upstream. */
   upstreamRevalidateInterval: number;
+  /**
+   * Which upstream identities sign in (`federation/identity-rule.ts`). Optional: policies stored before
+   * it existed mean `organization_domains`.
+   */
+  acceptIdentities?: 'organization_domains' | 'any_verified' | 'any' | undefined;
 }
 
 export interface OrganizationConfig {

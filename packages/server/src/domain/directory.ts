@@ -80,6 +80,33 @@ export interface UserDirectory {
   byEmail(email: string): Promise<UserView | undefined>;
   byId(id: string): Promise<UserView | undefined>;
   touchSignIn(id: string): Promise<void>;
+  /**
+   * What to call the person on "Signed in as …": the email, else the name, else the label the
+   * upstream gave its account (`preferred_username`, the SAML NameID…). Never the internal user id:
+   * `undefined` when there is nothing to show.
+   */
+  labelOf(user: UserView): Promise<string | undefined>;
+}
+
+/** See `UserDirectory.labelOf`: email, name, or the most recent upstream account's label. */
+export async function labelOfUser(
+  users: Pick<Repositories['users'], 'identitiesOf'>,
+  user: { id: string; email?: string | null | undefined; name?: string | null | undefined },
+): Promise<string | undefined> {
+  if (user.email) return user.email;
+  if (user.name) return user.name;
+  const identities = (await users.identitiesOf(user.id)).sort(
+    (a, b) => b.lastAuthenticatedAt - a.lastAuthenticatedAt,
+  );
+  for (const identity of identities) {
+    const label =
+      identity.profile.label ??
+      identity.profile.preferred_username ??
+      identity.profile.name ??
+      identity.email;
+    if (typeof label === 'string' && label) return label;
+  }
+  return undefined;
 }
 
 export function createUserDirectory(repos: Pick<Repositories, 'users'>): UserDirectory {
@@ -97,6 +124,7 @@ export function createUserDirectory(repos: Pick<Repositories, 'users'>): UserDir
     byEmail: async (email) => view(await repos.users.findByEmail(email)),
     byId: async (id) => view(await repos.users.findById(id)),
     touchSignIn: (id) => repos.users.touchLastSignIn(id),
+    labelOf: (user) => labelOfUser(repos.users, user),
   };
 }
 

@@ -28,6 +28,12 @@ export interface SessionControl {
    */
   revokeAllExcept(userId: string, keepSessionUid: string, reason?: SessionEndReason): Promise<number>;
   /**
+   * Every browser session of the user, keeping the apps' grants: the IdP's single logout ends the
+   * person's web sign-in (SAML Profiles §4.4), not the desktop apps' refresh tokens. Returns the
+   * sessions ended.
+   */
+  endBrowserSessions(userId: string): Promise<number>;
+  /**
    * One browser session of the user. Desktop apps' grants outlive the browser session (their
    * refresh tokens do not expire with it), so no app is signed out by this.
    */
@@ -74,6 +80,14 @@ function sessionControlOn(db: Kysely<Schema>, dialect: Dialect): SessionControl 
           end: removed > 0 ? { accountId: userId, grants: 'all', reason } : undefined,
         };
       }),
+    async endBrowserSessions(userId) {
+      const result = await db
+        .deleteFrom('oidc_records')
+        .where('model', '=', 'Session')
+        .where('account_id', '=', userId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
     async endBrowserSession(userId, sessionId) {
       await db
         .deleteFrom('oidc_records')

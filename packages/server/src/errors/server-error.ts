@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   replayed: 400,
   expired: 400,
   wrong_audience: 400,
+  subject_mismatch: 400,
+  client_authentication_failed: 502,
   xml_refused: 400,
   invalid_metadata: 500,
   // sign-in pages

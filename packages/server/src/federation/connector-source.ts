@@ -3,11 +3,14 @@ import type { Repositories } from '../storage/repositories.js';
 import { createConnector } from './connectors/registry.js';
 import type { SamlConnector, SamlReplayStore, SamlRequestStore } from './connectors/saml/index.js';
 import type { RedirectConnector } from './connectors/types.js';
+import type { AcceptIdentities } from './identity-rule.js';
 
 /** The organization fields a connector is built from (`organizations.listWithDetails()`). */
 export interface OrganizationWithConnection {
   id: string;
   domains: string[];
+  /** The identity rule decides whether Google's hosted-domain check applies (`federation/identity-rule.ts`). */
+  policy?: { acceptIdentities?: AcceptIdentities | undefined } | undefined;
   connection?:
     | { id: string; type: string; settings: Record<string, unknown>; secrets: Record<string, string> }
     | undefined;
@@ -24,6 +27,8 @@ export function upstreamUrls(issuer: string, connectionId?: string) {
     samlEntityId: `${base}/saml/${connection}`,
     samlAcs: `${base}/saml/${connection}/acs`,
     samlMetadata: `${base}/saml/${connection}/metadata`,
+    /** SAML SingleLogoutService (HTTP-Redirect): IdP-initiated LogoutRequests arrive here. */
+    samlSlo: `${base}/saml/${connection}/slo`,
   };
 }
 
@@ -74,7 +79,16 @@ export function createConnectorSource(options: {
     if (type === 'google') {
       // The hosted-domain check needs the organization's domains, merged in at every use so a
       // domain added later rebuilds the connector (the registry fingerprints its settings).
-      return createConnector(id, type, { ...settings, domains: org.domains }, secrets);
+      return createConnector(
+        id,
+        type,
+        {
+          ...settings,
+          domains: org.domains,
+          ...(org.policy?.acceptIdentities ? { acceptIdentities: org.policy.acceptIdentities } : {}),
+        },
+        secrets,
+      );
     }
     if (type === 'oidc') return createConnector(id, type, settings, secrets);
     if (type === 'saml') return samlConnector(org, connection);
@@ -86,7 +100,7 @@ export function createConnectorSource(options: {
     connection: NonNullable<OrganizationWithConnection['connection']>,
   ): Promise<SamlConnector> {
     const print = createHash('sha256')
-      .update(JSON.stringify([connection.settings, org.domains]))
+      .update(JSON.stringify([connection.settings, connection.secrets, org.domains]))
       .digest('base64url');
     const hit = samlConnectors.get(connection.id);
     if (hit && hit.print === print) return hit.connector;
@@ -94,6 +108,10 @@ export function createConnectorSource(options: {
       idpMetadataXml?: string;
       idpMetadataUrl?: string;
       attributes?: { subject?: string; email?: string; name?: string; groups?: string };
+      spCertificate?: string;
+      signAuthnRequests?: boolean;
+      authnRequestBinding?: 'redirect' | 'post';
+      wantAssertionsEncrypted?: boolean;
     };
     const urls = upstreamUrls(options.issuer, connection.id);
     // The SAML stack (node-saml, xml-crypto, xmldom: about 4 MB resident) loads with the first SAML
@@ -114,6 +132,12 @@ export function createConnectorSource(options: {
         },
         // SAML has no email_verified: an email is vouched for only in the organization's domains.
         domains: org.domains,
+        spPrivateKey: connection.secrets.spPrivateKey,
+        spCertificate: settings.spCertificate,
+        logoutUrl: urls.samlSlo,
+        signAuthnRequests: settings.signAuthnRequests,
+        authnRequestBinding: settings.authnRequestBinding,
+        wantAssertionsEncrypted: settings.wantAssertionsEncrypted,
       },
       samlStores(options.repos, connection.id),
     );

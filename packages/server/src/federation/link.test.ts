@@ -74,10 +74,11 @@ describe.each(testDatabaseKinds())('linking upstream identities on %s', (kind) =
   it('creates the user just in time, then finds it again by subject only', async () => {
     const first = await linkIdentity(repos, { identity: identity(), organization: org() });
     expect(first).toMatchObject({ ok: true, created: true, linked: true });
-    // Same subject, a changed (even unverified) email: still the same user, never a new one.
+    // Same subject, a changed (even unverified) email: still the same user, never a new one (in an
+    // organization that accepts such identities; by default they are refused, below).
     const again = await linkIdentity(repos, {
       identity: identity({ email: 'renamed@acme.test', emailVerified: false }),
-      organization: org(),
+      organization: org({ acceptIdentities: 'any' }),
     });
     expect(again).toEqual({ ok: true, userId: first.ok && first.userId, created: false, linked: false });
   });
@@ -93,11 +94,53 @@ describe.each(testDatabaseKinds())('linking upstream identities on %s', (kind) =
   it('an unverified email creates an account without an email, not a link to someone else', async () => {
     const result = await linkIdentity(repos, {
       identity: identity({ subject: 'sub-3', email: 'ann@acme.test', emailVerified: false }),
-      organization: org(),
+      organization: org({ acceptIdentities: 'any' }),
     });
     expect(result).toMatchObject({ ok: true, created: true });
     const user = await repos.users.findById(result.ok ? result.userId : '');
     expect(user?.email).toBeNull();
+  });
+
+  it('the identity rule: by default only a vouched-for email in the organization’s domains, naming the claim that failed', async () => {
+    const outside = identity({ subject: 'rule-1', email: 'guest@elsewhere.test', emailVerified: true });
+    const unverified = identity({ subject: 'rule-2', email: 'ann2@acme.test', emailVerified: false });
+    const none = identity({ subject: 'rule-3', email: undefined, emailVerified: false });
+    // A known identity is refused too once its upstream email no longer fits (checked on every sign-in).
+    expect(await linkIdentity(repos, { identity: outside, organization: org() })).toEqual({
+      ok: false,
+      reason: 'identity_not_accepted',
+      refusal: { claim: 'email', problem: 'outside_domains' },
+    });
+    expect(await linkIdentity(repos, { identity: unverified, organization: org() })).toMatchObject({
+      reason: 'identity_not_accepted',
+      refusal: { claim: 'email_verified', problem: 'unverified' },
+    });
+    expect(await linkIdentity(repos, { identity: none, organization: org() })).toMatchObject({
+      reason: 'identity_not_accepted',
+      refusal: { claim: 'email', problem: 'missing' },
+    });
+    expect(await repos.users.findIdentity('acme-oidc', 'rule-1')).toBeUndefined();
+
+    // any_verified: a guest's vouched-for email from another domain, but still no unverified one.
+    const guest = await linkIdentity(repos, {
+      identity: outside,
+      organization: org({ acceptIdentities: 'any_verified' }),
+    });
+    expect(guest).toMatchObject({ ok: true, created: true });
+    // The guest's foreign email is not the account's email (it routes nobody), nor does it link to anyone.
+    expect((await repos.users.findById(guest.ok ? guest.userId : ''))?.email).toBeNull();
+    expect(
+      await linkIdentity(repos, {
+        identity: unverified,
+        organization: org({ acceptIdentities: 'any_verified' }),
+      }),
+    ).toMatchObject({ reason: 'identity_not_accepted', refusal: { claim: 'email_verified' } });
+    // any: whatever the upstream authenticated.
+    expect(
+      await linkIdentity(repos, { identity: none, organization: org({ acceptIdentities: 'any' }) }),
+    ).toMatchObject({
+      ok: true,
+    });
   });
 
   it('links a user set up in advance by a trusted email, also with JIT off', async () => {

@@ -2,6 +2,7 @@ import type { OrganizationPolicy } from '../config/types.js';
 import { DuplicateError } from '../storage/errors.js';
 import type { Repositories } from '../storage/repositories.js';
 import type { VerifiedIdentity } from './connectors/types.js';
+import { checkIdentityRule, type IdentityRuleRefusal } from './identity-rule.js';
 
 /** Why Latchkey itself (not the upstream) refused a verified identity; each has a page and an audit event. */
 export type LinkRefusal =
@@ -9,11 +10,18 @@ export type LinkRefusal =
   | 'account_disabled'
   | 'wrong_organization'
   | 'email_taken'
-  | 'wrong_connection';
+  | 'wrong_connection'
+  | 'identity_not_accepted';
 
 export type LinkResult =
   | { ok: true; userId: string; created: boolean; linked: boolean }
-  | { ok: false; reason: LinkRefusal; userId?: string | undefined };
+  | {
+      ok: false;
+      reason: LinkRefusal;
+      userId?: string | undefined;
+      /** For `identity_not_accepted`: the claim that failed the organization's identity rule. */
+      refusal?: IdentityRuleRefusal | undefined;
+    };
 
 export interface LinkInput {
   identity: VerifiedIdentity;
@@ -39,6 +47,7 @@ function profileOf(identity: VerifiedIdentity): Record<string, unknown> {
   return {
     groups: identity.groups,
     ...(username ? { preferred_username: username } : {}),
+    ...(identity.subjectLabel ? { label: identity.subjectLabel } : {}),
     ...(identity.name ? { name: identity.name } : {}),
     ...(identity.email ? { email: identity.email } : {}),
   };
@@ -63,6 +72,9 @@ export async function linkIdentity(
 ): Promise<LinkResult> {
   const { identity, organization } = input;
   if (identity.connectionId !== organization.connectionId) return { ok: false, reason: 'wrong_connection' };
+  // 0. The organization's identity rule, on every sign-in (an upstream email can change).
+  const refusal = checkIdentityRule(identity, organization.domains, organization.policy.acceptIdentities);
+  if (refusal) return { ok: false, reason: 'identity_not_accepted', refusal };
   const upstreamRefreshToken = identity.upstreamRefreshToken;
 
   // 1. Known identity.

@@ -12,6 +12,7 @@ import { messagePage } from '../pages/sign-in-pages.js';
 import { isSignInOver, replayUrl, type SignInOverError } from '../sign-in/app-request.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
 import { stylesheet } from '../web/assets.js';
+import { autoPostScript } from '../web/assets-auto-post.js';
 import { countdownScript } from '../web/assets-countdown.js';
 import { handoffScript } from '../web/assets-handoff.js';
 import { passkeyScript } from '../web/assets-passkey.js';
@@ -146,6 +147,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .type('text/javascript; charset=utf-8')
       .header('cache-control', 'public, max-age=3600')
       .send(handoffScript),
+  );
+
+  app.get('/assets/auto-post.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(autoPostScript),
   );
 
   // The not-found and error handlers come before the route sets: Fastify binds them to a context's

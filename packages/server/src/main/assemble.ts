@@ -307,7 +307,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
     };
     const routes: RouteSet[] = [
       (app) => registerSignIn(app, SIGN_IN_TABLE, signIn),
-      (app) => registerUpstreamCallbacks(app, signIn),
+      (app) => registerUpstreamCallbacks(app, signIn, { identities: repos.users, sessions }),
       (app) =>
         registerAccountPages(app, {
           issuer: config.issuer,

@@ -24,6 +24,7 @@ export const messages = {
   signIn: 'Sign in',
   notYou: 'Not you?',
   signedInAs: 'Signed in as {email}',
+  signedInAccountUnnamed: 'your organization account',
   signingInAs: 'Signing in as {email}',
   forgotPassword: 'Forgot your password? Ask your IT administrator for a reset link.',
 
@@ -181,6 +182,17 @@ export const messages = {
   logoutConfirm: 'Sign out',
 
   upstreamTitle: 'Sign-in did not finish',
+  upstreamLogoutTitle: 'Sign-out did not finish',
+  upstreamLogoutRefused:
+    'Your identity provider sent a sign-out request that Latchkey cannot accept. You may still be signed in: close the browser to be sure.',
+  upstreamPostTitle: 'Continuing to your identity provider…',
+  upstreamPostContinue: 'Continue',
+  upstreamIdentityOutside:
+    'Your identity provider signed you in with an email address outside {org}’s domains. Sign in with your {org} account, or ask your administrator to allow this account.',
+  upstreamIdentityUnverified:
+    'Your identity provider did not confirm the email address of this account, so {org} cannot accept it. Ask your administrator.',
+  upstreamIdentityNoEmail:
+    'Your identity provider did not send an email address for this account, so {org} cannot accept it. Ask your administrator.',
   upstreamStartAgain: 'Start again',
   upstreamOtherBrowser:
     'This sign-in was started in another browser, so it cannot finish here. If you did not start it, someone may be trying to sign in as you: close this page. Otherwise start again from the app on this device.',

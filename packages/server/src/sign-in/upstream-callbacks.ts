@@ -1,14 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SessionControl } from '../domain/sessions.js';
 import { upstreamUrls } from '../federation/connector-source.js';
+import type { SamlConnector } from '../federation/connectors/saml/index.js';
 import { UpstreamError, type VerifiedIdentity } from '../federation/connectors/types.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
+import type { Repositories } from '../storage/repositories.js';
 import { sendPage } from '../web/reply.js';
 import type { SignInDeps } from './deps.js';
 import { interactionBase } from './flow.js';
 import {
   asUpstreamError,
   causeSummary,
+  claimDetails,
+  providerDetails,
   RETURN_PATH,
   resultAd,
   type SealedResult,
@@ -35,20 +40,45 @@ export type UpstreamCallbackDeps = Pick<
  * sign-in is found through the database alone (the round trip's `state` / `RelayState`), so any
  * server process can serve any step; then the browser bounces back to the interaction's own URL.
  */
-export function registerUpstreamCallbacks(app: FastifyInstance, deps: UpstreamCallbackDeps): void {
+/** What IdP-initiated single logout needs: the identity a NameID names, and ending its browser sessions. */
+export interface UpstreamLogoutDeps {
+  identities: Pick<Repositories['users'], 'findIdentity'>;
+  sessions: Pick<SessionControl, 'endBrowserSessions'>;
+}
+
+export function registerUpstreamCallbacks(
+  app: FastifyInstance,
+  deps: UpstreamCallbackDeps,
+  logout?: UpstreamLogoutDeps,
+): void {
   async function fail(
     request: FastifyRequest,
     reply: FastifyReply,
     error: UpstreamError,
-    found?: { uid: string; organizationId?: string | undefined },
+    found?: { uid: string; organizationId?: string | undefined; connectionId?: string | undefined },
   ) {
+    const provider = providerDetails(error);
+    if (error.code === 'client_authentication_failed') {
+      // The administrator's line: the connection is misconfigured, and this is what the IdP said.
+      request.log.warn(
+        { connection: found?.connectionId, organization: found?.organizationId, ...provider },
+        'the identity provider refused Latchkey’s client authentication at its token endpoint',
+      );
+    }
     await deps.audit({
       action: 'upstream_sign_in',
       outcome: 'failure',
       organizationId: found?.organizationId,
       ip: request.ip,
       userAgent: request.headers['user-agent'],
-      details: { reason: error.code, interaction: found?.uid, cause: causeSummary(error) },
+      details: {
+        reason: error.code,
+        interaction: found?.uid,
+        ...(found?.connectionId ? { connection: found.connectionId } : {}),
+        ...claimDetails(error),
+        ...provider,
+        cause: causeSummary(error),
+      },
     });
     if (found) await deps.states.put(found.uid, { step: 'email' });
     const message = found ? error.publicMessage : messages.upstreamUnknownResponse;
@@ -75,7 +105,7 @@ export function registerUpstreamCallbacks(app: FastifyInstance, deps: UpstreamCa
     if (!row)
       return fail(request, reply, new UpstreamError('state_mismatch', messages.upstreamUnknownResponse));
     const organizationId = typeof row.data.organizationId === 'string' ? row.data.organizationId : undefined;
-    const found = { uid: row.interactionUid, organizationId };
+    const found = { uid: row.interactionUid, organizationId, connectionId: row.connectionId };
     if (input.connectionId !== undefined && input.connectionId !== row.connectionId) {
       return fail(
         request,
@@ -189,6 +219,60 @@ export function registerUpstreamCallbacks(app: FastifyInstance, deps: UpstreamCa
         connectionId: request.params.connection,
         body,
       });
+    },
+  );
+
+  /**
+   * IdP-initiated single logout (SAML Profiles §4.4, HTTP-Redirect): a signed LogoutRequest naming a
+   * NameID ends that person's Latchkey browser sessions, then the browser goes back to the IdP with a
+   * LogoutResponse. Desktop apps keep their grants (their refresh re-validation and
+   * `max_upstream_age` still apply).
+   */
+  app.get<{ Params: { connection: string }; Querystring: Record<string, string> }>(
+    '/saml/:connection/slo',
+    async (request, reply) => {
+      const connectionId = request.params.connection;
+      const orgs = await deps.allOrganizationDetails();
+      const org = orgs.find((o) => o.connection?.id === connectionId && o.connection.type === 'saml');
+      const connector = org
+        ? ((await deps.connectors.forOrganization(org)) as SamlConnector | undefined)
+        : undefined;
+      const audit = (outcome: 'success' | 'failure', details: Record<string, unknown>, userId?: string) =>
+        deps.audit({
+          action: 'upstream_logout',
+          outcome,
+          userId,
+          organizationId: org?.id,
+          ip: request.ip,
+          userAgent: request.headers['user-agent'],
+          details: { connection: connectionId, ...details },
+        });
+      if (!logout || !connector || !('verifyLogoutRequest' in connector)) {
+        return reply.code(404).type('text/plain; charset=utf-8').send('No such SAML connection.');
+      }
+      const query: Record<string, string> = {};
+      for (const [key, value] of Object.entries(request.query ?? {}))
+        if (typeof value === 'string') query[key] = value;
+      let verified: Awaited<ReturnType<SamlConnector['verifyLogoutRequest']>>;
+      try {
+        verified = await connector.verifyLogoutRequest({ query, rawQuery: request.url.split('?')[1] ?? '' });
+      } catch (error) {
+        const upstream = asUpstreamError(error);
+        request.log.warn(
+          { err: { name: upstream.name, code: upstream.code }, connection: connectionId },
+          'SAML LogoutRequest refused',
+        );
+        await audit('failure', { reason: upstream.code, cause: causeSummary(upstream) });
+        return sendPage(
+          reply,
+          messagePage({ title: messages.upstreamLogoutTitle, message: messages.upstreamLogoutRefused }),
+          400,
+        );
+      }
+      const identity = await logout.identities.findIdentity(connectionId, verified.subject);
+      const ended = identity ? await logout.sessions.endBrowserSessions(identity.userId) : 0;
+      await audit('success', { sessionsEnded: ended, known: identity !== undefined }, identity?.userId);
+      return reply.redirect(verified.responseUrl, 303);
     },
   );
 

@@ -64,7 +64,12 @@ export function sameBrowser(
 export const resultAd = (uid: string) => `upstream-result:${uid}`;
 
 export function statusOf(error: UpstreamError): number {
-  if (error.code === 'upstream_unreachable' || error.code === 'upstream_timeout') return 502;
+  if (
+    error.code === 'upstream_unreachable' ||
+    error.code === 'upstream_timeout' ||
+    error.code === 'client_authentication_failed'
+  )
+    return 502;
   if (error.code === 'access_denied') return 403;
   return 400;
 }
@@ -92,6 +97,36 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * What the provider answered, for the administrator (log line and audit event): its status, OAuth
+ * error code and description, already bounded and stripped by the connector. Never rendered.
+ */
+export function providerDetails(error: UpstreamError): Record<string, unknown> {
+  const answer = error.provider;
+  if (!answer) return {};
+  return {
+    ...(answer.status !== undefined ? { providerStatus: answer.status } : {}),
+    ...(answer.error !== undefined ? { providerError: answer.error } : {}),
+    ...(answer.description !== undefined ? { providerErrorDescription: answer.description } : {}),
+  };
+}
+
+/**
+ * The claim a connector's own identity check failed on, for the audit event (the organization's
+ * identity rule names its claim the same way: `identity_not_accepted`).
+ */
+const CLAIM_OF: Partial<Record<UpstreamError['code'], string>> = {
+  wrong_hosted_domain: 'hd',
+  email_unverified: 'email_verified',
+  wrong_tenant: 'tid',
+  subject_mismatch: 'sub',
+};
+
+export function claimDetails(error: UpstreamError): Record<string, unknown> {
+  const claim = CLAIM_OF[error.code];
+  return claim ? { claim } : {};
+}
+
 /** The cause chain's names and codes, for audit: never the upstream's own text. */
 export function causeSummary(error: unknown): string | undefined {
   const cause = (error as { cause?: unknown }).cause;
@@ -110,4 +145,12 @@ export const REFUSAL_MESSAGES: Record<LinkRefusal, string> = {
   wrong_organization: messages.upstreamWrongOrganization,
   email_taken: messages.upstreamEmailTaken,
   wrong_connection: messages.upstreamConnectionChanged,
+  identity_not_accepted: messages.upstreamIdentityOutside,
 };
+
+/** The page's words for an identity the organization's rule refused, by the claim that failed it. */
+export function identityRefusalMessage(problem: 'missing' | 'unverified' | 'outside_domains'): string {
+  if (problem === 'missing') return messages.upstreamIdentityNoEmail;
+  if (problem === 'unverified') return messages.upstreamIdentityUnverified;
+  return messages.upstreamIdentityOutside;
+}

@@ -23,6 +23,11 @@ export function parseRedirectAuthnRequest(request: string | URL | URLSearchParam
   const encoded = params.get('SAMLRequest');
   if (!encoded) throw new Error('SAMLRequest is missing');
   const xml = inflateRawSync(Buffer.from(encoded, 'base64')).toString('utf8');
+  return parseAuthnRequestXml(xml, params.get('RelayState') ?? undefined);
+}
+
+/** Reads an AuthnRequest's XML (the POST binding sends it base64-encoded, not deflated). */
+export function parseAuthnRequestXml(xml: string, relayState: string | undefined): ParsedAuthnRequest {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new Error('a DOCTYPE is not allowed in an AuthnRequest');
   const errors: string[] = [];
   const doc = new DOMParser({
@@ -57,6 +62,6 @@ export function parseRedirectAuthnRequest(request: string | URL | URLSearchParam
     acsUrl: root.getAttribute('AssertionConsumerServiceURL') || undefined,
     subjectHint: nameId || undefined,
     forceAuthn: root.getAttribute('ForceAuthn') === 'true',
-    relayState: params.get('RelayState') ?? undefined,
+    relayState,
   };
 }

@@ -1,7 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, sign, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ParsedAuthnRequest, parseRedirectAuthnRequest } from './authn-request.js';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { DOMParser } from '@xmldom/xmldom';
+import { SignedXml } from 'xml-crypto';
+import { encrypt } from 'xml-encryption';
+import { type ParsedAuthnRequest, parseAuthnRequestXml, parseRedirectAuthnRequest } from './authn-request.js';
 import { craftResponse, escapeXml, type ResponseUser, type SamlResponseVariant } from './responses.js';
 import { generateSigningKey, type SigningKey } from './signing-key.js';
 
@@ -23,6 +27,22 @@ export interface StandinSamlIdpOptions {
   spEntityId: string;
   /** The service provider's Assertion Consumer Service URL (HTTP-POST binding). */
   acsUrl: string;
+  /** The service provider's certificate (PEM), as its SP metadata publishes it: verifies its signed requests, and assertions are encrypted to it. */
+  spCertificate?: string | undefined;
+  /** `WantAuthnRequestsSigned="true"`: an AuthnRequest without a valid signature by `spCertificate` is refused. */
+  requireSignedRequests?: boolean | undefined;
+  /** Send the assertion encrypted to `spCertificate` (`EncryptedAssertion`, AES-256-GCM, RSA-OAEP). */
+  encryptAssertions?: boolean | undefined;
+  /** The service provider's SingleLogoutService (HTTP-Redirect), for IdP-initiated logout. */
+  spSloUrl?: string | undefined;
+}
+
+/** An AuthnRequest as it reached the stand-in, for tests to assert on. */
+export interface ReceivedAuthnRequest {
+  binding: 'redirect' | 'post';
+  /** A valid signature by the SP certificate (Redirect: `SigAlg`/`Signature`; POST: an enveloped XML signature). */
+  signed: boolean;
+  sigAlg?: string | undefined;
 }
 
 /** The form fields an HTTP-POST binding response carries (SAML Bindings §3.5). */
@@ -39,6 +59,15 @@ export interface StandinSamlIdp {
   readonly metadataXml: string;
   metadataUrl: string;
   ssoUrl: string;
+  /** Every AuthnRequest received, oldest first. */
+  readonly received: ReceivedAuthnRequest[];
+  /**
+   * An IdP-initiated LogoutRequest for a user (SAML Profiles §4.4) on the HTTP-Redirect binding,
+   * signed with the IdP's key unless `signed: false`, to `spSloUrl`.
+   */
+  logoutRequestUrl(email: string, options?: { signed?: boolean; key?: 'idp' | 'foreign' }): string;
+  /** The StatusCode of every LogoutResponse the service provider sent back, oldest first. */
+  readonly logoutResponses: string[];
   /** Publishes a new signing certificate next to the old one and signs with it from now on (rotation). */
   rotateSigningKey(): void;
   /** Drops every published certificate but the current one (the end of a rotation). */
@@ -61,6 +90,7 @@ export interface StandinSamlIdp {
 }
 
 const PENDING_TTL_MS = 10 * 60_000;
+const SAML_ASSERTION_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
 
 /**
  * A SAML 2.0 IdP on 127.0.0.1 for tests and the demo: HTTP-Redirect AuthnRequests in, a sign-in page
@@ -78,6 +108,116 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
   const foreignKey = generateSigningKey('Someone else');
   let lastAssertionId: string | undefined;
   const pending = new Map<string, { request: ParsedAuthnRequest; expiresAt: number }>();
+  const received: ReceivedAuthnRequest[] = [];
+  const logoutResponses: string[] = [];
+
+  function logoutRequestUrl(email: string, how: { signed?: boolean; key?: 'idp' | 'foreign' } = {}): string {
+    const user = findUser(email);
+    if (!user || !options.spSloUrl) throw new Error('no such user, or no spSloUrl');
+    const xml =
+      `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="${SAML_ASSERTION_NS}"` +
+      ` ID="_${randomBytes(20).toString('hex')}" Version="2.0" IssueInstant="${new Date().toISOString()}"` +
+      ` Destination="${escapeXml(options.spSloUrl)}">` +
+      `<saml:Issuer>${escapeXml(entityId)}</saml:Issuer>` +
+      `<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${escapeXml(user.subject)}</saml:NameID>` +
+      '</samlp:LogoutRequest>';
+    const query = new URLSearchParams({
+      SAMLRequest: deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'),
+      RelayState: 'standin-logout',
+    });
+    if (how.signed !== false) {
+      query.set('SigAlg', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+      const key = how.key === 'foreign' ? foreignKey : signingKey;
+      query.set(
+        'Signature',
+        sign('sha256', Buffer.from(query.toString()), key.privateKey).toString('base64'),
+      );
+    }
+    return `${options.spSloUrl}?${query.toString()}`;
+  }
+
+  /** SAML Bindings §3.4.4.1: the signature covers the raw, URL-encoded query parameters as sent. */
+  function redirectSignatureValid(rawQuery: string): { signed: boolean; sigAlg?: string } {
+    const parts = new Map(
+      rawQuery.split('&').map((part) => {
+        const at = part.indexOf('=');
+        return [part.slice(0, at), part] as const;
+      }),
+    );
+    const signature = parts.get('Signature');
+    const sigAlgPart = parts.get('SigAlg');
+    if (!signature || !sigAlgPart || !options.spCertificate) return { signed: false };
+    const sigAlg = decodeURIComponent(sigAlgPart.slice('SigAlg='.length).replace(/\+/g, ' '));
+    const signedText = ['SAMLRequest', 'RelayState', 'SigAlg']
+      .map((name) => parts.get(name))
+      .filter((part): part is string => part !== undefined)
+      .join('&');
+    const algorithm = sigAlg === 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256' ? 'sha256' : undefined;
+    if (!algorithm) return { signed: false, sigAlg };
+    const value = Buffer.from(decodeURIComponent(signature.slice('Signature='.length)), 'base64');
+    return { signed: verify(algorithm, Buffer.from(signedText), options.spCertificate, value), sigAlg };
+  }
+
+  /** SAML Bindings §3.5.4: an enveloped signature over the request element itself. */
+  function postSignatureValid(xml: string, requestId: string): boolean {
+    if (!options.spCertificate) return false;
+    const doc = new DOMParser().parseFromString(xml, 'text/xml');
+    const root = doc.documentElement;
+    const signature = Array.from(root.childNodes as unknown as Node[]).find(
+      (n) => n.nodeType === 1 && (n as Element).localName === 'Signature',
+    );
+    if (!signature) return false;
+    const verifier = new SignedXml({ publicCert: options.spCertificate });
+    verifier.loadSignature(signature as never);
+    try {
+      if (!verifier.checkSignature(xml)) return false;
+    } catch {
+      return false;
+    }
+    const references = (verifier as unknown as { references?: { uri?: string }[] }).references ?? [];
+    return references.some((reference) => reference.uri === `#${requestId}`);
+  }
+
+  /** Replaces the signed Assertion with an EncryptedAssertion to the SP certificate (SAML Core §2.3.4). */
+  async function encryptAssertion(xml: string): Promise<string> {
+    const start = xml.indexOf('<saml:Assertion');
+    const end = xml.indexOf('</saml:Assertion>') + '</saml:Assertion>'.length;
+    if (start < 0 || end < start || !options.spCertificate) throw new Error('nothing to encrypt');
+    // The assertion leaves the Response: it must declare the `saml` prefix it inherited (its
+    // signature's exclusive canonicalization is unchanged by that).
+    const assertion = xml
+      .slice(start, end)
+      .replace('<saml:Assertion', `<saml:Assertion xmlns:saml="${SAML_ASSERTION_NS}"`);
+    const encrypted = await new Promise<string>((resolve, reject) =>
+      encrypt(
+        assertion,
+        {
+          rsa_pub: options.spCertificate as string,
+          pem: options.spCertificate as string,
+          encryptionAlgorithm: 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+          keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+        },
+        (error, result) => (error ? reject(error) : resolve(result)),
+      ),
+    );
+    return `${xml.slice(0, start)}<saml:EncryptedAssertion>${encrypted}</saml:EncryptedAssertion>${xml.slice(end)}`;
+  }
+
+  /** A request passed its checks: the sign-in page. */
+  function acceptRequest(res: ServerResponse, request: ParsedAuthnRequest, signed: boolean): void {
+    if (options.requireSignedRequests && !signed) {
+      page(res, 400, 'Bad request', '<p>This identity provider accepts only signed AuthnRequests.</p>');
+      return;
+    }
+    const problem = checkRequest(request);
+    if (problem) {
+      page(res, 400, 'Bad request', `<p>${escapeXml(problem)}</p>`);
+      return;
+    }
+    const login = randomBytes(16).toString('base64url');
+    pending.set(login, { request, expiresAt: Date.now() + PENDING_TTL_MS });
+    signInPage(res, 200, login, request.subjectHint ?? '');
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -95,13 +235,14 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
   const metadataXml = () =>
     '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ' +
     `entityID="${escapeXml(entityId)}">` +
-    '<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">' +
+    `<md:IDPSSODescriptor WantAuthnRequestsSigned="${options.requireSignedRequests ? 'true' : 'false'}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
     published
       .map(
         (key) =>
           `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${key.certificateBase64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`,
       )
       .join('') +
+    `<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${escapeXml(`${base}/saml/slo`)}"/>` +
     '<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>' +
     `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${escapeXml(ssoUrl)}"/>` +
     `<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${escapeXml(ssoUrl)}"/>` +
@@ -142,6 +283,14 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
       res.end(metadataXml());
       return;
     }
+    if (req.method === 'GET' && url.pathname === '/saml/slo') {
+      // The service provider's LogoutResponse to an IdP-initiated logout.
+      const encoded = url.searchParams.get('SAMLResponse');
+      const xml = encoded ? inflateRawSync(Buffer.from(encoded, 'base64')).toString('utf8') : '';
+      logoutResponses.push(/StatusCode[^>]*Value="([^"]+)"/.exec(xml)?.[1] ?? 'none');
+      page(res, 200, 'Signed out', '<p>You are signed out.</p>');
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/saml/sso') {
       let request: ParsedAuthnRequest;
       try {
@@ -150,18 +299,29 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
         page(res, 400, 'Bad request', `<p>${escapeXml((error as Error).message)}</p>`);
         return;
       }
-      const problem = checkRequest(request);
-      if (problem) {
-        page(res, 400, 'Bad request', `<p>${escapeXml(problem)}</p>`);
-        return;
-      }
-      const login = randomBytes(16).toString('base64url');
-      pending.set(login, { request, expiresAt: Date.now() + PENDING_TTL_MS });
-      signInPage(res, 200, login, request.subjectHint ?? '');
+      const check = redirectSignatureValid((req.url ?? '').split('?')[1] ?? '');
+      received.push({ binding: 'redirect', signed: check.signed, sigAlg: check.sigAlg });
+      acceptRequest(res, request, check.signed);
       return;
     }
     if (req.method === 'POST' && url.pathname === '/saml/sso') {
       const form = new URLSearchParams(await readBody(req));
+      const postedRequest = form.get('SAMLRequest');
+      if (postedRequest !== null) {
+        // The HTTP-POST binding: the AuthnRequest base64-encoded, not deflated.
+        let request: ParsedAuthnRequest;
+        const xml = Buffer.from(postedRequest, 'base64').toString('utf8');
+        try {
+          request = parseAuthnRequestXml(xml, form.get('RelayState') ?? undefined);
+        } catch (error) {
+          page(res, 400, 'Bad request', `<p>${escapeXml((error as Error).message)}</p>`);
+          return;
+        }
+        const signed = postSignatureValid(xml, request.id);
+        received.push({ binding: 'post', signed });
+        acceptRequest(res, request, signed);
+        return;
+      }
       const login = form.get('login') ?? '';
       const entry = pending.get(login);
       if (!entry || entry.expiresAt < Date.now()) {
@@ -181,6 +341,9 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
       }
       pending.delete(login);
       const post = issue('valid', entry.request, user);
+      if (options.encryptAssertions) {
+        post.body.SAMLResponse = Buffer.from(await encryptAssertion(post.xml), 'utf8').toString('base64');
+      }
       autoPost(res, entry.request.acsUrl ?? options.acsUrl, post.body);
       return;
     }
@@ -202,6 +365,9 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
     },
     metadataUrl: entityId,
     ssoUrl,
+    received,
+    logoutRequestUrl,
+    logoutResponses,
     rotateSigningKey() {
       signingKey = generateSigningKey(`Latchkey stand-in SAML IdP ${published.length + 1}`);
       published.push(signingKey);

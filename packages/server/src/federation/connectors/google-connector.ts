@@ -14,6 +14,12 @@ export interface GoogleConnectorOptions {
   domains: string[];
   timeoutMs?: number | undefined;
   fetch?: typeof fetch | undefined;
+  /**
+   * The organization's identity rule. The hosted-domain (`hd`) check is the Workspace form of
+   * `organization_domains`; an organization that accepts other identities (contractors with personal
+   * or other Workspace accounts) lets the common rule decide instead.
+   */
+  acceptIdentities?: 'organization_domains' | 'any_verified' | 'any' | undefined;
 }
 
 /**
@@ -71,6 +77,15 @@ export function createGoogleConnector(
         }
       },
       checkClaims(claims, phase) {
+        const rule = options.acceptIdentities ?? 'organization_domains';
+        if (rule === 'any') return;
+        if (phase === 'sign-in' && claims.email_verified !== true && rule === 'any_verified') {
+          throw new UpstreamError(
+            'email_unverified',
+            'Google has not verified the email address of this account.',
+          );
+        }
+        if (rule !== 'organization_domains') return;
         const hd = typeof claims.hd === 'string' ? claims.hd.toLowerCase() : undefined;
         if (!hd || !domains.has(hd)) {
           throw new UpstreamError(

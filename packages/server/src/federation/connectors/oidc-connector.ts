@@ -1,4 +1,5 @@
 import * as client from 'openid-client';
+import { chooseClientAuth, type TokenEndpointAuthMethod, type UpstreamClientKey } from './client-auth.js';
 import {
   type ConnectorDeps,
   type FinishSignInInput,
@@ -42,8 +43,13 @@ export interface OidcConnectorOptions {
   timeoutMs?: number | undefined;
   /** Overrides `deps.fetch` for this connector. */
   fetch?: typeof fetch | undefined;
-  /** Default `client_secret_basic`, the OpenID Connect default every major IdP supports. */
-  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | undefined;
+  /**
+   * How Latchkey authenticates at the provider's token endpoint. Unset: picked from discovery's
+   * `token_endpoint_auth_methods_supported` (see `client-auth.ts`).
+   */
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod | undefined;
+  /** The private key for `private_key_jwt` (PKCS#8 PEM, RSA or EC), and the `kid` the provider knows it by. */
+  privateKey?: UpstreamClientKey | undefined;
   /** Discovery is cached this long, then refreshed (the stale copy is kept if that fails). Default 1 day. */
   discoveryTtlMs?: number | undefined;
 }
@@ -121,6 +127,19 @@ function promptFor(configured: string | undefined, forceAuthn: boolean): string 
   return values.size > 0 ? [...values].join(' ') : undefined;
 }
 
+/** openid-client refuses a UserInfo answer whose `sub` is not the ID token's with this check's error. */
+function isSubjectMismatch(err: unknown): boolean {
+  // openid-client wraps oauth4webapi's error: the compared attribute sits one or two causes down.
+  let e = err as { code?: unknown; attribute?: unknown; cause?: unknown } | null | undefined;
+  let comparison = false;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (e.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') comparison = true;
+    if (comparison && e.attribute === 'sub') return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 /** Safe to echo: an RFC 6749 error code is a short token, unlike `error_description`, which anyone can forge. */
 function safeErrorCode(value: string | null): string {
   return value && /^[a-z_]{1,64}$/.test(value) ? value : 'unknown_error';
@@ -159,11 +178,13 @@ export function createOidcConnectorWith(
   const discoveryTtlMs = options.discoveryTtlMs ?? 24 * 3600_000;
   const now = deps.now ?? Date.now;
   const fetchImpl = options.fetch ?? deps.fetch;
-  const clientAuth = !options.clientSecret
-    ? client.None()
-    : options.tokenEndpointAuthMethod === 'client_secret_post'
-      ? client.ClientSecretPost(options.clientSecret)
-      : client.ClientSecretBasic(options.clientSecret);
+  // Decided per request from the discovered metadata (it may change when discovery is refreshed).
+  const clientAuth = chooseClientAuth({
+    connectionId: options.id,
+    method: options.tokenEndpointAuthMethod,
+    clientSecret: options.clientSecret,
+    privateKey: options.privateKey,
+  });
 
   let cached: { config: client.Configuration; at: number } | undefined;
   let inflight: Promise<client.Configuration> | undefined;
@@ -240,10 +261,56 @@ export function createOidcConnectorWith(
       subject,
       email: emailVerified ? email : undefined,
       emailVerified: emailVerified && email !== undefined,
+      receivedEmail: email,
+      receivedEmailVerified: emailVerified && email !== undefined,
+      subjectLabel: asString(claims.preferred_username) ?? email ?? subject,
       name: asString(claims[claimNames.name]),
       groups: asGroups(claims[claimNames.groups]),
       raw: claims,
     };
+  }
+
+  /**
+   * OpenID Connect Core §5.4 lets a provider return the `email` and `profile` scope claims from the
+   * UserInfo endpoint only (LemonLDAP::NG, ADFS, and any oidc-provider with `conformIdTokenClaims`).
+   * When the ID token lacks one of the claims we map, UserInfo is asked once and fills in what the ID
+   * token did not say; the ID token wins where both speak. Its `sub` must equal the ID token's
+   * (§5.3.4), or the answer is about someone else and the sign-in is refused.
+   */
+  async function withUserInfo(
+    config: client.Configuration,
+    idClaims: Record<string, unknown>,
+    accessToken: string,
+  ): Promise<Record<string, unknown>> {
+    const wanted = [claimNames.email, 'email_verified', claimNames.name];
+    if (wanted.every((name) => idClaims[name] !== undefined)) return idClaims;
+    if (!config.serverMetadata().userinfo_endpoint) return idClaims;
+    const subject = asString(idClaims.sub);
+    if (!subject) {
+      throw new UpstreamError(
+        'invalid_response',
+        'The identity provider did not say which account signed in.',
+      );
+    }
+    let userinfo: Record<string, unknown>;
+    try {
+      userinfo = (await client.fetchUserInfo(config, accessToken, subject)) as Record<string, unknown>;
+    } catch (err) {
+      if (isSubjectMismatch(err)) {
+        throw new UpstreamError(
+          'subject_mismatch',
+          'The identity provider answered for a different account. Please start again.',
+          { cause: err },
+        );
+      }
+      throw toUpstreamError(err);
+    }
+    // Only the claims the ID token lacks; `sub`, `iss`, `aud` and the rest stay the ID token's.
+    const merged = { ...idClaims };
+    for (const [name, value] of Object.entries(userinfo)) {
+      if (merged[name] === undefined) merged[name] = value;
+    }
+    return merged;
   }
 
   async function startSignIn(input: StartSignInInput): Promise<StartSignInResult> {
@@ -311,8 +378,9 @@ export function createOidcConnectorWith(
     } catch (err) {
       throw toUpstreamError(err);
     }
-    const claims = tokens.claims() as Record<string, unknown> | undefined;
-    if (!claims) throw new UpstreamError('invalid_response', 'The identity provider sent no ID token.');
+    const idClaims = tokens.claims() as Record<string, unknown> | undefined;
+    if (!idClaims) throw new UpstreamError('invalid_response', 'The identity provider sent no ID token.');
+    const claims = await withUserInfo(config, idClaims, tokens.access_token);
     // 4. A fresh sign-in was required: the upstream must not have reused an old session.
     const authTime = typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : undefined;
     if (pending.forceAuthn && authTime !== undefined && authTime < pending.startedAt - FORCE_AUTHN_SLACK_MS) {

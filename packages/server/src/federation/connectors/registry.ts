@@ -29,6 +29,7 @@ const googleSettings = z.object({
   issuer: z.url().optional(),
   domains: z.array(text).min(1),
   timeoutMs: z.number().int().positive().optional(),
+  acceptIdentities: z.enum(['organization_domains', 'any_verified', 'any']).optional(),
 });
 const googleSecrets = z.object({ clientSecret: text });
 
@@ -49,9 +50,12 @@ const oidcSettings = z.object({
     .optional(),
   entraTenantId: text.optional(),
   timeoutMs: z.number().int().positive().optional(),
-  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
+  tokenEndpointAuthMethod: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+    .optional(),
+  privateKeyId: text.optional(),
 });
-const oidcSecrets = z.object({ clientSecret: text.optional() });
+const oidcSecrets = z.object({ clientSecret: text.optional(), privateKey: text.optional() });
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const result = schema.safeParse(value);
@@ -84,6 +88,7 @@ const factories: Partial<Record<RedirectConnectorType, ConnectorFactory>> = {
         ...s,
         claims: s.claims && defined(s.claims),
         clientSecret: secret.clientSecret,
+        privateKey: secret.privateKey ? defined({ pem: secret.privateKey, kid: s.privateKeyId }) : undefined,
       }),
       deps,
     );

@@ -20,6 +20,15 @@ export interface VerifiedIdentity {
   authenticatedAt: number;
   /** Kept encrypted on the identity for refresh re-validation, when the upstream issued one. */
   upstreamRefreshToken?: string | undefined;
+  /**
+   * The email as the upstream sent it, whether or not it vouches for it: the organization's identity
+   * rule (`federation/identity-rule.ts`) reads this and `receivedEmailVerified`, never `raw`.
+   */
+  receivedEmail?: string | undefined;
+  /** Whether the upstream vouches for `receivedEmail` (OIDC `email_verified`, Entra `xms_edov`; SAML: see the SAML connector). */
+  receivedEmailVerified?: boolean | undefined;
+  /** What to call the person when there is no name or email (the upstream's subject label: `preferred_username`, NameID…). */
+  subjectLabel?: string | undefined;
   /** Claims or attributes as received, for audit and debugging; never rendered to the user. */
   raw: Record<string, unknown>;
 }
@@ -40,6 +49,11 @@ export interface StartSignInInput {
 export interface StartSignInResult {
   /** Where to send the browser. */
   url: string;
+  /**
+   * Instead of a redirect: a form the browser posts to `action` (SAML HTTP-POST binding), for IdPs
+   * that want the AuthnRequest posted.
+   */
+  form?: { action: string; fields: Record<string, string> } | undefined;
   /** Connector state to keep server-side until the callback (PKCE verifier, nonce, request id…). */
   pending: Record<string, unknown>;
 }
@@ -95,7 +109,19 @@ export type UpstreamErrorCode =
   | 'email_unverified'
   | 'replayed'
   | 'expired'
-  | 'wrong_audience';
+  | 'wrong_audience'
+  | 'subject_mismatch'
+  | 'client_authentication_failed';
+
+/** What the provider answered when it refused a back-channel request, for the administrator only. */
+export interface ProviderAnswer {
+  /** The HTTP status of the provider's answer. */
+  status?: number | undefined;
+  /** Its OAuth `error` code (RFC 6749 §5.2). */
+  error?: string | undefined;
+  /** Its `error_description`, cut short and stripped of control characters: logs and audit only, never a page. */
+  description?: string | undefined;
+}
 
 export class UpstreamError extends ServerError {
   override readonly name = 'UpstreamError';
@@ -104,8 +130,11 @@ export class UpstreamError extends ServerError {
     code: UpstreamErrorCode,
     /** Safe to show to the user: no secrets, tokens or stack traces. */
     readonly publicMessage: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; provider?: ProviderAnswer | undefined },
   ) {
-    super(code, `${code}: ${publicMessage}`, options);
+    super(code, `${code}: ${publicMessage}`, options?.cause === undefined ? {} : { cause: options.cause });
+    this.provider = options?.provider;
   }
+  /** What the provider said, when it refused a request of ours (token endpoint, UserInfo). */
+  readonly provider: ProviderAnswer | undefined;
 }

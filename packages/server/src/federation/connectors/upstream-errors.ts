@@ -1,5 +1,43 @@
 import * as client from 'openid-client';
-import { UpstreamError } from './types.js';
+import { type ProviderAnswer, UpstreamError } from './types.js';
+
+/** Shown to the person: the fault is the connection's, not theirs, and only an administrator can fix it. */
+export const MISCONFIGURED_MESSAGE =
+  'Sign-in with your organization is misconfigured. Please ask your administrator to check the connection to your identity provider.';
+
+/** RFC 6749 §5.2: the token endpoint's answers to client authentication that did not pass. */
+const CLIENT_AUTH_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+
+/** The provider's own words, bounded and without control characters: for logs and audit, never a page. */
+function cleanText(value: unknown, max = 300): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  return value.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, max);
+}
+
+function tokenCode(value: unknown): string | undefined {
+  return typeof value === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(value) ? value : undefined;
+}
+
+/**
+ * A refused client authentication at the token endpoint, in either shape openid-client reports it: an
+ * OAuth error body (`invalid_client`), or a 401 with a `WWW-Authenticate` challenge (RFC 6749 §5.2
+ * says the server "MUST" answer 401 with the header when the client used Basic).
+ */
+function clientAuthRefusal(err: unknown): ProviderAnswer | undefined {
+  if (err instanceof client.ResponseBodyError && CLIENT_AUTH_ERRORS.has(err.error)) {
+    return { status: err.status, error: err.error, description: cleanText(err.error_description) };
+  }
+  if (err instanceof client.WWWAuthenticateChallengeError && err.status === 401) {
+    const params = err.cause[0]?.parameters;
+    return {
+      status: err.status,
+      error: tokenCode(params?.error) ?? 'invalid_client',
+      description: cleanText(params?.error_description),
+    };
+  }
+  return undefined;
+}
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -73,10 +111,18 @@ export function toUpstreamError(err: unknown): UpstreamError {
       ? new UpstreamError('access_denied', 'Sign-in was cancelled at the identity provider.', { cause: err })
       : new UpstreamError('invalid_response', 'The identity provider could not sign you in.', { cause: err });
   }
+  const refusal = clientAuthRefusal(err);
+  if (refusal) {
+    return new UpstreamError('client_authentication_failed', MISCONFIGURED_MESSAGE, {
+      cause: err,
+      provider: refusal,
+    });
+  }
   if (err instanceof client.ResponseBodyError) {
     const code = /^[a-z_]{1,64}$/.test(err.error) ? err.error : 'unknown_error';
     return new UpstreamError('invalid_response', `The identity provider refused the request (${code}).`, {
       cause: err,
+      provider: { status: err.status, error: code, description: cleanText(err.error_description) },
     });
   }
   if (isTimeout(links)) {

@@ -108,7 +108,7 @@ export const launchStep: Step = {
         action: flow.url(s, '/confirm'),
         csrf: flow.csrfToken(s),
         appName: client?.clientName ?? s.clientId,
-        email: user.email ?? user.name ?? user.id,
+        email: (await flow.deps.users.labelOf(user)) ?? messages.signedInAccountUnnamed,
         mode: handoffMode(redirectUri, isDevice),
         switchUrl: flow.url(s, '/switch'),
         retryUrl: replayUrl(request),

@@ -4,11 +4,15 @@ import { upstreamUrls } from '../../federation/connector-source.js';
 import { UPSTREAM_AMR, upstreamSecondFactor } from '../../federation/second-factor.js';
 import { format, type SafeHtml } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
+import { upstreamPostPage } from '../../pages/upstream-post-page.js';
+import { sendPage } from '../../web/reply.js';
 import type { SignIn, Step, StepFlow } from '../flow.js';
 import {
   asUpstreamError,
   bindBrowser,
   causeSummary,
+  identityRefusalMessage,
+  providerDetails,
   REFUSAL_MESSAGES,
   ROUND_TRIP_MS,
   resultAd,
@@ -70,15 +74,26 @@ export const upstreamStep: Step = {
             organizationId: org.id,
             details: { connection: connector.id, type: connector.type },
           });
+          // SAML HTTP-POST binding: a form the browser posts to the IdP.
+          if (started.form) return sendPage(s.reply, upstreamPostPage(started.form));
           return s.reply.redirect(started.url, 303);
         } catch (error) {
           const upstream = asUpstreamError(error);
-          s.request.log.warn({ err: { name: upstream.name, code: upstream.code } }, 'upstream start failed');
+          const provider = providerDetails(upstream);
+          s.request.log.warn(
+            {
+              err: { name: upstream.name, code: upstream.code },
+              connection: org?.connection?.id,
+              ...provider,
+            },
+            'upstream start failed',
+          );
           return refuse(flow, s, {
             code: upstream.code,
             message: upstream.publicMessage,
             status: statusOf(upstream),
             cause: upstream.cause ?? error,
+            details: { ...(org?.connection ? { connection: org.connection.id } : {}), ...provider },
           });
         }
       },
@@ -114,6 +129,21 @@ export const upstreamStep: Step = {
             connectionId: org.connection.id,
           },
         });
+        if (!linked.ok && linked.refusal) {
+          // The organization's identity rule (policy.accept_identities): the claim that failed it is
+          // named in the audit event, the person is told what to do.
+          return refuse(flow, s, {
+            code: linked.reason,
+            message: format(identityRefusalMessage(linked.refusal.problem), { org: org.name }),
+            status: 403,
+            details: {
+              connection: org.connection.id,
+              claim: linked.refusal.claim,
+              problem: linked.refusal.problem,
+              rule: view.policy.acceptIdentities ?? 'organization_domains',
+            },
+          });
+        }
         if (!linked.ok) {
           return refuse(
             flow,
@@ -159,7 +189,13 @@ export const upstreamStep: Step = {
 async function refuse(
   flow: StepFlow,
   s: SignIn,
-  outcome: { code: string; message: string | SafeHtml; status: number; cause?: unknown },
+  outcome: {
+    code: string;
+    message: string | SafeHtml;
+    status: number;
+    cause?: unknown;
+    details?: Record<string, unknown>;
+  },
   userId?: string,
 ) {
   await flow.audit(s, {
@@ -167,7 +203,11 @@ async function refuse(
     outcome: 'failure',
     userId,
     organizationId: s.state.organizationId,
-    details: { reason: outcome.code, ...(outcome.cause ? { cause: causeSummary(outcome.cause) } : {}) },
+    details: {
+      reason: outcome.code,
+      ...outcome.details,
+      ...(outcome.cause ? { cause: causeSummary(outcome.cause) } : {}),
+    },
   });
   // The step is over: "Start again" returns to the email page, not to this step.
   await flow.save(s, { step: 'email', switching: s.state.switching });

@@ -34,7 +34,7 @@ export interface OrganizationDetails {
 }
 
 /** The connection settings that are secret and stored encrypted. */
-const SECRET_SETTINGS = new Set(['clientSecret']);
+const SECRET_SETTINGS = new Set(['clientSecret', 'privateKey', 'spPrivateKey']);
 
 const connectionAd = (id: string) => `connections:${id}`;
 

@@ -12,6 +12,7 @@ import {
 } from './xml.js';
 
 const REDIRECT_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
+const POST_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 
 /** What Latchkey needs from an IdP's metadata (SAML Metadata §2.4.3). */
 export interface IdpMetadata {
@@ -20,7 +21,11 @@ export interface IdpMetadata {
   ssoRedirectUrl: string;
   /** Every signing certificate (PEM): during a rotation the IdP publishes the old and the new one. */
   signingCertificates: string[];
-  /** The IdP wants signed AuthnRequests; Latchkey does not sign them yet. */
+  /** The SingleSignOnService location for the HTTP-POST binding, when the IdP offers it. */
+  ssoPostUrl?: string | undefined;
+  /** The SingleLogoutService location for the HTTP-Redirect binding (where LogoutResponses go). */
+  sloRedirectUrl?: string | undefined;
+  /** The IdP wants signed AuthnRequests: a connection with an SP key signs them by default. */
   wantAuthnRequestsSigned: boolean;
 }
 
@@ -73,6 +78,24 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
     throw new SamlMetadataError('IdP metadata has no SingleSignOnService for the HTTP-Redirect binding');
   }
 
+  const post = childElements(descriptor, NS.metadata, 'SingleSignOnService').find(
+    (service) => attributeOf(service, 'Binding') === POST_BINDING,
+  );
+  const postLocation = post && attributeOf(post, 'Location');
+  const ssoPostUrl =
+    postLocation && URL.canParse(postLocation) && /^https?:$/.test(new URL(postLocation).protocol)
+      ? postLocation
+      : undefined;
+
+  const slo = childElements(descriptor, NS.metadata, 'SingleLogoutService').find(
+    (service) => attributeOf(service, 'Binding') === REDIRECT_BINDING,
+  );
+  const sloLocation = slo && attributeOf(slo, 'Location');
+  const sloRedirectUrl =
+    sloLocation && URL.canParse(sloLocation) && /^https?:$/.test(new URL(sloLocation).protocol)
+      ? sloLocation
+      : undefined;
+
   const signingCertificates: string[] = [];
   for (const keyDescriptor of childElements(descriptor, NS.metadata, 'KeyDescriptor')) {
     // A KeyDescriptor without `use` serves both signing and encryption (SAML Metadata §2.4.1.1).
@@ -91,6 +114,8 @@ export function parseIdpMetadata(xml: string): IdpMetadata {
   return {
     entityId,
     ssoRedirectUrl,
+    ssoPostUrl,
+    sloRedirectUrl,
     signingCertificates: [...new Set(signingCertificates)],
     wantAuthnRequestsSigned: attributeOf(descriptor, 'WantAuthnRequestsSigned') === 'true',
   };

@@ -14,18 +14,14 @@ import {
   type UpstreamErrorCode,
   type VerifiedIdentity,
 } from '../types.js';
-import {
-  buildAuthnRequest,
-  NAMEID_FORMAT,
-  redirectBindingUrl,
-  type SamlLoginHintBinding,
-} from './authn-request.js';
+import { buildAuthnRequest, NAMEID_FORMAT, type SamlLoginHintBinding } from './authn-request.js';
 import {
   type IdpMetadata,
   type IdpMetadataSource,
   remoteIdpMetadata,
   staticIdpMetadata,
 } from './idp-metadata.js';
+import { type AuthnRequestBinding, sendAuthnRequest } from './request-binding.js';
 import type { SamlReplayStore, SamlRequestStore } from './stores.js';
 import {
   assertNoCommentsOrInstructions,
@@ -82,6 +78,20 @@ export interface SamlConnectorOptions {
    */
   acceptedNameIdFormats?: readonly string[] | undefined;
   fetch?: typeof fetch | undefined;
+  /**
+   * Latchkey's SP key (PKCS#8 PEM) and its certificate (PEM): they sign AuthnRequests and decrypt
+   * encrypted assertions; the SP metadata publishes the certificate for both uses.
+   */
+  spPrivateKey?: string | undefined;
+  spCertificate?: string | undefined;
+  /** Latchkey's SingleLogoutService URL for this connection, published in the SP metadata. */
+  logoutUrl?: string | undefined;
+  /** Sign AuthnRequests. Default: when the IdP's metadata says `WantAuthnRequestsSigned` and there is an SP key. */
+  signAuthnRequests?: boolean | undefined;
+  /** How the AuthnRequest travels. Default `redirect`; `post` needs an HTTP-POST SingleSignOnService. */
+  authnRequestBinding?: AuthnRequestBinding | undefined;
+  /** Refuse an assertion that was not encrypted to the SP certificate. Default false (encrypted ones are always decrypted). */
+  wantAssertionsEncrypted?: boolean | undefined;
 }
 
 export interface SamlConnectorDeps {
@@ -91,8 +101,26 @@ export interface SamlConnectorDeps {
   now?: () => number;
 }
 
+/** An IdP-initiated LogoutRequest that passed every check (SAML Profiles §4.4.4.1). */
+export interface VerifiedLogoutRequest {
+  /** The NameID it names: the upstream subject of the identity to sign out. */
+  subject: string;
+  sessionIndex?: string | undefined;
+  /** Where to send the browser: the LogoutResponse (Success) to the IdP's SingleLogoutService. */
+  responseUrl: string;
+}
+
 export interface SamlConnector extends RedirectConnector {
   readonly type: 'saml';
+  /**
+   * Verifies an IdP-initiated LogoutRequest on the HTTP-Redirect binding: signed by a certificate of
+   * the IdP's metadata (an unsigned one is refused: anyone could sign anyone out), from the IdP's
+   * entity id, seen once. Throws UpstreamError otherwise.
+   */
+  verifyLogoutRequest(input: {
+    query: Record<string, string>;
+    rawQuery: string;
+  }): Promise<VerifiedLogoutRequest>;
   /** The SP metadata XML to give the IdP's administrator (entity id, ACS URL, NameID format). */
   spMetadata(): string;
 }
@@ -127,6 +155,9 @@ const PUBLIC_MESSAGES: Record<UpstreamErrorCode, string> = {
   replayed: 'This sign-in response was already used. Please start again.',
   expired: 'The sign-in response is outside its validity period. Check your device clock and start again.',
   wrong_audience: 'The sign-in response was meant for another service.',
+  subject_mismatch: 'Your identity provider answered for a different account. Please start again.',
+  client_authentication_failed:
+    'Sign-in with your organization is misconfigured. Please ask your administrator to check it.',
 };
 
 function fail(code: UpstreamErrorCode, reason: string, cause?: unknown): never {
@@ -152,6 +183,15 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
   const acceptedNameIdFormats = options.acceptedNameIdFormats ?? [NAMEID_FORMAT.persistent];
   const nameIdFormat = options.attributes.subject ? NAMEID_FORMAT.unspecified : NAMEID_FORMAT.persistent;
   const domains = new Set((options.domains ?? []).map((domain) => domain.toLowerCase()));
+  const binding = options.authnRequestBinding ?? 'redirect';
+  if (!!options.spPrivateKey !== !!options.spCertificate) {
+    throw new TypeError(`SAML connection ${options.id}: give sp_private_key and sp_certificate together`);
+  }
+  if ((options.signAuthnRequests || options.wantAssertionsEncrypted) && !options.spPrivateKey) {
+    throw new TypeError(
+      `SAML connection ${options.id}: signed requests and encrypted assertions need sp_private_key and sp_certificate`,
+    );
+  }
 
   if (!!options.idpMetadataXml === !!options.idpMetadataUrl) {
     throw new TypeError(
@@ -185,6 +225,8 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
         // Checked below against shared storage, atomically; node-saml's cache is per process.
         validateInResponseTo: ValidateInResponseTo.never,
         identifierFormat: nameIdFormat,
+        // node-saml decrypts an EncryptedAssertion (xml-encryption) before checking its signature.
+        ...(options.spPrivateKey ? { decryptionPvk: options.spPrivateKey } : {}),
       });
       verifiers.set(metadata, saml);
     }
@@ -223,10 +265,28 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
       });
       const extra: Record<string, string> =
         loginHintBinding === 'login_hint' && hint ? { login_hint: hint } : {};
-      const url = redirectBindingUrl(metadata.ssoRedirectUrl, request, input.state, extra);
+      const sign = options.signAuthnRequests ?? (metadata.wantAuthnRequestsSigned && !!options.spPrivateKey);
+      if (binding === 'post' && !metadata.ssoPostUrl) {
+        fail('upstream_unreachable', 'IdP metadata has no HTTP-POST SingleSignOnService');
+      }
+      const outgoing = await sendAuthnRequest({
+        xml: request,
+        ssoUrl: binding === 'post' ? (metadata.ssoPostUrl as string) : metadata.ssoRedirectUrl,
+        relayState: input.state,
+        extra,
+        binding,
+        signingKey: sign ? options.spPrivateKey : undefined,
+        idpCert: metadata.signingCertificates,
+        spEntityId: options.spEntityId,
+        callbackUrl: options.callbackUrl,
+      });
       await deps.requestStore.save(requestId, issuedAt + requestTtlMs);
       const pending: SamlPending = { requestId, relayState: input.state };
-      return { url, pending: { ...pending } };
+      return {
+        url: outgoing.url,
+        ...(outgoing.form ? { form: outgoing.form } : {}),
+        pending: { ...pending },
+      };
     },
 
     async finishSignIn(input: FinishSignInInput): Promise<VerifiedIdentity> {
@@ -247,13 +307,71 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
       return toIdentity(assertion, checked.authenticatedAt);
     },
 
+    async verifyLogoutRequest(input): Promise<VerifiedLogoutRequest> {
+      const metadata = await currentMetadata();
+      if (!metadata.sloRedirectUrl) fail('invalid_response', 'IdP metadata has no SingleLogoutService');
+      if (options.attributes.subject) {
+        fail('invalid_response', 'single logout needs the NameID as the subject (attributes.subject is set)');
+      }
+      const { query } = input;
+      if (!query.SAMLRequest || !query.Signature || !query.SigAlg) {
+        // node-saml accepts an unsigned redirect message; an IdP-initiated logout must be signed.
+        fail('invalid_signature', 'unsigned LogoutRequest');
+      }
+      const saml = new SAML({
+        idpCert: metadata.signingCertificates,
+        issuer: options.spEntityId,
+        callbackUrl: options.callbackUrl,
+        // node-saml builds the LogoutResponse URL on `logoutUrl` but insists on an `entryPoint` too.
+        entryPoint: metadata.ssoRedirectUrl,
+        logoutUrl: metadata.sloRedirectUrl,
+        idpIssuer: metadata.entityId,
+        validateInResponseTo: ValidateInResponseTo.never,
+        acceptedClockSkewMs: clockSkewMs,
+        ...(options.spPrivateKey
+          ? { privateKey: options.spPrivateKey, signatureAlgorithm: 'sha256' as const }
+          : {}),
+      });
+      let profile: Awaited<ReturnType<SAML['validateRedirectAsync']>>['profile'];
+      try {
+        ({ profile } = await saml.validateRedirectAsync(query, input.rawQuery));
+      } catch (error) {
+        return fail(classifyNodeSamlError(error), 'node-saml refused the LogoutRequest', error);
+      }
+      if (!profile?.nameID) return fail('invalid_response', 'LogoutRequest without NameID');
+      if (profile.issuer !== metadata.entityId) fail('invalid_response', 'LogoutRequest from another issuer');
+      const id = typeof profile.ID === 'string' ? profile.ID : undefined;
+      if (!id) fail('invalid_response', 'LogoutRequest without ID');
+      if (!(await deps.replayStore.remember(`saml-logout:${options.id}:${id}`, now() + 24 * 3600_000))) {
+        fail('replayed', 'LogoutRequest ID seen before');
+      }
+      const responseUrl = await saml.getLogoutResponseUrlAsync(profile, query.RelayState ?? '', {}, true);
+      return { subject: profile.nameID, sessionIndex: profile.sessionIndex, responseUrl };
+    },
+
     spMetadata(): string {
-      return generateServiceProviderMetadata({
+      const xml = generateServiceProviderMetadata({
         issuer: options.spEntityId,
         callbackUrl: options.callbackUrl,
         identifierFormat: nameIdFormat,
         wantAssertionsSigned: true,
+        ...(options.logoutUrl ? { logoutCallbackUrl: options.logoutUrl } : {}),
+        // One SP certificate for both uses: the IdP verifies our requests with it and encrypts to it.
+        ...(options.spPrivateKey && options.spCertificate
+          ? {
+              privateKey: options.spPrivateKey,
+              publicCerts: options.spCertificate,
+              decryptionPvk: options.spPrivateKey,
+              decryptionCert: options.spCertificate,
+            }
+          : {}),
       });
+      // node-saml's generator names HTTP-POST for SingleLogoutService; Latchkey's SLO endpoint takes
+      // the HTTP-Redirect binding (a signed query, SAML Bindings §3.4.4.1).
+      return xml.replace(
+        /(<SingleLogoutService Binding=")urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-POST"/,
+        '$1urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"',
+      );
     },
   };
 
@@ -281,6 +399,10 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
       assertNoCommentsOrInstructions(doc);
       const response = doc.documentElement as unknown as Element;
       if (!isElement(response, NS.protocol, 'Response')) fail('invalid_response', 'not a SAML Response');
+      // The connection wants assertions only encrypted to its certificate: a plain one is refused.
+      if (options.wantAssertionsEncrypted && childElements(response, NS.assertion, 'Assertion').length > 0) {
+        fail('invalid_response', 'assertion not encrypted');
+      }
       return { base64, response };
     } catch (error) {
       if (error instanceof XmlRefusedError)
@@ -459,6 +581,11 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
         // The interface's contract: an email only when vouched for. The received one stays in `raw`.
         email: emailVerified ? email : undefined,
         emailVerified,
+        // SAML has no email_verified: an email attribute in an assertion signed by the organization's
+        // own IdP counts as vouched for; the identity rule decides which domains are accepted.
+        receivedEmail: email,
+        receivedEmailVerified: email !== undefined,
+        subjectLabel: email ?? nameId ?? subject,
         name,
         groups,
         authenticatedAt,
