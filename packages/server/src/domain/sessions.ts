@@ -1,5 +1,6 @@
 import { type AccountRecord, listAccountRecords, revokeAllForAccount } from '../storage/account-records.js';
 import type { Database } from '../storage/database.js';
+import { listSessionsOf, type SessionListing } from './session-list.js';
 
 /**
  * A person's browser sessions and app grants (the engine's records), ended without the engine:
@@ -18,7 +19,10 @@ export interface SessionControl {
   endBrowserSession(userId: string, sessionId: string): Promise<void>;
   /** One app's grant of the user and everything issued under it (refresh and access tokens). */
   endGrant(userId: string, grantId: string): Promise<void>;
+  /** The raw engine records (Session, Grant, RefreshToken). */
   list(userId: string): Promise<AccountRecord[]>;
+  /** Sessions per app and device, as people read them (session-list.ts). */
+  listing(userId: string): Promise<SessionListing>;
 }
 
 export function createSessionControl(database: Database): SessionControl {
@@ -51,5 +55,6 @@ export function createSessionControl(database: Database): SessionControl {
         .execute();
     },
     list: (userId) => listAccountRecords(database, userId),
+    listing: (userId) => listSessionsOf(database, userId),
   };
 }
