@@ -11,7 +11,7 @@ import {
   setConnection,
   verifyDomain,
 } from '../admin/organizations.js';
-import { listSessions, revokeSessions } from '../admin/sessions.js';
+import { listSessions, revokeSession, revokeSessions } from '../admin/sessions.js';
 import {
   addUser,
   clearThrottle,
@@ -196,25 +196,45 @@ export const ADMIN_COMMANDS: Record<string, Handler> = {
   // ---- sessions ----
   async 'sessions list'({ ctx, args }) {
     allowFlags(args, ['user', 'email']);
-    const records = await listSessions(ctx, userArg(args));
+    const listing = await listSessions(ctx, userArg(args));
+    const apps = table(
+      ['app', 'device', 'address', 'signed in', 'last used', 'id'],
+      listing.apps.map((a) => [
+        a.app,
+        a.device,
+        a.ip,
+        formatTime(a.createdAt),
+        formatTime(a.lastUsedAt),
+        a.grantId,
+      ]),
+    );
+    const browsers = table(
+      ['browser', 'address', 'signed in', 'last used', 'apps launched', 'id'],
+      listing.browsers.map((b) => [
+        b.device,
+        b.ip,
+        formatTime(b.createdAt),
+        formatTime(b.lastUsedAt),
+        b.apps.map((a) => a.app).join(', '),
+        b.id,
+      ]),
+    );
     return {
-      data: records,
-      text: table(
-        ['kind', 'client', 'created', 'expires', 'grant', 'id'],
-        records.map((r) => [
-          r.model,
-          r.clientId,
-          formatTime(r.createdAt),
-          formatTime(r.expiresAt),
-          r.grantId,
-          r.id,
-        ]),
-      ),
+      data: listing,
+      text: `Signed-in apps:\n${apps}\nBrowser sessions:\n${browsers}\nEnd one with: latchkey admin sessions revoke --user … --id <id>\n`,
     };
   },
   async 'sessions revoke'({ ctx, args }) {
-    allowFlags(args, ['user', 'email']);
+    allowFlags(args, ['user', 'email', 'id']);
     const target = userArg(args);
+    const one = optionalString(args, 'id');
+    if (one !== undefined) {
+      const ended = await revokeSession(ctx, target, one);
+      return {
+        data: ended,
+        text: `Ended the ${ended.revoked === 'app' ? "app's sign-in" : 'browser session'} ${one} of ${target}.\n`,
+      };
+    }
     const result = await revokeSessions(ctx, target);
     return { data: result, text: `Revoked ${result.revoked} sessions, grants and tokens of ${target}.\n` };
   },

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import {
+  buildAdmin,
   buildArgon2,
   buildClients,
   buildLifetimes,
@@ -132,6 +133,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
     issues.push({ path: 'default_organization', message: `unknown organization "${defaultOrganization}"` });
   }
   const users = buildUsers(file.users ?? [], organizations, defaultOrganization, issues);
+  const admin = buildAdmin(file.admin, organizations, clients, issues);
 
   // 7. Production refuses development defaults (an http issuer, a generated key file, `users:`).
   if (mode === 'production') {
@@ -189,6 +191,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
     organizations,
     users,
     configFile,
+    admin,
   };
   return deepFreeze(config);
 }

@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   verification_failed: 400,
   conflict: 409,
   usage: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  upstream_managed: 409,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,6 +1,9 @@
 import type Provider from 'oidc-provider';
 import { accountClient } from '../account/account-client.js';
 import { registerAccountPages } from '../account/account-routes.js';
+import { createAdminContext } from '../admin/context.js';
+import { adminApiResource } from '../admin/resources.js';
+import { registerAdminApi } from '../admin-api/register.js';
 import type { LatchkeyConfig } from '../config/types.js';
 import { deriveKey } from '../crypto/derive-key.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -161,6 +164,9 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       config.lifetimes,
     );
     const resources = new Map(config.resources.map((r) => [r.id, r] as const));
+    // Latchkey's own admin API is a resource too (RFC 8707), for the console and admin.clients.
+    const adminApi = adminApiResource(config);
+    resources.set(adminApi.id, adminApi);
     const build = () =>
       buildProvider({
         config,
@@ -250,6 +256,22 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
           audit,
         }),
       ...(metrics ? [(app: Parameters<RouteSet>[0]) => metrics.register(app)] : []),
+      (app) =>
+        registerAdminApi(app, {
+          admin: createAdminContext(
+            {
+              config,
+              database,
+              repos,
+              hasher: () => hasher,
+              throttle: () => ({ throttle, shared: config.redisUrl !== undefined }),
+              close: async () => {},
+            },
+            'server',
+          ),
+          jwks: () => keys.jwks(),
+          log: options.log,
+        }),
     ];
 
     return {
