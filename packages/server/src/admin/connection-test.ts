@@ -1,5 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { parseIdpMetadata } from '../federation/connectors/saml/idp-metadata.js';
 import type { AdminContext } from './context.js';
 import { AdminError } from './errors.js';
 
@@ -161,6 +160,8 @@ async function testSaml(
   }
   if (xml === undefined)
     return [{ check: 'metadata', ok: false, message: 'the connection has no IdP metadata (XML or URL)' }];
+  // Loaded when a SAML connection is tested: a server without SAML never carries the XML parser.
+  const { parseIdpMetadata } = await import('../federation/connectors/saml/idp-metadata.js');
   let metadata: ReturnType<typeof parseIdpMetadata>;
   try {
     metadata = parseIdpMetadata(xml);

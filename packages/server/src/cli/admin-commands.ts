@@ -1,3 +1,4 @@
+import { grantAdmin, listAdmins, revokeAdmin } from '../admin/admins.js';
 import { listAudit } from '../admin/audit.js';
 import { addClient, listClients, removeClient } from '../admin/clients.js';
 import type { AdminContext } from '../admin/context.js';
@@ -368,11 +369,55 @@ export const ADMIN_COMMANDS: Record<string, Handler> = {
     return { data: result, text: `Organization ${organizationId} now signs in through ${type}.\n` };
   },
 
+  // ---- administrators ----
+  async 'admins list'({ ctx, args }) {
+    allowFlags(args, ['organization']);
+    const admins = await listAdmins(ctx, { organizationId: optionalString(args, 'organization') });
+    return {
+      data: admins,
+      text: table(
+        ['email', 'role', 'organization', 'source', 'granted by', 'since'],
+        admins.map((a) => [
+          a.email,
+          a.role === 'instance_admin' ? 'instance administrator' : 'organization administrator',
+          a.organizationId,
+          a.source,
+          a.grantedBy,
+          formatTime(a.createdAt),
+        ]),
+      ),
+    };
+  },
+  async 'admins grant'({ ctx, args }) {
+    allowFlags(args, ['user', 'email', 'organization']);
+    const grant = await grantAdmin(ctx, {
+      user: userArg(args),
+      organizationId: optionalString(args, 'organization'),
+    });
+    return {
+      data: grant,
+      text: `${grant.email} is now ${grant.organizationId ? `an administrator of ${grant.organizationId}` : 'an instance administrator'}.\n`,
+    };
+  },
+  async 'admins revoke'({ ctx, args }) {
+    allowFlags(args, ['user', 'email', 'organization']);
+    const target = userArg(args);
+    const result = await revokeAdmin(ctx, {
+      user: target,
+      organizationId: optionalString(args, 'organization'),
+    });
+    return {
+      data: result,
+      text: `${target} is no longer ${result.organizationId ? `an administrator of ${result.organizationId}` : 'an instance administrator'}.\n`,
+    };
+  },
+
   // ---- audit ----
   async audit({ ctx, args }) {
-    allowFlags(args, ['user', 'since', 'limit', 'action']);
+    allowFlags(args, ['user', 'actor', 'since', 'limit', 'action']);
     const events = await listAudit(ctx, {
       user: optionalString(args, 'user'),
+      actor: optionalString(args, 'actor'),
       since: sinceFlag(args, 'since'),
       limit: positiveInt(args, 'limit'),
       action: optionalString(args, 'action'),
