@@ -102,7 +102,7 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps)
     if (route.body) {
       const parsed = route.body.safeParse(request.body ?? undefined);
       body = parsed.success ? { success: true, data: withRawBody(parsed.data, request.body) } : parsed;
-    } else if (request.body !== undefined && request.body !== null && request.body !== '') {
+    } else if (!isEmptyBody(request.body)) {
       return sendProblem(reply, problem('invalid', 400, `${route.method} ${route.path} takes no body`));
     } else body = { success: true, data: undefined };
     if (!body.success) return sendProblem(reply, validationProblem('body', body.error));
@@ -112,4 +112,10 @@ export async function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps)
       .type('application/json')
       .send(result);
   }
+}
+
+/** No body, or an empty JSON object (what many clients send with a POST that needs none). */
+function isEmptyBody(body: unknown): boolean {
+  if (body === undefined || body === null || body === '') return true;
+  return typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0;
 }
