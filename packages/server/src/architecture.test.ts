@@ -20,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['sign-in', 'account', 'reset', 'scim'],
   ['http'],
   ['admin'],
+  ['admin-api', 'console'],
   ['main'],
   ['cli'],
   ['bin', 'index.ts'],

@@ -15,16 +15,19 @@ export interface AdminAuditEvent {
 }
 
 /**
- * Everything an admin command needs, opened straight from the configuration: no running server is
- * involved, because every server process reads what these commands change from the same database
- * (clients within seconds, keys and organizations at their next poll, revocations at once).
+ * Everything an admin operation needs. The CLI opens one straight from the configuration (no
+ * running server is involved: every server process reads what these operations change from the same
+ * database); the admin API and the console make one per request from the server's own parts, with
+ * the signed-in administrator as the actor (`asActor`).
  */
 export interface AdminContext {
   config: LatchkeyConfig;
   database: Database;
   repos: Repositories;
-  /** Who the audit log names as the actor. */
+  /** Who the audit log names as the actor: `os:<login>` for the CLI, `user:<id>` for the API and console. */
   actor: string;
+  /** Where the request came from (API and console), for the audit log. */
+  origin?: { ip?: string | undefined; userAgent?: string | undefined } | undefined;
   hasher(): PasswordHasher;
   /**
    * The attempt throttle. Shared with the servers only through Redis (LATCHKEY_REDIS_URL); without
@@ -33,4 +36,43 @@ export interface AdminContext {
   throttle(): { throttle: Throttle; shared: boolean };
   audit(event: AdminAuditEvent): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface AdminContextParts {
+  config: LatchkeyConfig;
+  database: Database;
+  repos: Repositories;
+  hasher(): PasswordHasher;
+  throttle(): { throttle: Throttle; shared: boolean };
+  close(): Promise<void>;
+}
+
+/** One context from the parts of a process, every audit event naming `actor`. */
+export function createAdminContext(
+  parts: AdminContextParts,
+  actor: string,
+  origin?: AdminContext['origin'],
+): AdminContext {
+  return {
+    ...parts,
+    actor,
+    origin,
+    audit: (event) =>
+      parts.repos.audit.append({
+        action: event.action,
+        outcome: event.outcome ?? 'success',
+        actor,
+        userId: event.userId,
+        organizationId: event.organizationId,
+        clientId: event.clientId,
+        ip: origin?.ip,
+        userAgent: origin?.userAgent,
+        details: event.details,
+      }),
+  };
+}
+
+/** The same context acting for someone else (the admin API: the caller of one request). */
+export function asActor(ctx: AdminContext, actor: string, origin?: AdminContext['origin']): AdminContext {
+  return createAdminContext(ctx, actor, origin);
 }

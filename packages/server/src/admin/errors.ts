@@ -19,4 +19,7 @@ export type AdminErrorCode =
   | 'declared_in_config'
   | 'in_use'
   | 'verification_failed'
-  | 'conflict';
+  | 'conflict'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'upstream_managed';

@@ -265,3 +265,58 @@ export async function verifyDomain(
   await ctx.repos.organizations.markDomainVerified(stored.domain);
   return summarizeDomain({ ...stored, verifiedAt: Date.now() });
 }
+
+/** One organization, as listed. */
+export async function getOrganization(ctx: AdminContext, id: string): Promise<OrganizationSummary> {
+  const org = (await listOrganizations(ctx)).find((o) => o.id === id);
+  if (!org) throw new AdminError('not_found', `no organization ${id}`);
+  return org;
+}
+
+/**
+ * Replaces an organization's policy. `raw` uses the configuration file's keys (`require_2sv`,
+ * `allowed_clients`, `refresh_idle_ttl: 8h`, …) and is validated by the same schema; keys left out
+ * take their defaults. Servers apply it at their next poll.
+ */
+export async function setPolicy(
+  ctx: AdminContext,
+  organizationId: string,
+  raw: Record<string, unknown>,
+): Promise<OrganizationSummary> {
+  const current = await requireOrganization(ctx, organizationId);
+  refuseDeclared(ctx, organizationId, 'its policy');
+  const org = validateOrganization(ctx, {
+    id: current.id,
+    name: current.name,
+    connection: { type: 'local' },
+    policy: raw,
+  });
+  await ctx.repos.organizations.setPolicy(organizationId, org.policy);
+  await ctx.audit({ action: 'organization_policy_set', organizationId, details: { policy: raw } });
+  return getOrganization(ctx, organizationId);
+}
+
+/** The connection's visible settings (secrets left out, only whether one is stored). */
+export async function getConnection(
+  ctx: AdminContext,
+  organizationId: string,
+): Promise<{
+  organizationId: string;
+  type: string;
+  settings: Record<string, unknown>;
+  hasSecret: boolean;
+  samlMetadataUrl?: string;
+}> {
+  await requireOrganization(ctx, organizationId);
+  const connection = await ctx.repos.organizations.connection(organizationId);
+  if (!connection) return { organizationId, type: 'local', settings: {}, hasSecret: false };
+  return {
+    organizationId,
+    type: connection.type,
+    settings: connection.settings,
+    hasSecret: Object.keys(connection.secrets).length > 0,
+    ...(connection.type === 'saml'
+      ? { samlMetadataUrl: `${ctx.config.issuer}/saml/${encodeURIComponent(connection.id)}/metadata` }
+      : {}),
+  };
+}

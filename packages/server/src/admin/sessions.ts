@@ -1,21 +1,41 @@
+import type { SessionListing } from '../domain/session-list.js';
 import { createSessionControl } from '../domain/sessions.js';
 import type { AdminContext } from './context.js';
+import { AdminError } from './errors.js';
 import { findUser } from './users.js';
 
-export interface SessionRecord {
-  /** `Session` (browser), `Grant` (an app's consent) or `RefreshToken` (an app's stored sign-in). */
-  model: string;
-  id: string;
-  grantId: string | null;
-  clientId: string | undefined;
-  createdAt: number;
-  expiresAt: number | null;
+/** The user's sessions per app and device (domain/session-list.ts), as the account page shows them. */
+export async function listSessions(ctx: AdminContext, emailOrId: string): Promise<SessionListing> {
+  const user = await findUser(ctx, emailOrId);
+  return createSessionControl(ctx.database).listing(user.id);
 }
 
-/** The user's live browser sessions, grants and refresh tokens. */
-export async function listSessions(ctx: AdminContext, emailOrId: string): Promise<SessionRecord[]> {
+/**
+ * Ends one of the user's sessions: an app's refresh-token family (by its grant id; the app finds
+ * out at its next refresh) or a browser session (by its id from the listing).
+ */
+export async function revokeSession(
+  ctx: AdminContext,
+  emailOrId: string,
+  sessionId: string,
+): Promise<{ revoked: 'app' | 'browser'; id: string }> {
   const user = await findUser(ctx, emailOrId);
-  return createSessionControl(ctx.database).list(user.id);
+  const control = createSessionControl(ctx.database);
+  const listing = await control.listing(user.id);
+  const app = listing.apps.find((a) => a.grantId === sessionId);
+  const browser = listing.browsers.find((b) => b.id === sessionId);
+  if (!app && !browser)
+    throw new AdminError('not_found', `${user.email ?? user.id} has no session ${sessionId}`);
+  if (app) await control.endGrant(user.id, app.grantId);
+  else await control.endBrowserSession(user.id, sessionId);
+  await ctx.audit({
+    action: 'session_revoked',
+    userId: user.id,
+    organizationId: user.organizationId,
+    clientId: app?.clientId,
+    details: { kind: app ? 'app' : 'browser', id: sessionId },
+  });
+  return { revoked: app ? 'app' : 'browser', id: sessionId };
 }
 
 /**

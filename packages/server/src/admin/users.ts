@@ -44,6 +44,21 @@ function checkPassword(password: string): void {
   }
 }
 
+/**
+ * Refuses password, reset-link and 2-step operations for a person whose organization signs in
+ * through an upstream IdP: their password and second factor live there, and a local password would
+ * never be asked for (or, worse, would open a second way in the IdP's policies know nothing about).
+ */
+async function refuseUpstreamManaged(ctx: AdminContext, organizationId: string, who: string, what: string) {
+  const connection = await ctx.repos.organizations.connection(organizationId);
+  if (connection && connection.type !== 'local') {
+    throw new AdminError(
+      'upstream_managed',
+      `${who} signs in through ${connection.type === 'google' ? 'Google' : connection.type.toUpperCase()} (organization ${organizationId}): ${what} is managed at that identity provider, not by Latchkey`,
+    );
+  }
+}
+
 /** A user by email (or id); an unknown one is an `AdminError('not_found')`. */
 export async function findUser(ctx: AdminContext, emailOrId: string): Promise<User> {
   const user = emailOrId.includes('@')
@@ -85,6 +100,7 @@ export async function addUser(ctx: AdminContext, input: AddUserInput): Promise<U
   if (await ctx.repos.users.findByEmail(email)) {
     throw new AdminError('already_exists', `a user with email ${email} already exists`);
   }
+  if (input.password !== undefined) await refuseUpstreamManaged(ctx, organizationId, email, 'the password');
   const user = await ctx.repos.users.create({ organizationId, email, name: input.name });
   if (input.password !== undefined) {
     await ctx.repos.credentials.setPassword(user.id, await ctx.hasher().hash(input.password));
@@ -102,6 +118,12 @@ export async function listUsers(
   ctx: AdminContext,
   filter: { organizationId?: string | undefined } = {},
 ): Promise<UserSummary[]> {
+  if (
+    filter.organizationId !== undefined &&
+    !(await ctx.repos.organizations.findById(filter.organizationId))
+  ) {
+    throw new AdminError('not_found', `--org: no organization ${filter.organizationId}`);
+  }
   const users = await ctx.repos.users.list(
     filter.organizationId ? { organizationId: filter.organizationId } : {},
   );
@@ -119,6 +141,9 @@ export async function disableUser(
   emailOrId: string,
 ): Promise<{ user: UserSummary; revoked: number }> {
   const user = await findUser(ctx, emailOrId);
+  if (user.status === 'disabled') {
+    throw new AdminError('conflict', `${user.email ?? user.id} is already disabled`);
+  }
   const result = await disableUserEverywhere(
     { database: ctx.database, sessions: createSessionControl(ctx.database) },
     user.id,
@@ -130,6 +155,8 @@ export async function disableUser(
 
 export async function enableUser(ctx: AdminContext, emailOrId: string): Promise<UserSummary> {
   const user = await findUser(ctx, emailOrId);
+  if (user.status === 'active')
+    throw new AdminError('conflict', `${user.email ?? user.id} is already enabled`);
   await ctx.repos.users.setStatus(user.id, 'active');
   await ctx.audit({ action: 'user_enabled', userId: user.id, organizationId: user.organizationId });
   return summarize({ ...user, status: 'active' });
@@ -141,6 +168,7 @@ export async function setPassword(
   password: string,
 ): Promise<UserSummary> {
   const user = await findUser(ctx, emailOrId);
+  await refuseUpstreamManaged(ctx, user.organizationId, user.email ?? user.id, 'the password');
   checkPassword(password);
   await ctx.repos.credentials.setPassword(user.id, await ctx.hasher().hash(password));
   // Setting a password is the standard remedy for a compromised account: whoever knew the old one
@@ -164,6 +192,13 @@ export async function resetTwoStep(
   emailOrId: string,
 ): Promise<{ user: UserSummary; removed: { totp: number; passkeys: number; recoveryCodes: number } }> {
   const user = await findUser(ctx, emailOrId);
+  // A federated person may hold Latchkey's own second step (connection `second_factor: latchkey`,
+  // or enrolled when the IdP proved none): that one can be reset here. Without any, their second
+  // factor is the IdP's.
+  const methods = await ctx.repos.credentials.methodsOf(user.id);
+  if (!methods.totp && methods.passkeys === 0 && methods.recoveryCodes === 0) {
+    await refuseUpstreamManaged(ctx, user.organizationId, user.email ?? user.id, '2-step verification');
+  }
   const removed = {
     totp: await ctx.repos.credentials.removeType(user.id, 'totp'),
     passkeys: await ctx.repos.credentials.removeType(user.id, 'webauthn'),
@@ -219,6 +254,7 @@ export async function createResetLink(
 ): Promise<{ user: UserSummary; url: string; expiresAt: number }> {
   const user = await findUser(ctx, emailOrId);
   if (user.status !== 'active') throw new AdminError('conflict', `user ${user.email ?? user.id} is disabled`);
+  await refuseUpstreamManaged(ctx, user.organizationId, user.email ?? user.id, 'the password');
   const expiresAt = Date.now() + RESET_LINK_TTL_MS;
   const url = await createPasswordResetLink(
     {
@@ -230,4 +266,107 @@ export async function createResetLink(
     ctx.actor,
   );
   return { user: summarize(user), url, expiresAt };
+}
+
+export interface UserSearch {
+  /** Part of the email or name (case-insensitive). */
+  query?: string | undefined;
+  status?: 'active' | 'disabled' | undefined;
+  organizationId?: string | undefined;
+  /** Only users of these organizations (an organization administrator's view). */
+  withinOrganizations?: readonly string[] | undefined;
+  /** The `next` of the previous page. */
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
+
+/**
+ * Users matching a search, ordered by email then id, a page at a time: `next` is the cursor of the
+ * following page (absent on the last). Keyset pagination, so a page stays correct while users are
+ * added.
+ */
+export async function searchUsers(
+  ctx: AdminContext,
+  search: UserSearch = {},
+): Promise<{ users: UserSummary[]; next?: string }> {
+  const limit = Math.min(Math.max(search.limit ?? 50, 1), 200);
+  let organizationIds = search.withinOrganizations;
+  if (search.organizationId !== undefined) {
+    organizationIds = (organizationIds ?? [search.organizationId]).filter((o) => o === search.organizationId);
+  }
+  const after = search.cursor ? decodeCursor(search.cursor) : undefined;
+  const rows = await ctx.repos.users.search({
+    query: search.query,
+    status: search.status,
+    organizationIds,
+    after: after ? { email: after[0], id: after[1] } : undefined,
+    limit: limit + 1,
+  });
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  const users = page.map(summarize);
+  return rows.length > limit && last
+    ? { users, next: encodeCursor([last.email?.trim().toLowerCase() ?? '', last.id]) }
+    : { users };
+}
+
+export function encodeCursor(parts: string[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): [string, string] {
+  try {
+    const parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(parts) && parts.length === 2 && parts.every((p) => typeof p === 'string')) {
+      return [String(parts[0]), String(parts[1])];
+    }
+  } catch {
+    // fall through
+  }
+  throw new AdminError('invalid', 'cursor: not a cursor this server issued');
+}
+
+export interface UserDetails extends UserSummary {
+  identities: {
+    id: string;
+    connectionId: string;
+    subject: string;
+    email: string | null;
+    lastAuthenticatedAt: number;
+    lastValidatedAt: number;
+  }[];
+  /** What the person can sign in with; never a hash, a TOTP secret or a passkey's key. */
+  credentials: {
+    password: boolean;
+    totp: boolean;
+    passkeys: { id: string; createdAt: number; lastUsedAt: number | null }[];
+    recoveryCodesLeft: number;
+  };
+}
+
+/** A user with their upstream identities and sign-in methods, without any secret. */
+export async function userDetails(ctx: AdminContext, emailOrId: string): Promise<UserDetails> {
+  const user = await findUser(ctx, emailOrId);
+  const [identities, methods, passkeys] = await Promise.all([
+    ctx.repos.users.identitiesOf(user.id),
+    ctx.repos.credentials.methodsOf(user.id),
+    ctx.repos.credentials.passkeys(user.id),
+  ]);
+  return {
+    ...summarize(user),
+    identities: identities.map((i) => ({
+      id: i.id,
+      connectionId: i.connectionId,
+      subject: i.subject,
+      email: i.email,
+      lastAuthenticatedAt: i.lastAuthenticatedAt,
+      lastValidatedAt: i.lastValidatedAt,
+    })),
+    credentials: {
+      password: methods.password,
+      totp: methods.totp,
+      passkeys: passkeys.map((p) => ({ id: p.id, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt })),
+      recoveryCodesLeft: methods.recoveryCodes,
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { grantAdmin, listAdmins, revokeAdmin } from '../admin/admins.js';
 import { listAudit } from '../admin/audit.js';
 import { addClient, listClients, removeClient } from '../admin/clients.js';
 import type { AdminContext } from '../admin/context.js';
@@ -12,7 +13,7 @@ import {
   verifyDomain,
 } from '../admin/organizations.js';
 import { createScimToken, listScimTokens, revokeScimToken } from '../admin/scim-tokens.js';
-import { listSessions, revokeSessions } from '../admin/sessions.js';
+import { listSessions, revokeSession, revokeSessions } from '../admin/sessions.js';
 import {
   addUser,
   clearThrottle,
@@ -214,25 +215,45 @@ export const ADMIN_COMMANDS: Record<string, Handler> = {
   // ---- sessions ----
   async 'sessions list'({ ctx, args }) {
     allowFlags(args, ['user', 'email']);
-    const records = await listSessions(ctx, userArg(args));
+    const listing = await listSessions(ctx, userArg(args));
+    const apps = table(
+      ['app', 'device', 'address', 'signed in', 'last used', 'id'],
+      listing.apps.map((a) => [
+        a.app,
+        a.device,
+        a.ip,
+        formatTime(a.createdAt),
+        formatTime(a.lastUsedAt),
+        a.grantId,
+      ]),
+    );
+    const browsers = table(
+      ['browser', 'address', 'signed in', 'last used', 'apps launched', 'id'],
+      listing.browsers.map((b) => [
+        b.device,
+        b.ip,
+        formatTime(b.createdAt),
+        formatTime(b.lastUsedAt),
+        b.apps.map((a) => a.app).join(', '),
+        b.id,
+      ]),
+    );
     return {
-      data: records,
-      text: table(
-        ['kind', 'client', 'created', 'expires', 'grant', 'id'],
-        records.map((r) => [
-          r.model,
-          r.clientId,
-          formatTime(r.createdAt),
-          formatTime(r.expiresAt),
-          r.grantId,
-          r.id,
-        ]),
-      ),
+      data: listing,
+      text: `Signed-in apps:\n${apps}\nBrowser sessions:\n${browsers}\nEnd one with: latchkey admin sessions revoke --user … --id <id>\n`,
     };
   },
   async 'sessions revoke'({ ctx, args }) {
-    allowFlags(args, ['user', 'email']);
+    allowFlags(args, ['user', 'email', 'id']);
     const target = userArg(args);
+    const one = optionalString(args, 'id');
+    if (one !== undefined) {
+      const ended = await revokeSession(ctx, target, one);
+      return {
+        data: ended,
+        text: `Ended the ${ended.revoked === 'app' ? "app's sign-in" : 'browser session'} ${one} of ${target}.\n`,
+      };
+    }
     const result = await revokeSessions(ctx, target);
     return { data: result, text: `Revoked ${result.revoked} sessions, grants and tokens of ${target}.\n` };
   },
@@ -400,6 +421,25 @@ export const ADMIN_COMMANDS: Record<string, Handler> = {
       ),
     };
   },
+  // ---- administrators ----
+  async 'admins list'({ ctx, args }) {
+    allowFlags(args, ['organization']);
+    const admins = await listAdmins(ctx, { organizationId: optionalString(args, 'organization') });
+    return {
+      data: admins,
+      text: table(
+        ['email', 'role', 'organization', 'source', 'granted by', 'since'],
+        admins.map((a) => [
+          a.email,
+          a.role === 'instance_admin' ? 'instance administrator' : 'organization administrator',
+          a.organizationId,
+          a.source,
+          a.grantedBy,
+          formatTime(a.createdAt),
+        ]),
+      ),
+    };
+  },
   async 'scim-tokens revoke'({ ctx, args }) {
     allowFlags(args, ['org', 'id']);
     const id = optionalString(args, 'id') ?? args.positionals[2];
@@ -407,12 +447,36 @@ export const ADMIN_COMMANDS: Record<string, Handler> = {
     const token = await revokeScimToken(ctx, { id, organizationId: optionalString(args, 'org') });
     return { data: token, text: `Revoked SCIM token ${token.id} of ${token.organizationId}.\n` };
   },
+  async 'admins grant'({ ctx, args }) {
+    allowFlags(args, ['user', 'email', 'organization']);
+    const grant = await grantAdmin(ctx, {
+      user: userArg(args),
+      organizationId: optionalString(args, 'organization'),
+    });
+    return {
+      data: grant,
+      text: `${grant.email} is now ${grant.organizationId ? `an administrator of ${grant.organizationId}` : 'an instance administrator'}.\n`,
+    };
+  },
+  async 'admins revoke'({ ctx, args }) {
+    allowFlags(args, ['user', 'email', 'organization']);
+    const target = userArg(args);
+    const result = await revokeAdmin(ctx, {
+      user: target,
+      organizationId: optionalString(args, 'organization'),
+    });
+    return {
+      data: result,
+      text: `${target} is no longer ${result.organizationId ? `an administrator of ${result.organizationId}` : 'an instance administrator'}.\n`,
+    };
+  },
 
   // ---- audit ----
   async audit({ ctx, args }) {
-    allowFlags(args, ['user', 'since', 'limit', 'action']);
+    allowFlags(args, ['user', 'actor', 'since', 'limit', 'action']);
     const events = await listAudit(ctx, {
       user: optionalString(args, 'user'),
+      actor: optionalString(args, 'actor'),
       since: sinceFlag(args, 'since'),
       limit: positiveInt(args, 'limit'),
       action: optionalString(args, 'action'),

@@ -66,12 +66,46 @@ describe('latchkey serve', () => {
     const unknown = await latchkey(['frobnicate'], { cwd, env: baseEnv() });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
-    const flag = await latchkey(['admin', 'users', 'list', '--frob'], {
+    const flag = await latchkey(['admin', 'users', 'list', '--frob', '--database', `sqlite:${cwd}/x.db`], {
       cwd,
       env: baseEnv({ LATCHKEY_SECRET: TEST_SECRET }),
     });
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/unknown flag --frob/);
+  });
+
+  it('refuses admin commands without a configuration or an explicit database (no stray ./data/latchkey.db)', async () => {
+    const cwd = await tempDir();
+    const result = await latchkey(['admin', 'users', 'list'], {
+      cwd,
+      env: baseEnv({ LATCHKEY_SECRET: TEST_SECRET }),
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/which server\? give its configuration with --config FILE/);
+    expect(existsSync(path.join(cwd, 'data'))).toBe(false);
+    const explicit = await latchkey(
+      ['admin', 'users', 'list', '--database', `sqlite:${path.join(cwd, 'x.db')}`],
+      {
+        cwd,
+        env: baseEnv({ LATCHKEY_SECRET: TEST_SECRET }),
+      },
+    );
+    expect(explicit.code, explicit.stderr).toBe(0);
+    expect(existsSync(path.join(cwd, 'x.db'))).toBe(true);
+  });
+
+  it('reports every configuration problem in one pass, with "did you mean" for unknown keys', async () => {
+    const cwd = await tempDir();
+    await writeFile(
+      path.join(cwd, 'latchkey.yaml'),
+      'log_levl: debug\nclients:\n  - { id: app, redirect_uris: [http://localhost/cb] }\n  - { id: app, redirect_uris: [com.acme.app:/cb] }\n',
+    );
+    const result = await latchkey(['serve', '--config', 'latchkey.yaml'], { cwd, env: baseEnv() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/log_levl: unknown key \(did you mean "log_level"\?\)/);
+    // The cross-field problems of the clients, in the same run.
+    expect(result.stderr).toMatch(/clients\[1\]\.id: duplicate/);
+    expect(result.stderr).toMatch(/clients\[0\]\.redirect_uris\[0\]/);
   });
 });
 
@@ -85,6 +119,7 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     env = baseEnv({
       LATCHKEY_DATABASE_URL: `sqlite:${path.join(cwd, 'admin.db')}`,
       LATCHKEY_SECRET: TEST_SECRET,
+      LOGNAME: 'ann',
     });
   });
 
@@ -281,6 +316,12 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     const disabled = await run(['admin', 'users', 'disable', '--user', 'dave@beta.test', '--json']);
     expect(disabled.code).toBe(0);
     expect(JSON.parse(disabled.stdout)).toMatchObject({ user: { status: 'disabled' }, revoked: 0 });
+    const twice = await run(['admin', 'users', 'disable', '--user', 'dave@beta.test']);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/dave@beta\.test is already disabled/);
+    const nope = await run(['admin', 'users', 'list', '--org', 'nope']);
+    expect(nope.code).toBe(1);
+    expect(nope.stderr).toMatch(/--org: no organization nope/);
     expect((await run(['admin', 'users', 'list'])).stdout).toMatch(
       /dave@beta\.test\s+Dave\s+beta\s+disabled/,
     );
@@ -302,7 +343,7 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     const link = await run(['admin', 'users', 'reset-link', '--user', 'dave@beta.test']);
     expect(link.code).toBe(0);
     expect(link.stdout).toMatch(/^http:\/\/127\.0\.0\.1:4000\/reset\/[\w-]{40,}$/m);
-  });
+  }, 120_000);
 
   it('audit lists what the commands did, filtered by user and time', async () => {
     const all = await run(['admin', 'audit', '--json', '--limit', '100']);
@@ -323,11 +364,17 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     ]) {
       expect(actions).toContain(action);
     }
-    expect(events.every((e) => e.actor === 'cli')).toBe(true);
+    // The operator who ran the commands (their OS account), not "cli".
+    expect(events.every((e) => e.actor === 'os:ann')).toBe(true);
+    const nonsense = await run(['admin', 'audit', '--action', 'user_disabeld']);
+    expect(nonsense.code).toBe(2);
+    expect(nonsense.stderr).toMatch(
+      /--action: no audit action "user_disabeld" \(did you mean "user_disabled"\?\)/,
+    );
 
     const dave = await run(['admin', 'audit', '--user', 'dave@beta.test', '--since', '1h']);
     expect(dave.stdout).toMatch(/^TIME\s+ACTION/m);
-    expect(dave.stdout).toMatch(/user_disabled\s+success\s+cli\s+dave@beta\.test/);
+    expect(dave.stdout).toMatch(/user_disabled\s+success\s+os:ann\s+dave@beta\.test/);
     expect(dave.stdout).not.toMatch(/client_added/);
 
     const future = JSON.parse((await run(['admin', 'audit', '--since', '2999-01-01', '--json'])).stdout);
@@ -335,7 +382,93 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     const bad = await run(['admin', 'audit', '--since', 'yesterday']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--since: expected a duration/);
-  });
+  }, 120_000);
+
+  it('refuses password, reset-link and 2-step operations for people of a federated organization', async () => {
+    expect(
+      (await run(['admin', 'orgs', 'add', '--id', 'fed', '--name', 'Fed Inc', '--domain', 'fed.test'])).code,
+    ).toBe(0);
+    const google = await run(
+      [
+        'admin',
+        'connections',
+        'set',
+        '--org',
+        'fed',
+        '--type',
+        'google',
+        '--client-id',
+        'g-id',
+        '--client-secret-stdin',
+      ],
+      'g-secret\n',
+    );
+    expect(google.code, google.stderr).toBe(0);
+    const withPassword = await run(['admin', 'users', 'add', '--email', 'gil@fed.test'], 'a long password\n');
+    expect(withPassword.code).toBe(1);
+    expect(withPassword.stderr).toMatch(
+      /gil@fed\.test signs in through Google \(organization fed\): the password is managed at that identity provider/,
+    );
+    expect((await run(['admin', 'users', 'add', '--email', 'gil@fed.test', '--no-password'])).code).toBe(0);
+    for (const [command, input] of [
+      ['reset-link', undefined],
+      ['reset-2sv', undefined],
+      ['set-password', 'a long password\n'],
+    ] as const) {
+      const refused = await run(['admin', 'users', command, '--user', 'gil@fed.test'], input);
+      expect(refused.code, command).toBe(1);
+      expect(refused.stderr, command).toMatch(/signs in through Google/);
+    }
+  }, 120_000);
+
+  it('admins grant, list and revoke, audited with the operator', async () => {
+    const granted = await run([
+      'admin',
+      'admins',
+      'grant',
+      '--user',
+      'dave@beta.test',
+      '--organization',
+      'beta',
+    ]);
+    expect(granted.code, granted.stderr).toBe(0);
+    expect(granted.stdout).toMatch(/dave@beta\.test is now an administrator of beta/);
+    const again = await run([
+      'admin',
+      'admins',
+      'grant',
+      '--user',
+      'dave@beta.test',
+      '--organization',
+      'beta',
+    ]);
+    expect(again.code).toBe(1);
+    const unknownOrg = await run([
+      'admin',
+      'admins',
+      'grant',
+      '--user',
+      'dave@beta.test',
+      '--organization',
+      'nope',
+    ]);
+    expect(unknownOrg.stderr).toMatch(/no organization nope/);
+    const list = JSON.parse((await run(['admin', 'admins', 'list', '--json'])).stdout);
+    expect(list).toEqual([
+      expect.objectContaining({
+        email: 'dave@beta.test',
+        organizationId: 'beta',
+        role: 'organization_admin',
+        grantedBy: 'os:ann',
+      }),
+    ]);
+    expect(
+      (await run(['admin', 'admins', 'revoke', '--user', 'dave@beta.test', '--organization', 'beta'])).code,
+    ).toBe(0);
+    expect((await run(['admin', 'admins', 'list'])).stdout).toBe('(none)\n');
+    const audit = JSON.parse((await run(['admin', 'audit', '--action', 'admin_granted', '--json'])).stdout);
+    expect(audit[0]).toMatchObject({ actor: 'os:ann', userEmail: 'dave@beta.test' });
+  }, 120_000);
 
   it('orgs, domains and connections', async () => {
     const added = await run([
@@ -348,7 +481,7 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
       'beta.example',
       '--verify',
     ]);
-    expect(added.code).toBe(0);
+    expect(added.code, added.stderr).toBe(0);
     expect(added.stdout).toMatch(/latchkey-verification=[\w-]+/);
     const domains = JSON.parse((await run(['admin', 'domains', 'list', '--json'])).stdout);
     expect(domains).toEqual(
@@ -402,7 +535,11 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     expect(google.code).toBe(0);
     expect(google.stdout).not.toMatch(/google-secret/);
     const orgs = JSON.parse((await run(['admin', 'orgs', 'list', '--json'])).stdout);
-    expect(orgs).toEqual([expect.objectContaining({ id: 'beta', connection: 'google', source: 'admin' })]);
+    expect(orgs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: 'beta', connection: 'google', source: 'admin' }),
+      ]),
+    );
 
     const inUse = await run(['admin', 'orgs', 'remove', '--id', 'beta']);
     expect(inUse.code).toBe(1);
@@ -410,7 +547,7 @@ describe('latchkey migrate and admin on SQLite (no server running)', () => {
     expect((await run(['admin', 'orgs', 'add', '--id', 'gamma', '--name', 'Gamma'])).code).toBe(0);
     expect((await run(['admin', 'orgs', 'remove', '--id', 'gamma'])).code).toBe(0);
     expect((await run(['admin', 'domains', 'remove', '--domain', 'beta.example'])).code).toBe(0);
-  });
+  }, 120_000);
 });
 
 /** Mints a refresh token for a user straight through the engine, as a finished sign-in would. */
@@ -551,17 +688,22 @@ describe('admin against the database of a running server', () => {
     const list = JSON.parse(
       (await run(['admin', 'sessions', 'list', '--user', 'carol@beta.test', '--json'])).stdout,
     );
-    expect(list).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ model: 'Grant' }),
-        expect.objectContaining({ model: 'RefreshToken', clientId: 'acme-desktop' }),
-      ]),
+    // Per app and device, not the engine's raw records (no rotated tokens, no 43-character ids).
+    expect(list.apps).toEqual([expect.objectContaining({ clientId: 'acme-desktop', app: 'Acme Desktop' })]);
+    const text = (await run(['admin', 'sessions', 'list', '--user', 'carol@beta.test'])).stdout;
+    expect(text).toMatch(
+      /^Signed-in apps:\nAPP\s+DEVICE\s+ADDRESS\s+SIGNED IN\s+LAST USED\s+ID\nAcme Desktop\s/m,
     );
     const revoked = await run(['admin', 'sessions', 'revoke', '--user', 'carol@beta.test']);
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toMatch(/Revoked [1-9]\d* sessions/);
     expect((await refresh(server, token)).body.error).toBe('invalid_grant');
-    expect((await run(['admin', 'sessions', 'list', '--user', 'carol@beta.test'])).stdout).toBe('(none)\n');
+    expect(
+      JSON.parse((await run(['admin', 'sessions', 'list', '--user', 'carol@beta.test', '--json'])).stdout),
+    ).toEqual({
+      apps: [],
+      browsers: [],
+    });
     // The account itself stays usable.
     expect((await server.parts.repos.users.findById(carol.id))?.status).toBe('active');
   });

@@ -1,7 +1,7 @@
 import { type ParsedArgs, parseDurationMs, stringFlag, UsageError } from './args.js';
 
 /** Flags every command accepts. */
-export const GLOBAL_FLAGS = ['config', 'json', 'help'] as const;
+export const GLOBAL_FLAGS = ['config', 'database', 'json', 'help'] as const;
 
 /** Switches (no value) across all commands, so that `--json users list` keeps `users`. */
 export const BOOLEAN_FLAGS = [

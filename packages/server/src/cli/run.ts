@@ -7,7 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { MIN_SECRET_LENGTH } from '../config/operator-secret.js';
 import type { LatchkeyConfig } from '../config/types.js';
 import { SecretBox } from '../crypto/secret-box.js';
-import { openAdmin } from '../main/open-admin.js';
+import { openAdmin, operatorActor } from '../main/open-admin.js';
 import { openDatabase } from '../storage/database.js';
 import { migrateToLatest, migrationStatus } from '../storage/migrate.js';
 import { WrongSecretError } from '../storage/repositories.js';
@@ -36,10 +36,14 @@ export const USAGE = `Usage: latchkey <command> [--config FILE] [--json]
   admin clients list | remove --id ID
   admin users add --email E [--name N] [--org O] [--no-password]   (password from stdin)
   admin users list [--org O]
-  admin users disable|enable|reset-2sv|reset-link --user E
+  admin users disable|enable|reset-2sv|reset-link --user E        (reset-2sv, reset-link, set-password:
+                                                                  local accounts only)
   admin users set-password --user E                                (password from stdin)
   admin users clear-throttle --user E [--ip ADDRESS]
-  admin sessions list|revoke --user E     (revoke: everything this user holds, at once)
+  admin sessions list --user E             signed-in apps per device, browser sessions
+  admin sessions revoke --user E [--id ID] everything this user holds at once, or one (an id from list)
+  admin admins list [--organization O] | grant|revoke --user E [--organization O]
+                                          instance administrators, or of one organization
   admin orgs list | add --id O --name N [--domain D…] [--require-2sv] [--no-jit] | remove --id O
   admin domains list | add --org O --domain D [--verify] | remove --domain D | verify --domain D
   admin connections set --org O --type local
@@ -49,14 +53,32 @@ export const USAGE = `Usage: latchkey <command> [--config FILE] [--json]
                         [--claim-subject C] [--claim-email C] [--claim-name C] [--claim-groups C]
   admin scim-tokens create --org O [--label L]   (prints the SCIM URL and the token, once)
   admin scim-tokens list [--org O] | revoke --id ID [--org O]
-  admin audit [--user E] [--since 1h|ISO-DATE] [--limit N] [--action A]
+  admin audit [--user E] [--actor A] [--since 1h|ISO-DATE] [--limit N] [--action A]
 
-Settings come from LATCHKEY_* environment variables and the --config file (or LATCHKEY_CONFIG).
+Settings come from LATCHKEY_* environment variables and the --config file (or LATCHKEY_CONFIG);
+admin commands need one of --config / LATCHKEY_CONFIG / --database URL / LATCHKEY_DATABASE_URL.
+The audit log names the operating-system account that ran an admin command (os:<login>).
 Exit codes: 0 done, 1 the command failed (unknown user, …), 2 bad command line, flag value or configuration.
 `;
 
 async function configFrom(args: ParsedArgs, io: CliIo): Promise<LatchkeyConfig> {
-  return loadConfig({ env: io.env, cwd: io.cwd, configPath: optionalString(args, 'config') });
+  const database = optionalString(args, 'database');
+  const env = database !== undefined ? { ...io.env, LATCHKEY_DATABASE_URL: database } : io.env;
+  return loadConfig({ env, cwd: io.cwd, configPath: optionalString(args, 'config') });
+}
+
+/**
+ * `latchkey admin …` acts on a server's data: without its configuration it would quietly create
+ * `./data/latchkey.db` wherever it is run and answer "(none)". It needs the configuration
+ * (`--config`, LATCHKEY_CONFIG) or an explicit database (`--database`, LATCHKEY_DATABASE_URL).
+ */
+function requireTarget(args: ParsedArgs, io: CliIo): void {
+  const given = (name: string) => (io.env[name] ?? '').trim() !== '';
+  if (optionalString(args, 'config') !== undefined || optionalString(args, 'database') !== undefined) return;
+  if (given('LATCHKEY_CONFIG') || given('LATCHKEY_DATABASE_URL')) return;
+  throw new UsageError(
+    'which server? give its configuration with --config FILE (or LATCHKEY_CONFIG), or its database with --database URL (or LATCHKEY_DATABASE_URL); without one, latchkey admin would read an empty ./data/latchkey.db',
+  );
 }
 
 function print(io: CliIo, args: ParsedArgs, output: CommandOutput): void {
@@ -98,7 +120,10 @@ async function keys(args: ParsedArgs, io: CliIo): Promise<number> {
   else throw new UsageError(`keys ${action ?? ''}: expected "keys list" or "keys rotate"`.replace('  ', ' '));
   const activateInMs = durationFlag(args, 'activate-in', '10m');
   const keepOldForMs = durationFlag(args, 'keep-old', '1d');
-  const ctx = await openAdmin(await configFrom(args, io), { applyConfig: false });
+  const ctx = await openAdmin(await configFrom(args, io), {
+    applyConfig: false,
+    actor: operatorActor(io.env),
+  });
   try {
     const data =
       action === 'rotate' ? await rotateKeys(ctx, { activateInMs, keepOldForMs }) : await listKeys(ctx);
@@ -173,7 +198,8 @@ async function admin(argv: readonly string[], args: ParsedArgs, io: CliIo): Prom
         : `admin needs a command: ${known}`,
     );
   }
-  const ctx = await openAdmin(await configFrom(args, io));
+  requireTarget(args, io);
+  const ctx = await openAdmin(await configFrom(args, io), { actor: operatorActor(io.env) });
   try {
     print(io, args, await handler({ ctx, args: { ...args, positionals }, argv, io }));
     return 0;

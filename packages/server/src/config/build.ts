@@ -7,6 +7,7 @@ import type { ConfigIssue } from './errors.js';
 import { checkRedirectUri } from './redirect-uris.js';
 import type { FileClient, FileConfig, FileOrganization } from './schema.js';
 import type {
+  AdminConfig,
   Argon2Config,
   ClientConfig,
   ConnectionConfig,
@@ -351,4 +352,31 @@ export function buildUsers(
     }
     return { email: u.email, password: u.password, totpSecret: u.totp_secret, name: u.name };
   });
+}
+
+/** `admin:`: administrators name existing organizations; admin clients are declared clients. */
+export function buildAdmin(
+  file: FileConfig['admin'],
+  organizations: readonly OrganizationConfig[],
+  clients: readonly ClientConfig[],
+  issues: Issues,
+): AdminConfig {
+  const administrators = file.administrators.map((a, i) => {
+    if (a.organization !== undefined && !organizations.some((o) => o.id === a.organization)) {
+      issues.push({
+        path: `admin.administrators[${i}].organization`,
+        message: `unknown organization "${a.organization}"`,
+      });
+    }
+    return { email: a.email, organizationId: a.organization };
+  });
+  file.clients.forEach((id, i) => {
+    if (!clients.some((c) => c.id === id)) {
+      issues.push({
+        path: `admin.clients[${i}]`,
+        message: `unknown client "${id}" (declare it under clients:)`,
+      });
+    }
+  });
+  return { administrators, clients: [...file.clients] };
 }

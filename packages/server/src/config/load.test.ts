@@ -702,9 +702,12 @@ users:
         { LATCHKEY_SECRET: secrets.env, G: secrets.google, LATCHKEY_ENV: 'production' },
       ),
     );
-    // Schema problems (issuer, totp_secret, password type) and the env secret length.
+    // Schema problems (issuer, totp_secret, password type), the env secret length, and in the same
+    // pass the cross-field and production problems of the sections that are valid (one pass).
     expect(error.issues.map((i) => i.path).sort()).toEqual([
+      'LATCHKEY_ISSUER',
       'LATCHKEY_SECRET',
+      'clients[0].secret',
       'organizations[0].connection.issuer',
       'users[0].totp_secret',
       'users[1].password',
@@ -908,5 +911,43 @@ describe('loadConfig: the result', () => {
     expect(() => {
       (config.clients as unknown[]).push({});
     }).toThrow(TypeError);
+  });
+});
+
+describe('loadConfig: every problem in one pass', () => {
+  it('reports schema problems and the cross-field problems of valid sections together, with "did you mean" for unknown keys', async () => {
+    const error = await failure(
+      load(`
+log_levl: debug
+clients:
+  - { id: app, name: App, redirect_uris: [http://localhost/cb] }
+  - { id: app, name: Again, redirect_uris: [com.acme.app:/cb] }
+resources:
+  - { id: https://api.acme.test, name: API, scopes: [calls], clients: [nobody] }
+organizations:
+  - id: acme
+    name: Acme
+    domains: [acme.test]
+    connection: { type: oidc, issuer: https://idp.acme.test, client_id: x, scopse: [openid] }
+    policy: { require_2sv: yes-please }
+users:
+  - { email: dev@acme.test, password: "a development password" }
+`),
+    );
+    const paths = error.issues.map((i) => i.path);
+    // Schema problems…
+    expect(error.issues.find((i) => i.path === 'log_levl')?.message).toBe(
+      'unknown key (did you mean "log_level"?)',
+    );
+    expect(error.issues.find((i) => i.path === 'organizations[0].connection.scopse')?.message).toBe(
+      'unknown key (did you mean "scopes"?)',
+    );
+    expect(paths).toContain('organizations[0].policy.require_2sv');
+    // …and in the same pass the cross-field checks of the sections that are valid on their own.
+    expect(paths).toContain('clients[1].id');
+    expect(paths).toContain('clients[0].redirect_uris[0]');
+    // A user of the organization that failed is not reported as belonging to no organization.
+    expect(paths.some((p) => p.startsWith('users'))).toBe(false);
+    expect(paths).toHaveLength(5);
   });
 });

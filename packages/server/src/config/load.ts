@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import {
+  buildAdmin,
   buildArgon2,
   buildClients,
   buildLifetimes,
@@ -24,6 +25,8 @@ import { deepFreeze } from './freeze.js';
 import { resolveOperatorSecret } from './operator-secret.js';
 import { errorCode, formatPath, resolveReferences } from './references.js';
 import { type FileConfig, fileSchema, issueMessage } from './schema.js';
+import { keysAt } from './schema-keys.js';
+import { didYouMean } from './suggest.js';
 import type { Environment, LatchkeyConfig } from './types.js';
 import {
   DATABASE_HINT,
@@ -70,13 +73,17 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
   const configKey = options.configPath !== undefined ? '--config' : 'LATCHKEY_CONFIG';
   const configPath = options.configPath ?? fromEnv.configPath;
   const configFile = configPath !== undefined ? resolve(cwd, configPath) : undefined;
-  let file: FileConfig | undefined;
+  let file: FileConfig;
+  let failedSections: ReadonlySet<string> = new Set();
   if (configFile !== undefined) {
-    file = await readConfigFile(configFile, configKey, env, cwd, issues, secrets);
-    if (file === undefined) throw fail(configFile);
+    const read = await readConfigFile(configFile, configKey, env, cwd, issues, secrets);
+    if (read === undefined) throw fail(configFile);
+    file = read.file;
+    failedSections = read.failedSections;
   } else {
     file = fileSchema.parse({});
   }
+  const schemaIssues = issues.length;
 
   // 5. Merge: environment variables override the file.
   let issuerKey = fromEnv.issuer !== undefined ? 'LATCHKEY_ISSUER' : 'issuer';
@@ -132,6 +139,12 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
     issues.push({ path: 'default_organization', message: `unknown organization "${defaultOrganization}"` });
   }
   const users = buildUsers(file.users ?? [], organizations, defaultOrganization, issues);
+  const admin = buildAdmin(file.admin, organizations, clients, issues);
+
+  if (failedSections.size > 0) {
+    const crossField = issues.splice(schemaIssues);
+    issues.push(...crossField.filter((issue) => !dependsOnFailed(issue.path, failedSections)));
+  }
 
   // 7. Production refuses development defaults (an http issuer, a generated key file, `users:`).
   if (mode === 'production') {
@@ -190,6 +203,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
     organizations,
     users,
     configFile,
+    admin,
   };
   return deepFreeze(config);
 }
@@ -202,7 +216,7 @@ async function readConfigFile(
   cwd: string,
   issues: ConfigIssue[],
   secrets: Set<string>,
-): Promise<FileConfig | undefined> {
+): Promise<{ file: FileConfig; failedSections: ReadonlySet<string> } | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -248,17 +262,49 @@ async function readConfigFile(
     references.failedPaths.some(
       (failed) => path === failed || path.startsWith(`${failed}.`) || path.startsWith(`${failed}[`),
     );
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return { file: parsed.data, failedSections: new Set() };
   for (const issue of zodIssues(parsed.error.issues)) if (!underFailed(issue.path)) issues.push(issue);
-  return undefined;
+  // Every problem in one pass: the sections that are valid on their own still go through the
+  // cross-field checks below, so fixing the reported problems does not reveal a second batch.
+  const partial: Record<string, unknown> = {};
+  const failedSections = new Set<string>();
+  const shape = fileSchema.shape as Record<string, z.ZodType>;
+  for (const [key, section] of Object.entries(shape)) {
+    const one = section.safeParse(root[key], { error: (issue) => issueMessage(issue) });
+    if (one.success) partial[key] = one.data;
+    else {
+      failedSections.add(key);
+      partial[key] = section.safeParse(undefined).data;
+    }
+  }
+  return { file: partial as FileConfig, failedSections };
 }
 
-function zodIssues(list: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+/**
+ * Cross-field problems that only follow from a broken section (a user whose organization is in a
+ * list that failed validation) are left out: they would vanish with the fix of that section.
+ */
+const DEPENDS_ON: Record<string, string[]> = {
+  users: ['organizations', 'default_organization'],
+  organizations: ['clients', 'lifetimes'],
+  default_organization: ['organizations'],
+  admin: ['organizations', 'clients'],
+};
+
+function dependsOnFailed(path: string, failed: ReadonlySet<string>): boolean {
+  const section = /^[a-z_0-9]+/.exec(path)?.[0] ?? '';
+  return (DEPENDS_ON[section] ?? []).some((d) => failed.has(d));
+}
+
+function zodIssues(list: readonly z.core.$ZodIssue[], prefix: (string | number)[] = []): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of list) {
-    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const path = [...prefix, ...issue.path.filter((p): p is string | number => typeof p !== 'symbol')];
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: formatPath([...path, key]), message: 'unknown key' });
+      const known = keysAt(fileSchema, path);
+      for (const key of issue.keys) {
+        out.push({ path: formatPath([...path, key]), message: `unknown key${didYouMean(key, known)}` });
+      }
     } else {
       out.push({ path: formatPath(path), message: issue.message });
     }

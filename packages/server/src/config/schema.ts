@@ -331,6 +331,14 @@ const argon2 = z
   })
   .prefault({});
 
+/** Who may use the admin API and console, and which apps besides the console may call it. */
+const admin = z
+  .strictObject({
+    administrators: z.array(z.strictObject({ email, organization: identifier.optional() })).default([]),
+    clients: z.array(identifier).default([]),
+  })
+  .prefault({});
+
 export const fileSchema = z.strictObject({
   issuer: z.string().optional(),
   database: z.string().optional(),
@@ -346,6 +354,7 @@ export const fileSchema = z.strictObject({
   resources: z.array(resource).default([]),
   organizations: z.array(organization).default([]),
   users: z.array(user).optional(),
+  admin,
 });
 
 export type FileConfig = z.output<typeof fileSchema>;
@@ -395,3 +404,6 @@ export function issueMessage(issue: z.core.$ZodRawIssue): string {
       return 'is invalid';
   }
 }
+
+/** The schemas the admin API validates a connection and a policy with (the same as the file's). */
+export { connection as connectionSchema, policy as policySchema };

@@ -195,4 +195,12 @@ export interface LatchkeyConfig {
   users: DevUserConfig[];
   /** Absolute path of the YAML file, if one was used. */
   configFile?: string | undefined;
+  admin: AdminConfig;
+}
+
+export interface AdminConfig {
+  /** Administrators declared in the file (by email); `organizationId` absent: instance administrator. */
+  administrators: { email: string; organizationId?: string | undefined }[];
+  /** Clients besides the console that may obtain access tokens for `<issuer>/admin/api`. */
+  clients: string[];
 }

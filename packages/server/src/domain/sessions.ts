@@ -3,6 +3,7 @@ import { type AccountRecord, listAccountRecords, revokeAllForAccount } from '../
 import type { Database, Dialect } from '../storage/database.js';
 import type { Schema } from '../storage/schema.js';
 import { recordSessionEnd, type SessionEndInput, type SessionEndReason } from '../storage/session-ends.js';
+import { listSessionsOf, type SessionListing } from './session-list.js';
 
 export type { SessionEndReason } from '../storage/session-ends.js';
 
@@ -40,6 +41,7 @@ export interface SessionControl {
   endBrowserSession(userId: string, sessionId: string): Promise<void>;
   /** One app's grant of the user and everything issued under it (refresh and access tokens). */
   endGrant(userId: string, grantId: string): Promise<void>;
+  /** The raw engine records (Session, Grant, RefreshToken). */
   list(userId: string): Promise<AccountRecord[]>;
   /**
    * The same operations on a transaction's connection (`db.transaction().execute(trx => …)`), so a
@@ -47,6 +49,8 @@ export interface SessionControl {
    * (domain/offboarding.ts: disable + revoke + audit). The session end is delivered at its commit.
    */
   within(trx: Kysely<Schema>): SessionControl;
+  /** Sessions per app and device, as people read them (session-list.ts). */
+  listing(userId: string): Promise<SessionListing>;
 }
 
 export function createSessionControl(database: Pick<Database, 'db' | 'dialect'>): SessionControl {
@@ -121,6 +125,7 @@ function sessionControlOn(db: Kysely<Schema>, dialect: Dialect): SessionControl 
       }),
     list: (userId) => listAccountRecords({ db }, userId),
     within: (trx) => sessionControlOn(trx, dialect),
+    listing: (userId) => listSessionsOf({ db }, userId),
   };
 }
 

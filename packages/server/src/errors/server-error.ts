@@ -56,6 +56,9 @@ export const ERROR_CODES = {
   usage: 400,
   // SCIM provisioning (RFC 7644 §3.12: the SCIM error carries the status and scimType)
   scim_request_refused: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  upstream_managed: 409,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,6 +1,9 @@
 import type Provider from 'oidc-provider';
 import { accountClient } from '../account/account-client.js';
 import { registerAccountPages } from '../account/account-routes.js';
+import { createAdminContext } from '../admin/context.js';
+import { adminApiResource } from '../admin/resources.js';
+import { registerAdminApi } from '../admin-api/register.js';
 import type { LatchkeyConfig } from '../config/types.js';
 import { deriveKey } from '../crypto/derive-key.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -176,6 +179,9 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
     const resources = new Map(config.resources.map((r) => [r.id, r] as const));
     const dpopNonceSecret = deriveKey(config.secret, 'latchkey/dpop-nonce');
     const signInStates = signInStateStore(repos.signInStates, config.lifetimes.interaction * 1000);
+    // Latchkey's own admin API is a resource too (RFC 8707), for the console and admin.clients.
+    const adminApi = adminApiResource(config);
+    resources.set(adminApi.id, adminApi);
     const build = () =>
       buildProvider({
         config,
@@ -345,6 +351,22 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         }),
       ...(metrics ? [(app: Parameters<RouteSet>[0]) => metrics.register(app)] : []),
       (app) => sessionEvents.register(app),
+      (app) =>
+        registerAdminApi(app, {
+          admin: createAdminContext(
+            {
+              config,
+              database,
+              repos,
+              hasher: () => hasher,
+              throttle: () => ({ throttle, shared: config.redisUrl !== undefined }),
+              close: async () => {},
+            },
+            'server',
+          ),
+          jwks: () => keys.jwks(),
+          log: options.log,
+        }),
     ];
 
     return {

@@ -1,4 +1,5 @@
-import type { AdminContext } from '../admin/context.js';
+import { userInfo } from 'node:os';
+import { type AdminContext, createAdminContext } from '../admin/context.js';
 import type { LatchkeyConfig } from '../config/types.js';
 import { createPasswordHasher, type PasswordHasher } from '../domain/passwords/password-hasher.js';
 import {
@@ -36,35 +37,43 @@ export async function openAdmin(
     database: { poolSize: 2 },
     applyConfig: options.applyConfig,
   });
-  const actor = options.actor ?? 'cli';
+  const actor = options.actor ?? operatorActor();
   let throttleStore: ThrottleStore | undefined;
   let throttle: Throttle | undefined;
-  return {
-    config,
-    database,
-    repos,
+  return createAdminContext(
+    {
+      config,
+      database,
+      repos,
+      hasher: getHasher,
+      throttle() {
+        if (!throttle) {
+          throttleStore = config.redisUrl ? redisThrottleStore(config.redisUrl) : memoryThrottleStore();
+          throttle = createThrottle(throttleStore);
+        }
+        return { throttle, shared: config.redisUrl !== undefined };
+      },
+      async close() {
+        await throttleStore?.close();
+        await database.close();
+      },
+    },
     actor,
-    hasher: getHasher,
-    throttle() {
-      if (!throttle) {
-        throttleStore = config.redisUrl ? redisThrottleStore(config.redisUrl) : memoryThrottleStore();
-        throttle = createThrottle(throttleStore);
-      }
-      return { throttle, shared: config.redisUrl !== undefined };
-    },
-    audit: (event) =>
-      repos.audit.append({
-        action: event.action,
-        outcome: event.outcome ?? 'success',
-        actor,
-        userId: event.userId,
-        organizationId: event.organizationId,
-        clientId: event.clientId,
-        details: event.details,
-      }),
-    async close() {
-      await throttleStore?.close();
-      await database.close();
-    },
-  };
+  );
+}
+
+/**
+ * The audit log's actor for a command run on the server: the operating-system account that ran it
+ * (`os:alice`; SUDO_USER first, so `sudo latchkey admin …` names the person, not root).
+ */
+export function operatorActor(env: NodeJS.ProcessEnv = process.env): string {
+  let login = env.SUDO_USER || env.LOGNAME || env.USER;
+  if (!login) {
+    try {
+      login = userInfo().username;
+    } catch {
+      login = `uid ${process.getuid?.() ?? 'unknown'}`;
+    }
+  }
+  return `os:${login}`;
 }

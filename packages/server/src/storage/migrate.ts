@@ -5,6 +5,7 @@ import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-expiry-indexes.js';
 import * as m0003 from './migrations/0003-partial-lookup-indexes.js';
 import * as m0004 from './migrations/0004-superseded-refresh-tokens.js';
+import * as m0005 from './migrations/0005-admins-and-session-origins.js';
 import * as m0006 from './migrations/0006-scim.js';
 import * as m0007 from './migrations/0007-session-end-events.js';
 
@@ -19,6 +20,7 @@ function migrations(dialect: Database['dialect']): Record<string, Migration> {
     '0002-expiry-indexes': { up: (db) => m0002.up(db, dialect) },
     '0003-partial-lookup-indexes': { up: (db) => m0003.up(db, dialect) },
     '0004-superseded-refresh-tokens': { up: (db) => m0004.up(db, dialect) },
+    '0005-admins-and-session-origins': { up: (db) => m0005.up(db, dialect) },
     '0006-scim': { up: (db) => m0006.up(db, dialect) },
     '0007-session-end-events': { up: (db) => m0007.up(db, dialect) },
   };

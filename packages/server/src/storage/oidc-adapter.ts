@@ -186,6 +186,9 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
           consumed_at: null,
           grace_used_at: null,
           created_at: param('created_at'),
+          ip: param('ip'),
+          user_agent: param('user_agent'),
+          updated_at: param('updated_at'),
         })
         .onConflict((oc) =>
           oc.columns(['model', 'id']).doUpdateSet((eb) => ({
@@ -195,6 +198,9 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
             uid: eb.ref('excluded.uid'),
             user_code: eb.ref('excluded.user_code'),
             expires_at: eb.ref('excluded.expires_at'),
+            ip: eb.ref('excluded.ip'),
+            user_agent: eb.ref('excluded.user_agent'),
+            updated_at: eb.ref('excluded.updated_at'),
           })),
         ),
     ),
@@ -276,6 +282,8 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         user_code: typeof payload.userCode === 'string' ? ids.userCode(payload.userCode) : null,
         expires_at: expiresIn ? at + expiresIn * 1000 : null,
         created_at: at,
+        ...savedFrom(this.model, Provider.ctx),
+        updated_at: at,
       };
       const ctx = Provider.ctx;
       const held = heldRotationOf(ctx);
@@ -468,4 +476,20 @@ function clientIdOf(rows: { payload: string }[]): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The models a person's session listing shows (domain/session-list.ts): where the engine request
+ * that saved them came from. Koa's `ctx.ip` is the client's address as Fastify's trusted-proxy
+ * verdict gave it (http/provider-mount.ts). Other models (access tokens, codes) keep nulls: nothing
+ * lists them, and the hot path writes no extra bytes for them.
+ */
+const ORIGIN_MODELS = new Set(['Session', 'Grant', 'RefreshToken']);
+
+function savedFrom(model: string, ctx: unknown): { ip: string | null; user_agent: string | null } {
+  if (!ORIGIN_MODELS.has(model) || !ctx || typeof ctx !== 'object') return { ip: null, user_agent: null };
+  const koa = ctx as { ip?: unknown; get?: (header: string) => string };
+  const ip = typeof koa.ip === 'string' && koa.ip ? koa.ip.slice(0, 64) : null;
+  const agent = typeof koa.get === 'function' ? koa.get('user-agent') : '';
+  return { ip, user_agent: agent ? agent.slice(0, 512) : null };
 }

@@ -3,6 +3,7 @@ import { DecryptionError } from '../crypto/secret-box.js';
 import { ServerError } from '../errors/server-error.js';
 import type { Database } from './database.js';
 import { actionTokensRepository } from './repositories/action-tokens.js';
+import { administratorsRepository } from './repositories/administrators.js';
 import { auditRepository } from './repositories/audit.js';
 import { clientsRepository } from './repositories/clients.js';
 import { credentialsRepository } from './repositories/credentials.js';
@@ -34,6 +35,7 @@ export function createRepositories(database: Database, box: SecretBox) {
     replayCache: replayCacheRepository(database),
     actionTokens: actionTokensRepository(database),
     scim: scimRepository(database),
+    administrators: administratorsRepository(database),
   };
 }
 

@@ -45,6 +45,9 @@ const PG_TYPES: Record<keyof RecordValues, string> = {
   user_code: 'text',
   expires_at: 'bigint',
   created_at: 'bigint',
+  ip: 'text',
+  user_agent: 'text',
+  updated_at: 'bigint',
 };
 const COLUMNS = Object.keys(PG_TYPES) as (keyof RecordValues)[];
 
@@ -72,7 +75,8 @@ function postgresText(rows: number): string {
     '  where exists (select 1 from consumed)',
     '  on conflict (model, id) do update set',
     '    payload = excluded.payload, grant_id = excluded.grant_id, account_id = excluded.account_id,',
-    '    uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at',
+    '    uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at,',
+    '    ip = excluded.ip, user_agent = excluded.user_agent, updated_at = excluded.updated_at',
     '  returning 1',
     ')',
     'select (select count(*) from consumed)::int as consumed, (select count(*) from inserted)::int as inserted',

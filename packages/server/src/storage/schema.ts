@@ -112,6 +112,11 @@ export interface Schema {
     /** A refresh token the reuse grace replaced (the successor of a forgiven token): presenting it is a fork. */
     superseded_at: number | null;
     created_at: number;
+    /** Where the engine request that last saved the record came from (0005); null outside a request. */
+    ip: string | null;
+    user_agent: string | null;
+    /** When the record was last saved (0005); null for records saved before it. */
+    updated_at: number | null;
   };
   sign_in_states: { id: string; data: string; expires_at: number };
   upstream_requests: {
@@ -167,4 +172,14 @@ export interface Schema {
     updated_at: number;
   };
   scim_group_members: { group_id: string; user_id: string; created_at: number };
+  administrators: {
+    /** `<user id>:<organization id or *>` */
+    id: string;
+    user_id: string;
+    /** null: instance administrator */
+    organization_id: string | null;
+    source: 'config' | 'admin';
+    granted_by: string | null;
+    created_at: number;
+  };
 }

@@ -24,6 +24,7 @@ forEachDatabase('database and migrations', (store) => {
       '0002-expiry-indexes',
       '0003-partial-lookup-indexes',
       '0004-superseded-refresh-tokens',
+      '0005-admins-and-session-origins',
       '0006-scim',
       '0007-session-end-events',
     ]);

@@ -203,6 +203,14 @@ export function organizationsRepository(database: Database, box: SecretBox) {
       });
     },
 
+    async setPolicy(id: string, policy: OrganizationPolicy): Promise<void> {
+      await db
+        .updateTable('organizations')
+        .set({ policy: JSON.stringify(policy), updated_at: Date.now() })
+        .where('id', '=', id)
+        .execute();
+    },
+
     async remove(id: string): Promise<boolean> {
       const result = await db.deleteFrom('organizations').where('id', '=', id).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;

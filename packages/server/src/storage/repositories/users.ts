@@ -133,6 +133,55 @@ export function usersRepository(database: Database, box: SecretBox) {
       return (await query.execute()).map(toUser);
     },
 
+    /**
+     * A page of users by email then id (keyset: `after` is the last row of the previous page);
+     * `query` matches part of the email or name, case-insensitively.
+     */
+    async search(filter: {
+      query?: string | undefined;
+      status?: 'active' | 'disabled' | undefined;
+      organizationIds?: readonly string[] | undefined;
+      after?: { email: string; id: string } | undefined;
+      limit: number;
+    }): Promise<User[]> {
+      let q = db
+        .selectFrom('users')
+        .selectAll()
+        .orderBy('email_normalized')
+        .orderBy('id')
+        .limit(filter.limit);
+      if (filter.organizationIds !== undefined) {
+        if (filter.organizationIds.length === 0) return [];
+        q = q.where('organization_id', 'in', [...filter.organizationIds]);
+      }
+      if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+      if (filter.query) {
+        const like = `%${filter.query
+          .trim()
+          .toLowerCase()
+          .replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        q = q.where((eb) =>
+          eb.or([
+            eb(eb.fn('lower', [eb.fn.coalesce('email', eb.val(''))]), 'like', like),
+            eb(eb.fn('lower', [eb.fn.coalesce('name', eb.val(''))]), 'like', like),
+          ]),
+        );
+      }
+      const after = filter.after;
+      if (after) {
+        q = q.where((eb) =>
+          eb.or([
+            eb(eb.fn.coalesce('email_normalized', eb.val('')), '>', after.email),
+            eb.and([
+              eb(eb.fn.coalesce('email_normalized', eb.val('')), '=', after.email),
+              eb('id', '>', after.id),
+            ]),
+          ]),
+        );
+      }
+      return (await q.execute()).map(toUser);
+    },
+
     async setStatus(id: string, status: 'active' | 'disabled'): Promise<boolean> {
       const result = await db
         .updateTable('users')
