@@ -147,7 +147,7 @@ export async function disableUser(
   const result = await disableUserEverywhere(
     { database: ctx.database, sessions: createSessionControl(ctx.database) },
     user.id,
-    { actor: ctx.actor, reason: 'admin_disable' },
+    { actor: ctx.actor, reason: 'admin_disable', origin: ctx.origin },
   );
   if (!result) throw new AdminError('not_found', `no user ${emailOrId}`);
   return { user: summarize({ ...user, status: 'disabled' }), revoked: result.revoked };

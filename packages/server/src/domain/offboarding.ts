@@ -14,6 +14,8 @@ export interface DisableOptions {
   reason: string;
   /** More to record in the audit event's details (e.g. the SCIM request id). */
   details?: Record<string, unknown> | undefined;
+  /** Where the request came from (the admin API's or SCIM client's address and user agent). */
+  origin?: { ip?: string | undefined; userAgent?: string | undefined } | undefined;
 }
 
 export interface DisableResult {
@@ -66,6 +68,8 @@ export async function disableUserEverywhere(
       actor: options.actor,
       userId,
       organizationId: user.organization_id,
+      ip: options.origin?.ip,
+      userAgent: options.origin?.userAgent,
       details: { ...options.details, reason: options.reason, revoked, wasActive: user.status === 'active' },
     });
     return {
