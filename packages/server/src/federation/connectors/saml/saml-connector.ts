@@ -382,7 +382,8 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
         privateKey: options.spPrivateKey,
         signatureAlgorithm: 'sha256',
       });
-      await deps.requestStore.save(requestId, now() + requestTtlMs);
+      // Kept apart from AuthnRequest IDs: a LogoutResponse can never consume a pending sign-in.
+      await deps.requestStore.save(`logout:${requestId}`, now() + requestTtlMs);
       return saml.getLogoutUrlAsync(
         {
           issuer: metadata.entityId,
@@ -433,7 +434,7 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
       if (!issuer || textOf(issuer) !== metadata.entityId)
         fail('invalid_response', 'LogoutResponse from another issuer');
       const inResponseTo = attributeOf(response, 'InResponseTo');
-      if (!inResponseTo || !(await deps.requestStore.consume(inResponseTo))) {
+      if (!inResponseTo || !(await deps.requestStore.consume(`logout:${inResponseTo}`))) {
         fail('state_mismatch', 'LogoutRequest unknown, expired or already answered');
       }
     },
