@@ -50,6 +50,8 @@ function profileOf(identity: VerifiedIdentity): Record<string, unknown> {
     ...(identity.subjectLabel ? { label: identity.subjectLabel } : {}),
     ...(identity.name ? { name: identity.name } : {}),
     ...(identity.email ? { email: identity.email } : {}),
+    // The last SAML sign-in's NameID format and SessionIndex: SP-initiated logout names them.
+    ...(identity.samlSession ? { saml_session: identity.samlSession } : {}),
   };
 }
 

@@ -46,6 +46,7 @@ import { registerSignIn } from '../sign-in/flow.js';
 import { signInStateStore } from '../sign-in/state.js';
 import { SIGN_IN_TABLE } from '../sign-in/table.js';
 import { registerUpstreamCallbacks } from '../sign-in/upstream-callbacks.js';
+import { spLogoutUrl } from '../sign-in/upstream-logout.js';
 import type { Database } from '../storage/database.js';
 import { rehashLegacyRecords } from '../storage/record-ids.js';
 import type { Repositories } from '../storage/repositories.js';
@@ -189,6 +190,15 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         accounts,
         keys,
         findResource: (id) => resources.get(id),
+        upstreamLogoutUrl: (accountId) =>
+          spLogoutUrl(
+            {
+              users: repos.users,
+              organizationDetails: async (id) => (await repos.organizations.listWithDetails({ id }))[0],
+              connectors,
+            },
+            accountId,
+          ),
         // The same on every process (derived from the operator secret): a nonce one process issued
         // is good at any other (RFC 9449 §8).
         dpopNonceSecret,

@@ -48,6 +48,11 @@ export interface ProviderDeps {
   dpopNonceSecret: Buffer;
   /** A token request refused for want of the right DPoP proof (RFC 9449): the audit log. */
   onDpopRefused?(event: DpopRefused): void | Promise<void>;
+  /**
+   * SP-initiated upstream logout (SAML single logout): the IdP URL to send a person to after they
+   * signed out of their whole browser session at Latchkey, or undefined when there is none.
+   */
+  upstreamLogoutUrl?(accountId: string): Promise<string | undefined>;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;
   /**
@@ -252,6 +257,23 @@ export function buildProvider(deps: ProviderDeps): Provider {
       ),
     );
   if (deps.devicePolls) provider.use(devicePollingMiddleware(deps.devicePolls));
+  // A whole browser session ended at Latchkey's sign-out (end_session confirm, "sign out of all"):
+  // when it came from a SAML connection with single logout, the browser goes on to the IdP with a
+  // LogoutRequest, and the IdP's LogoutResponse lands on /saml/:connection/slo, which shows the
+  // signed-out page. An app's own post_logout_redirect_uri keeps its redirect (no return address
+  // is stored for the round trip).
+  const upstreamLogoutUrl = deps.upstreamLogoutUrl;
+  if (upstreamLogoutUrl)
+    provider.use(async (ctx, next) => {
+      await next();
+      const oidc = (ctx as Partial<KoaContextWithOIDC>).oidc;
+      if (oidc?.route !== 'end_session_confirm' || ctx.status < 300 || ctx.status >= 400) return;
+      const accountId = oidc.session?.accountId;
+      if (!accountId || !oidc.params?.logout) return;
+      if (!ctx.response.get('location').startsWith(oidc.urlFor('end_session_success'))) return;
+      const url = await upstreamLogoutUrl(accountId);
+      if (url) ctx.redirect(url);
+    });
   // RFC 8628 §3.3.1: verification_uri_complete opens the code page with the code pre-filled, and the
   // person still presses Continue before the confirmation page. (The engine would post the code on
   // its own, skipping the person's look at the code page.)

@@ -253,6 +253,27 @@ export function registerUpstreamCallbacks(
       const query: Record<string, string> = {};
       for (const [key, value] of Object.entries(request.query ?? {}))
         if (typeof value === 'string') query[key] = value;
+      if (query.SAMLResponse !== undefined) {
+        // The IdP's answer to the LogoutRequest of an SP-initiated logout (sign-in/upstream-logout.ts):
+        // the Latchkey session already ended; a refused answer means the IdP session may live on.
+        try {
+          await connector.verifyLogoutResponse({ query, rawQuery: request.url.split('?')[1] ?? '' });
+        } catch (error) {
+          const upstream = asUpstreamError(error);
+          request.log.warn(
+            { err: { name: upstream.name, code: upstream.code }, connection: connectionId },
+            'SAML LogoutResponse refused',
+          );
+          await audit('failure', { initiator: 'sp', reason: upstream.code, cause: causeSummary(upstream) });
+          return sendPage(
+            reply,
+            messagePage({ title: messages.upstreamLogoutTitle, message: messages.upstreamLogoutRefused }),
+            400,
+          );
+        }
+        await audit('success', { initiator: 'sp' });
+        return sendPage(reply, messagePage({ title: messages.signedOutTitle, message: messages.signedOut }));
+      }
       let verified: Awaited<ReturnType<SamlConnector['verifyLogoutRequest']>>;
       try {
         verified = await connector.verifyLogoutRequest({ query, rawQuery: request.url.split('?')[1] ?? '' });

@@ -26,6 +26,7 @@ const ORGS = {
   encrypted: 'receive assertions encrypted to the SP certificate',
   plain: 'want encrypted assertions from an IdP that sends them in the clear',
   slo: 'end the Latchkey browser session on the IdP’s LogoutRequest',
+  spslo: 'send the IdP a signed LogoutRequest when the person signs out at Latchkey',
 } as const;
 type Org = keyof typeof ORGS;
 
@@ -62,6 +63,7 @@ describe('SAML connection options: signed AuthnRequests and encrypted assertions
       encrypted: { encryptAssertions: true },
       plain: {},
       slo: { spSloUrl: upstreamUrls(issuer, 'slo-saml').samlSlo },
+      spslo: { spSloUrl: upstreamUrls(issuer, 'spslo-saml').samlSlo },
     };
     for (const org of Object.keys(ORGS) as Org[]) {
       const urls = upstreamUrls(issuer, `${org}-saml`);
@@ -83,6 +85,7 @@ describe('SAML connection options: signed AuthnRequests and encrypted assertions
       encrypted: `${files('sp', sp)}, want_assertions_encrypted: true`,
       plain: `${files('sp', sp)}, want_assertions_encrypted: true`,
       slo: files('sp', sp),
+      spslo: files('sp', sp),
     };
     const organizations = (Object.keys(ORGS) as Org[])
       .map(
@@ -264,5 +267,64 @@ argon2: { memory_cost: 1024, time_cost: 1, parallelism: 1 }
       organizationId: 'slo',
       details: { connection: 'slo-saml', sessionsEnded: expect.any(Number) },
     });
+  });
+
+  it('SP-initiated single logout: signing out at Latchkey sends the IdP a signed LogoutRequest for the person, and only its signed LogoutResponse is accepted', async () => {
+    const { pending, idp } = await toIdp('spslo');
+    await signInAtIdp();
+    const tokens = await handoff(pending);
+    const userId = String(tokens.claims()?.sub);
+    const browserSessions = async () =>
+      (
+        await server.parts.database.db
+          .selectFrom('oidc_records')
+          .select('id')
+          .where('model', '=', 'Session')
+          .where('account_id', '=', userId)
+          .execute()
+      ).length;
+    expect(await browserSessions()).toBeGreaterThan(0);
+    const [identity] = await server.parts.repos.users.identitiesOf(userId);
+    const stored = identity?.profile.saml_session as { sessionIndex?: string } | undefined;
+    expect(stored?.sessionIndex).toBeTruthy();
+
+    await page.goto(`${issuer}/session/end`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL((url) => url.href.startsWith(upstreamUrls(issuer, 'spslo-saml').samlSlo));
+    await waitForText(page.locator('h1'), 'Signed out');
+    await waitForText(page.locator('body'), /You are signed out of Latchkey/);
+
+    expect(idp.logoutRequests).toHaveLength(1);
+    const received = idp.logoutRequests[0]!;
+    expect(received).toMatchObject({
+      signed: true,
+      issuer: upstreamUrls(issuer, 'spslo-saml').samlEntityId,
+      nameId: identity?.subject,
+      sessionIndex: stored?.sessionIndex,
+      answered: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+    });
+    expect(await browserSessions()).toBe(0);
+
+    // Forged answers: unsigned, signed by a key the IdP never published, to a request never sent,
+    // and the IdP's genuine answer a second time (the request is answered already).
+    for (const url of [
+      idp.logoutResponseUrl(received.id, { signed: false }),
+      idp.logoutResponseUrl(received.id, { key: 'foreign' }),
+      idp.logoutResponseUrl('_never-sent'),
+      idp.logoutResponseUrl(received.id),
+    ]) {
+      const refused = await page.goto(url);
+      expect(refused?.status()).toBe(400);
+      await waitForText(page.locator('[role=alert]'), /sign-out request that Latchkey cannot accept/);
+    }
+    const events = await server.parts.repos.audit.query({ action: 'upstream_logout', limit: 20 });
+    const ours = events.filter((e) => e.organizationId === 'spslo');
+    expect(ours.map((e) => [e.outcome, e.details.reason ?? null])).toEqual(
+      expect.arrayContaining([
+        ['success', null],
+        ['failure', 'invalid_signature'],
+        ['failure', 'state_mismatch'],
+      ]),
+    );
   });
 });

@@ -2,6 +2,7 @@ export { type ParsedAuthnRequest, parseRedirectAuthnRequest } from './authn-requ
 export { SAML_RESPONSE_VARIANTS, type SamlResponseVariant } from './responses.js';
 export {
   type CraftedPost,
+  type ReceivedLogoutRequest,
   type StandinSamlIdp,
   type StandinSamlIdpOptions,
   type StandinSamlUser,

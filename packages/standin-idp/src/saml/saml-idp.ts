@@ -45,6 +45,18 @@ export interface ReceivedAuthnRequest {
   sigAlg?: string | undefined;
 }
 
+/** An SP-initiated LogoutRequest as it reached the stand-in (SAML Profiles §4.4.3), for tests to assert on. */
+export interface ReceivedLogoutRequest {
+  id: string;
+  issuer?: string | undefined;
+  nameId?: string | undefined;
+  sessionIndex?: string | undefined;
+  /** A valid HTTP-Redirect signature by the SP certificate. */
+  signed: boolean;
+  /** The StatusCode the stand-in answered with (Success only for a signed request from the SP). */
+  answered: string;
+}
+
 /** The form fields an HTTP-POST binding response carries (SAML Bindings §3.5). */
 export interface CraftedPost {
   body: { SAMLResponse: string; RelayState?: string };
@@ -68,6 +80,13 @@ export interface StandinSamlIdp {
   logoutRequestUrl(email: string, options?: { signed?: boolean; key?: 'idp' | 'foreign' }): string;
   /** The StatusCode of every LogoutResponse the service provider sent back, oldest first. */
   readonly logoutResponses: string[];
+  /** Every LogoutRequest the service provider sent (SP-initiated logout), oldest first. */
+  readonly logoutRequests: ReceivedLogoutRequest[];
+  /**
+   * A LogoutResponse (Success) to `spSloUrl` answering `inResponseTo`, signed with the IdP's key
+   * unless `signed: false` (or with a key nobody published): what a forger would send.
+   */
+  logoutResponseUrl(inResponseTo: string, options?: { signed?: boolean; key?: 'idp' | 'foreign' }): string;
   /** Publishes a new signing certificate next to the old one and signs with it from now on (rotation). */
   rotateSigningKey(): void;
   /** Drops every published certificate but the current one (the end of a rotation). */
@@ -110,6 +129,43 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
   const pending = new Map<string, { request: ParsedAuthnRequest; expiresAt: number }>();
   const received: ReceivedAuthnRequest[] = [];
   const logoutResponses: string[] = [];
+  const logoutRequests: ReceivedLogoutRequest[] = [];
+
+  /** SAML Bindings §3.4.4.1: sign the query as sent (SAMLRequest/SAMLResponse, RelayState, SigAlg). */
+  function signedRedirect(
+    target: string,
+    query: URLSearchParams,
+    how: { signed?: boolean; key?: 'idp' | 'foreign' } = {},
+  ): string {
+    if (how.signed !== false) {
+      query.set('SigAlg', 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+      const key = how.key === 'foreign' ? foreignKey : signingKey;
+      query.set(
+        'Signature',
+        sign('sha256', Buffer.from(query.toString()), key.privateKey).toString('base64'),
+      );
+    }
+    return `${target}?${query.toString()}`;
+  }
+
+  function logoutResponseUrl(
+    inResponseTo: string,
+    how: { signed?: boolean; key?: 'idp' | 'foreign'; status?: string; relayState?: string } = {},
+  ): string {
+    if (!options.spSloUrl) throw new Error('no spSloUrl');
+    const xml =
+      `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="${SAML_ASSERTION_NS}"` +
+      ` ID="_${randomBytes(20).toString('hex')}" Version="2.0" IssueInstant="${new Date().toISOString()}"` +
+      ` Destination="${escapeXml(options.spSloUrl)}" InResponseTo="${escapeXml(inResponseTo)}">` +
+      `<saml:Issuer>${escapeXml(entityId)}</saml:Issuer>` +
+      `<samlp:Status><samlp:StatusCode Value="${escapeXml(how.status ?? 'urn:oasis:names:tc:SAML:2.0:status:Success')}"/></samlp:Status>` +
+      '</samlp:LogoutResponse>';
+    const query = new URLSearchParams({
+      SAMLResponse: deflateRawSync(Buffer.from(xml, 'utf8')).toString('base64'),
+    });
+    if (how.relayState) query.set('RelayState', how.relayState);
+    return signedRedirect(options.spSloUrl, query, how);
+  }
 
   function logoutRequestUrl(email: string, how: { signed?: boolean; key?: 'idp' | 'foreign' } = {}): string {
     const user = findUser(email);
@@ -283,6 +339,43 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
       res.end(metadataXml());
       return;
     }
+    if (req.method === 'GET' && url.pathname === '/saml/slo' && url.searchParams.has('SAMLRequest')) {
+      // An SP-initiated LogoutRequest: answered Success only when the SP signed it.
+      let xml: string;
+      try {
+        xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest') ?? '', 'base64')).toString(
+          'utf8',
+        );
+      } catch {
+        page(res, 400, 'Bad request', '<p>SAMLRequest is not DEFLATE-encoded.</p>');
+        return;
+      }
+      const doc = new DOMParser().parseFromString(xml, 'text/xml');
+      const root = doc.documentElement;
+      const first = (name: string) => {
+        const found = root?.getElementsByTagNameNS('*', name)[0];
+        return found?.textContent ?? undefined;
+      };
+      const id = root?.getAttribute('ID') ?? '';
+      const { signed } = redirectSignatureValid(req.url?.split('?')[1] ?? '');
+      const answered = signed
+        ? 'urn:oasis:names:tc:SAML:2.0:status:Success'
+        : 'urn:oasis:names:tc:SAML:2.0:status:Requester';
+      logoutRequests.push({
+        id,
+        issuer: first('Issuer'),
+        nameId: first('NameID'),
+        sessionIndex: first('SessionIndex'),
+        signed,
+        answered,
+      });
+      const relayState = url.searchParams.get('RelayState') ?? undefined;
+      res.writeHead(303, {
+        location: logoutResponseUrl(id, { status: answered, ...(relayState ? { relayState } : {}) }),
+      });
+      res.end();
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/saml/slo') {
       // The service provider's LogoutResponse to an IdP-initiated logout.
       const encoded = url.searchParams.get('SAMLResponse');
@@ -368,6 +461,8 @@ export async function startStandinSamlIdp(options: StandinSamlIdpOptions): Promi
     received,
     logoutRequestUrl,
     logoutResponses,
+    logoutRequests,
+    logoutResponseUrl,
     rotateSigningKey() {
       signingKey = generateSigningKey(`Latchkey stand-in SAML IdP ${published.length + 1}`);
       published.push(signingKey);

@@ -31,6 +31,8 @@ export interface VerifiedIdentity {
   subjectLabel?: string | undefined;
   /** Claims or attributes as received, for audit and debugging; never rendered to the user. */
   raw: Record<string, unknown>;
+  /** SAML: what an SP-initiated LogoutRequest must name (kept on the identity's profile at sign-in). */
+  samlSession?: { nameIdFormat?: string | undefined; sessionIndex?: string | undefined } | undefined;
 }
 
 export interface StartSignInInput {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import {
   generateServiceProviderMetadata,
   SAML,
@@ -121,6 +122,23 @@ export interface SamlConnector extends RedirectConnector {
     query: Record<string, string>;
     rawQuery: string;
   }): Promise<VerifiedLogoutRequest>;
+  /**
+   * SP-initiated single logout (SAML Profiles §4.4.3): the IdP's SingleLogoutService URL with a
+   * LogoutRequest signed by the SP key for this NameID and SessionIndex (HTTP-Redirect), its ID kept
+   * for the answer. Undefined when the connection cannot do it (no SingleLogoutService in the IdP
+   * metadata, no SP key, or a subject that is not the NameID).
+   */
+  startLogout(input: {
+    subject: string;
+    nameIdFormat?: string | undefined;
+    sessionIndex?: string | undefined;
+  }): Promise<string | undefined>;
+  /**
+   * Verifies the IdP's LogoutResponse to a LogoutRequest of `startLogout` (HTTP-Redirect): signed by
+   * a certificate of the IdP's metadata, from its entity id, Success, answering a request Latchkey
+   * sent and has not seen answered. Throws UpstreamError otherwise.
+   */
+  verifyLogoutResponse(input: { query: Record<string, string>; rawQuery: string }): Promise<void>;
   /** The SP metadata XML to give the IdP's administrator (entity id, ACS URL, NameID format). */
   spMetadata(): string;
 }
@@ -347,6 +365,78 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
       }
       const responseUrl = await saml.getLogoutResponseUrlAsync(profile, query.RelayState ?? '', {}, true);
       return { subject: profile.nameID, sessionIndex: profile.sessionIndex, responseUrl };
+    },
+
+    async startLogout(input): Promise<string | undefined> {
+      const metadata = await currentMetadata();
+      if (!metadata.sloRedirectUrl || !options.spPrivateKey || options.attributes.subject) return undefined;
+      const requestId = `_${randomBytes(20).toString('hex')}`;
+      const saml = new SAML({
+        idpCert: metadata.signingCertificates,
+        issuer: options.spEntityId,
+        callbackUrl: options.callbackUrl,
+        entryPoint: metadata.ssoRedirectUrl,
+        logoutUrl: metadata.sloRedirectUrl,
+        // Our own ID, kept in the shared request store (node-saml's InResponseTo cache is per process).
+        generateUniqueId: () => requestId,
+        privateKey: options.spPrivateKey,
+        signatureAlgorithm: 'sha256',
+      });
+      // Kept apart from AuthnRequest IDs: a LogoutResponse can never consume a pending sign-in.
+      await deps.requestStore.save(`logout:${requestId}`, now() + requestTtlMs);
+      return saml.getLogoutUrlAsync(
+        {
+          issuer: metadata.entityId,
+          nameID: input.subject,
+          nameIDFormat: input.nameIdFormat ?? NAMEID_FORMAT.persistent,
+          ...(input.sessionIndex ? { sessionIndex: input.sessionIndex } : {}),
+        },
+        '',
+        {},
+      );
+    },
+
+    async verifyLogoutResponse(input): Promise<void> {
+      const metadata = await currentMetadata();
+      const { query } = input;
+      if (!query.SAMLResponse || !query.Signature || !query.SigAlg) {
+        // node-saml accepts an unsigned redirect message: anyone could claim the IdP signed the person out.
+        fail('invalid_signature', 'unsigned LogoutResponse');
+      }
+      const saml = new SAML({
+        idpCert: metadata.signingCertificates,
+        issuer: options.spEntityId,
+        callbackUrl: options.callbackUrl,
+        entryPoint: metadata.ssoRedirectUrl,
+        idpIssuer: metadata.entityId,
+        validateInResponseTo: ValidateInResponseTo.never,
+        acceptedClockSkewMs: clockSkewMs,
+      });
+      try {
+        const { loggedOut } = await saml.validateRedirectAsync(query, input.rawQuery);
+        if (!loggedOut) fail('invalid_response', 'not a LogoutResponse');
+      } catch (error) {
+        if (error instanceof UpstreamError) throw error;
+        return fail(classifyNodeSamlError(error), 'node-saml refused the LogoutResponse', error);
+      }
+      // The signature checked out: read who it answers (and who sent it) from the same bytes.
+      let response: Element | undefined;
+      try {
+        const xml = inflateRawSync(Buffer.from(query.SAMLResponse!, 'base64')).toString('utf8');
+        response = parseUntrustedXml(xml).documentElement ?? undefined;
+      } catch (error) {
+        return fail('invalid_response', 'LogoutResponse is not XML', error);
+      }
+      if (!response || !isElement(response, NS.protocol, 'LogoutResponse')) {
+        return fail('invalid_response', 'not a LogoutResponse');
+      }
+      const issuer = onlyChild(response, NS.assertion, 'Issuer');
+      if (!issuer || textOf(issuer) !== metadata.entityId)
+        fail('invalid_response', 'LogoutResponse from another issuer');
+      const inResponseTo = attributeOf(response, 'InResponseTo');
+      if (!inResponseTo || !(await deps.requestStore.consume(`logout:${inResponseTo}`))) {
+        fail('state_mismatch', 'LogoutRequest unknown, expired or already answered');
+      }
     },
 
     spMetadata(): string {
@@ -589,6 +679,14 @@ export function createSamlConnector(options: SamlConnectorOptions, deps: SamlCon
         name,
         groups,
         authenticatedAt,
+        ...(options.attributes.subject
+          ? {}
+          : {
+              samlSession: {
+                nameIdFormat: nameIdFormatReceived,
+                sessionIndex: (authn && attributeOf(authn, 'SessionIndex')) || undefined,
+              },
+            }),
         raw: {
           issuer: textOf(onlyChild(assertion, NS.assertion, 'Issuer')!),
           nameId,
