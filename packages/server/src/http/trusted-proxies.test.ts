@@ -44,13 +44,18 @@ async function failedPasswordFrom(server: TestServer): Promise<string | null> {
     _csrf: csrfOf(emailPage),
     email: 'bob@beta.test',
   });
-  const passwordPage = await afterEmail.text();
+  // Every step answers its POST with 303 to the next step's own page (Back and Reload safe).
+  expect(afterEmail.status).toBe(303);
+  const passwordPage = await (await browser.request(afterEmail.headers.get('location') as string)).text();
   const refused = await browser.post(
     `${interaction}/password`,
     { _csrf: csrfOf(passwordPage), password: 'not the password' },
     { 'x-forwarded-for': '203.0.113.7' },
   );
-  expect(refused.status).toBe(401);
+  expect(refused.status).toBe(303);
+  const again = await browser.request(refused.headers.get('location') as string);
+  expect(again.status).toBe(401);
+  expect(await again.text()).toContain('Wrong password');
   const [event] = await server.parts.repos.audit.query({ action: 'password', limit: 1 });
   return event?.ip ?? null;
 }
