@@ -33,3 +33,6 @@ export declare function spawnChild(
   script: string,
   options?: { args?: string[]; env?: Record<string, string>; execArgv?: string[]; quiet?: boolean },
 ): Child;
+export declare function createScratchPostgres(
+  adminUrl: string,
+): Promise<{ url: string; drop(): Promise<void> }>;

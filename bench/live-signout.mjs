@@ -13,15 +13,13 @@
 // Memory: server B's RSS and V8 heap (after GC) with N apps connected, minus before, per app.
 
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import pg from 'pg';
-import { freePort, here, httpSignIn, percentile, sleep, spawnChild } from './lib.mjs';
+import { createScratchPostgres, freePort, here, httpSignIn, percentile, sleep, spawnChild } from './lib.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,31 +38,14 @@ const POSTGRES_ADMIN =
   process.env.LATCHKEY_BENCH_POSTGRES_URL ??
   process.env.LATCHKEY_TEST_POSTGRES_URL ??
   'postgres://postgres@127.0.0.1:5432/test';
+/** A new database on the benchmark's PostgreSQL (dropped by `drop()`). */
+const scratchPostgres = () => createScratchPostgres(POSTGRES_ADMIN);
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const PASSWORD = 'correct horse battery staple';
 const CLIENT = { clientId: 'acme-desktop', redirectUri: 'http://127.0.0.1/callback' };
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 const dist = new URL('../packages/server/dist/', import.meta.url);
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-
-async function scratchPostgres() {
-  const name = `latchkey_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: POSTGRES_ADMIN });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 /**
  * One app's stream: resolves `event` with the SET when it arrives. `opened` resolves when the

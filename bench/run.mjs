@@ -7,15 +7,13 @@
 //
 // Every server and the load generator run in their own processes; the load generator uses plain fetch.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { generateUsers } from './growth.mjs';
-import { freePort, here, percentile, sleep, spawnChild, summarize } from './lib.mjs';
+import { createScratchPostgres, freePort, here, percentile, sleep, spawnChild, summarize } from './lib.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -60,6 +58,8 @@ const POSTGRES_ADMIN =
   process.env.LATCHKEY_BENCH_POSTGRES_URL ??
   process.env.LATCHKEY_TEST_POSTGRES_URL ??
   'postgres://postgres@127.0.0.1:5432/test';
+/** A new database on the benchmark's PostgreSQL (dropped by `drop()`). */
+const scratchPostgres = () => createScratchPostgres(POSTGRES_ADMIN);
 const PASSWORD = 'correct horse battery staple';
 /** Unmeasured load before each measured round (see peakRound). */
 const ROUND_WAKE_MS = 1500;
@@ -83,25 +83,6 @@ const mib = (bytes) => `${fmt(bytes / 2 ** 20, 0)} MB`;
 function row(name, value, target, ok, note = '') {
   rows.push({ name, value, target, ok: ok === undefined ? '' : ok ? 'yes' : 'NO', note });
   console.error(`  ${name}: ${value}${target ? ` (target ${target})` : ''}`);
-}
-
-async function scratchPostgres() {
-  const name = `latchkey_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(POSTGRES_ADMIN);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: POSTGRES_ADMIN });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 let profileCount = 0;
