@@ -325,16 +325,16 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
     // Under load a key pressed as the form comes back can land before GTK has refocused it: press
     // again only while the window has not moved on to waiting (a second Return there would cancel).
     const nextUrl = hook.next(40_000);
-    for (let attempt = 0; attempt < 3; attempt += 1) {
+    let waiting = false;
+    for (let attempt = 0; attempt < 3 && !waiting; attempt += 1) {
       await pressKeys(display.name, window, 'Return');
-      if (
-        await first.waitForView('waiting', undefined, 6_000).then(
-          () => true,
-          () => false,
-        )
-      )
-        break;
+      waiting = await first.waitForView('waiting', undefined, 6_000).then(
+        () => true,
+        () => false,
+      );
     }
+    // What the window did instead (its trace), rather than only "no URL handed to the browser".
+    if (!waiting) throw new Error(`the window never went back to waiting:\n${first.output()}`);
     const url = await nextUrl;
     await first.kill(); // the app crashed (or was killed) while the browser was open
     const page = await context.newPage();
