@@ -10,6 +10,9 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Vitest's default is one worker fewer than the cores: one on a 2-core CI machine, and the
+    // suites (mostly waiting on HTTP, databases and browsers) ran one file at a time.
+    maxWorkers: 2,
     projects: [
       { extends: true, test: { name: 'server', include: ['packages/server/src/**/*.test.ts'] } },
       {
@@ -27,6 +30,9 @@ export default defineConfig({
           include: ['e2e/**/*.test.ts'],
           exclude: ['e2e/interop/**'],
           fileParallelism: false,
+          // The desktop window and journey suites run on their own, after everything else: one
+          // display, one keyring, and GTK input that must not compete for the CPU.
+          sequence: { groupOrder: 1 },
           testTimeout: 90_000,
         },
       },

@@ -78,6 +78,8 @@ export interface TraceEvent {
   texts?: string[];
   /** `role: accessible name` of each control the keyboard reaches. */
   controls?: string[];
+  /** `role: accessible name` of the control with the keyboard focus. */
+  focus?: string;
   loaded?: boolean;
   offline?: boolean;
   [key: string]: unknown;

@@ -106,6 +106,7 @@ export function startApp(options: AppOptions): RunningApp {
           ms: Math.round(performance.now()),
           texts: window.visibleTexts(),
           controls: window.controls(),
+          focus: window.focused(),
           ...(next.kind === 'main'
             ? { loaded: next.projects !== undefined, offline: Boolean(next.offline) }
             : {}),

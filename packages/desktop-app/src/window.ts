@@ -58,6 +58,8 @@ export interface AppWindow {
   copyToClipboard(text: string): void;
   /** The texts a person sees now, in order (for tests and screen-reader checks). */
   visibleTexts(): string[];
+  /** The control with the keyboard focus, as `role: name` (what Enter or Space acts on). */
+  focused(): string | undefined;
   /** The controls a keyboard reaches, as a screen reader announces them: `role: accessible name`. */
   controls(): string[];
   readonly view: View['kind'];
@@ -215,7 +217,6 @@ export function createWindow(actions: WindowActions): AppWindow {
     const emailEntry = new Gtk.Entry();
     emailEntry.setPlaceholderText('you@company.com');
     emailEntry.setInputPurpose(Gtk.InputPurpose.EMAIL);
-    emailEntry.setActivatesDefault(true);
     emailLabel.setMnemonicWidget(emailEntry);
     named(emailEntry, 'Work email');
     const signInButton = button('_Log in with email', () => actions.signIn(emailEntry.getText().trim()), [
@@ -223,6 +224,13 @@ export function createWindow(actions: WindowActions): AppWindow {
       'sign-in-button',
     ]);
     signInButton.setCanDefault(true);
+    // Enter in the field signs in, as the default button would. Not through GTK's activate-default:
+    // once a sign-in was cancelled (Escape from waiting), the button's keyboard activation never
+    // completed again and Enter did nothing (e2e/desktop-app.test.ts, cold start).
+    emailEntry.setActivatesDefault(false);
+    emailEntry.on('activate', () => {
+      if (signInButton.getSensitive()) actions.signIn(emailEntry.getText().trim());
+    });
     const codeButton = button(
       'Use a _code instead',
       () => actions.signInWithCode(emailEntry.getText().trim()),
@@ -353,6 +361,7 @@ export function createWindow(actions: WindowActions): AppWindow {
 
   const render = (view: View) => {
     current = view;
+    let focus: (() => void) | undefined;
     loadingSpinner.stop();
     built.waitingPage?.waitingSpinner.stop();
     retryItem.setSensitive(view.kind === 'main');
@@ -371,8 +380,10 @@ export function createWindow(actions: WindowActions): AppWindow {
         signInButton.setSensitive(!view.busy);
         codeButton.setSensitive(!view.busy);
         window.setDefault(signInButton);
-        emailEntry.grabFocus();
-        emailEntry.setPosition(-1);
+        focus = () => {
+          emailEntry.grabFocus();
+          emailEntry.setPosition(-1);
+        };
         break;
       }
       case 'waiting': {
@@ -383,7 +394,7 @@ export function createWindow(actions: WindowActions): AppWindow {
         );
         copyButton.setSensitive(Boolean(view.url));
         window.setDefault(cancelButton);
-        cancelButton.grabFocus();
+        focus = () => cancelButton.grabFocus();
         break;
       }
       case 'device': {
@@ -395,7 +406,7 @@ export function createWindow(actions: WindowActions): AppWindow {
         named(userCode, `Code ${view.userCode.split('').join(' ')}`);
         if (view.qrPng) qrImage.setFromFile(view.qrPng);
         qrImage.setVisible(Boolean(view.qrPng));
-        deviceCancel.grabFocus();
+        focus = () => deviceCancel.grabFocus();
         break;
       }
       case 'main': {
@@ -426,12 +437,16 @@ export function createWindow(actions: WindowActions): AppWindow {
                 ? 'No projects yet.'
                 : `${projects.length} project${projects.length === 1 ? '' : 's'} from the Acme API.`),
         );
-        if (view.offline) banner.getActionArea().getChildren()[0]?.grabFocus();
-        else menuButton.grabFocus();
+        focus = view.offline
+          ? () => banner.getActionArea().getChildren()[0]?.grabFocus()
+          : () => menuButton.grabFocus();
         break;
       }
     }
     stack.setVisibleChildName(view.kind);
+    // Only once its page is the stack's visible child: a grab into a page that is still hidden
+    // (mid-switch, e.g. Escape from waiting back to the form) is lost, and Enter then reached no one.
+    focus?.();
   };
 
   const collect = (widget: G, out: string[]) => {
@@ -476,6 +491,13 @@ export function createWindow(actions: WindowActions): AppWindow {
       announce(header, out);
       announce(root, out);
       return out;
+    },
+    focused() {
+      const widget = window.getFocus();
+      if (!widget) return undefined;
+      const out: string[] = [];
+      announce(widget, out);
+      return out[0] ?? widget.constructor.name;
     },
     status(text) {
       statusLine.setText(text);
