@@ -121,6 +121,13 @@ describe('interactive sign-in (loopback)', () => {
         loopbackPages: { success: ({ appName }) => `<p>Hi from ${appName}</p>` },
       }),
     ).toMatch(/^Hi from Acmehistory\.replaceState/);
+    // A template: the app's name goes in escaped.
+    expect(
+      await pageOf({
+        appName: 'Acme & Co',
+        loopbackPages: { success: '<!doctype html><body><h1>{{appName}} is ready</h1></body>' },
+      }),
+    ).toMatch(/^Acme &#38; Co is ready/);
   });
 
   it('checks the store before opening the browser (or showing a device code)', async () => {
