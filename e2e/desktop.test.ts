@@ -362,6 +362,77 @@ describe('after sign-in', () => {
     }
   });
 
+  it("the README's launch pattern spends one refresh token: getState() is local, getAccessToken() rotates once", async () => {
+    const store = createMemoryStore();
+    const cacheDir = (await desktopProfile(server.issuer)).LATCHKEY_CACHE_DIR as string;
+    const first = await createClient({
+      issuer: server.issuer,
+      clientId: 'acme-desktop',
+      redirect: 'loopback',
+      store,
+      resources: [API],
+      cacheDir,
+      openBrowser: (url) => {
+        browsing = (async () => {
+          const page = await openTab(url);
+          if (!(await page.locator('#handoff').count())) await enterPassword(page);
+          await page.locator('#handoff').click();
+          await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+          await page.close();
+        })();
+      },
+    });
+    let browsing: Promise<void> = Promise.resolve();
+    await first.signIn({ loginHint: BOB.email });
+    await browsing;
+    await first.close();
+    const key = `latchkey:acme-desktop@${new URL(server.issuer).href}`;
+    const stored = () =>
+      store.read(key).then((text) => (JSON.parse(text ?? '{}') as { refreshToken?: string }).refreshToken);
+    const signedInWith = await stored();
+    expect(signedInWith).toBeTruthy();
+
+    // The next launch, as the README writes it: a new client, getState(), then a token.
+    let refreshes = 0;
+    const launch = await createClient({
+      issuer: server.issuer,
+      clientId: 'acme-desktop',
+      redirect: 'loopback',
+      store,
+      resources: [API],
+      cacheDir,
+      fetch: async (input, init) => {
+        if (init?.body instanceof URLSearchParams && init.body.get('grant_type') === 'refresh_token')
+          refreshes += 1;
+        return fetch(input, init);
+      },
+    });
+    try {
+      const state = await launch.getState();
+      expect(state).toMatchObject({ status: 'signed-in', account: { email: BOB.email } });
+      expect(refreshes).toBe(0);
+      expect(await stored()).toBe(signedInWith);
+      await launch.getAccessToken({ resource: API });
+      await launch.getAccessToken({ resource: API }); // from memory
+      expect(refreshes).toBe(1);
+      const rotated = await stored();
+      expect(rotated).not.toBe(signedInWith);
+      // The server rotated exactly once: the token the store now holds is the live one.
+      const again = await createClient({
+        issuer: server.issuer,
+        clientId: 'acme-desktop',
+        redirect: 'loopback',
+        store,
+        resources: [API],
+        cacheDir,
+      });
+      await again.signInSilently({ resource: API, forceRefresh: true });
+      await again.close();
+    } finally {
+      await launch.close();
+    }
+  });
+
   it('offline start: with the server stopped, whoami reports offline, not signed out; back when it returns', async () => {
     expect(await server.stop()).toBe(0); // graceful stop on SIGTERM
     const offline = await runCli(['whoami', '--json'], env);

@@ -225,6 +225,10 @@ describe('tokens', () => {
       revoked: false,
       revocation: 'not-signed-in',
     });
+    // The same with the server down: what happened is still "nothing was stored".
+    const down = await runCli(['logout'], { ...env, LATCHKEY_ISSUER: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain('Not signed in on this device: nothing to revoke.');
   });
 
   it('logout with the server down says the sign-in was only forgotten here', async () => {

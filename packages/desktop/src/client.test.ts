@@ -498,6 +498,11 @@ describe('sign-out', () => {
     const offline = await newClient({ issuer: downOp.issuer, store, cacheDir });
     expect(await offline.signOut()).toEqual({ revoked: false, revocation: 'server-unreachable' });
     expect(await offline.getState()).toEqual({ status: 'signed-out' });
+    // Nothing stored and nobody answering: still "not signed in", not "server unreachable".
+    expect(await offline.signOut()).toEqual({ revoked: false, revocation: 'not-signed-in' });
+    // No metadata at all (none cached either): ending the browser session fails as offline, not "unsupported".
+    const neverSeen = await newClient({ issuer: downOp.issuer, cacheDir: await tempDir() });
+    await expect(neverSeen.signOut({ everywhere: true })).rejects.toBeInstanceOf(NetworkError);
 
     // A server that offers no revocation (RFC 7009 is optional; RFC 8414 §2 revocation_endpoint).
     const withoutRevocation: typeof fetch = async (input, init) => {
