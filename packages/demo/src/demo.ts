@@ -339,7 +339,11 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
       process.execPath,
       [DESKTOP_BIN, '--config', paths.desktopConfig('acme-desktop'), ...args],
       {
-        env: childEnv(options.env, {}),
+        // Its output is piped (to label it): the device flow's QR code still goes to a terminal.
+        env: childEnv(
+          options.env,
+          (options.out as { isTTY?: boolean }).isTTY ? { LATCHKEY_DESKTOP_QR: '1' } : {},
+        ),
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       },
