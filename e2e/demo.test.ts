@@ -157,6 +157,19 @@ describe('npm run demo', () => {
     await demo.waitFor(new RegExp(`Signed in as ${ALICE.email.replace('.', '\\.')}\\.`));
     await demo.waitFor(/Latchkey keeps running/);
     await stopWithCtrlC(demo);
+
+    // Whose line is whose: the processes' lines carry their names; the demo's own lines none.
+    const lines = demo.output().split('\n');
+    expect(lines).toContain(`[acme-desktop] Signed in as ${ALICE.email}.`);
+    expect(lines.filter((line) => line.startsWith('[stand-in idp] '))).toEqual([
+      `[stand-in idp] Stand-in Google IdP at http://127.0.0.1:${ports.idpPort}: a demo stand-in that keeps its state in memory (a restart forgets its sessions and tokens); 1 user, clients: latchkey-demo`,
+    ]);
+    // The engine's warnings (its in-memory store, its Node.js version) are not the reader's problem.
+    expect(demo.output()).not.toMatch(/MUST change|in-memory adapter|oidc-provider WARNING/);
+    const unlabelled = lines.filter(
+      (line) => /Waiting for the browser|Signed in as/.test(line) && !line.startsWith('['),
+    );
+    expect(unlabelled).toEqual([]);
   }, 240_000);
 
   it('a second run keeps the data and signs in silently', async () => {

@@ -3,11 +3,12 @@
  * real HTTP, Debian's Chromium): every way home to the app, silent sign-in in new processes,
  * concurrent refreshes, revocation, tampered redirects and an offline start.
  */
-import { createClient, createMemoryStore } from '@latchkey/desktop';
+import { createClient, createMemoryStore, UserCancelledError } from '@latchkey/desktop';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli } from '../packages/cli/src/test-support/run-cli.js';
+import { axeViolations } from '../packages/server/src/test-support/axe.js';
 import { launchBrowser, waitForText } from '../packages/server/src/test-support/browser.js';
 import { BASE_YAML } from '../packages/server/src/test-support/server.js';
 import { buildAll } from './support/build.js';
@@ -107,6 +108,59 @@ describe('interactive sign-in, each way home', () => {
     const result = await login.exited;
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`Signed in as ${BOB.email}.`);
+  });
+
+  it('loopback, the app no longer waiting: after the click the page says so and sends nothing', async () => {
+    // The app gave up (its wait is minutes, the page is valid for an hour): its receiver is closed.
+    let authorizationUrl = '';
+    const client = await createClient({
+      issuer: server.issuer,
+      clientId: 'acme-desktop',
+      redirect: 'loopback',
+      store: createMemoryStore(),
+      cacheDir: (await desktopProfile(server.issuer)).LATCHKEY_CACHE_DIR as string,
+      openBrowser: (url) => {
+        authorizationUrl = url;
+        stopWaiting.abort();
+      },
+    });
+    const stopWaiting = new AbortController();
+    try {
+      await expect(
+        client.signIn({ loginHint: BOB.email, signal: stopWaiting.signal }),
+      ).rejects.toBeInstanceOf(UserCancelledError);
+    } finally {
+      await client.close();
+    }
+    const redirectUri = new URL(authorizationUrl).searchParams.get('redirect_uri') as string;
+    // A context of its own, with the page's policy bypassed so that axe can be injected (the happy
+    // path above runs the same probe under the real policy).
+    const own = await browser.newContext({ bypassCSP: true });
+    try {
+      const page = await own.newPage();
+      await page.goto(authorizationUrl);
+      await enterPassword(page);
+      await waitForText(page.locator('#handoff'), 'Continue to Acme Desktop');
+      const launchUrl = page.url();
+      const redirects: string[] = [];
+      page.on('request', (request) => {
+        if (request.url().startsWith(redirectUri)) redirects.push(request.url());
+      });
+      await page.locator('#handoff').click();
+      await waitForText(page.locator('h1'), 'Acme Desktop is no longer waiting');
+      expect(await page.getByRole('alert').innerText()).toContain(
+        'Acme Desktop is no longer waiting for this sign-in. Start again from the app.',
+      );
+      await shoot(page, SUITE, 'loopback-app-gone');
+      // Nothing was sent: the tab is still Latchkey's page, no code went to the dead address.
+      expect(page.url()).toBe(launchUrl);
+      expect(redirects).toEqual([]);
+      expect(await page.locator('#handoff').isVisible()).toBe(false);
+      expect(await page.getByText('You will be returned to').isVisible()).toBe(false);
+      expect(await axeViolations(page)).toEqual([]);
+    } finally {
+      await own.close();
+    }
   });
 
   it('scheme: Playwright clicks Launch, open-url in a separate process forwards the URL to the waiting login', async () => {
@@ -305,6 +359,77 @@ describe('after sign-in', () => {
       expect((await runCli(['whoami'], env)).code).toBe(0);
     } finally {
       await client.close();
+    }
+  });
+
+  it("the README's launch pattern spends one refresh token: getState() is local, getAccessToken() rotates once", async () => {
+    const store = createMemoryStore();
+    const cacheDir = (await desktopProfile(server.issuer)).LATCHKEY_CACHE_DIR as string;
+    const first = await createClient({
+      issuer: server.issuer,
+      clientId: 'acme-desktop',
+      redirect: 'loopback',
+      store,
+      resources: [API],
+      cacheDir,
+      openBrowser: (url) => {
+        browsing = (async () => {
+          const page = await openTab(url);
+          if (!(await page.locator('#handoff').count())) await enterPassword(page);
+          await page.locator('#handoff').click();
+          await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+          await page.close();
+        })();
+      },
+    });
+    let browsing: Promise<void> = Promise.resolve();
+    await first.signIn({ loginHint: BOB.email });
+    await browsing;
+    await first.close();
+    const key = `latchkey:acme-desktop@${new URL(server.issuer).href}`;
+    const stored = () =>
+      store.read(key).then((text) => (JSON.parse(text ?? '{}') as { refreshToken?: string }).refreshToken);
+    const signedInWith = await stored();
+    expect(signedInWith).toBeTruthy();
+
+    // The next launch, as the README writes it: a new client, getState(), then a token.
+    let refreshes = 0;
+    const launch = await createClient({
+      issuer: server.issuer,
+      clientId: 'acme-desktop',
+      redirect: 'loopback',
+      store,
+      resources: [API],
+      cacheDir,
+      fetch: async (input, init) => {
+        if (init?.body instanceof URLSearchParams && init.body.get('grant_type') === 'refresh_token')
+          refreshes += 1;
+        return fetch(input, init);
+      },
+    });
+    try {
+      const state = await launch.getState();
+      expect(state).toMatchObject({ status: 'signed-in', account: { email: BOB.email } });
+      expect(refreshes).toBe(0);
+      expect(await stored()).toBe(signedInWith);
+      await launch.getAccessToken({ resource: API });
+      await launch.getAccessToken({ resource: API }); // from memory
+      expect(refreshes).toBe(1);
+      const rotated = await stored();
+      expect(rotated).not.toBe(signedInWith);
+      // The server rotated exactly once: the token the store now holds is the live one.
+      const again = await createClient({
+        issuer: server.issuer,
+        clientId: 'acme-desktop',
+        redirect: 'loopback',
+        store,
+        resources: [API],
+        cacheDir,
+      });
+      await again.signInSilently({ resource: API, forceRefresh: true });
+      await again.close();
+    } finally {
+      await launch.close();
     }
   });
 

@@ -140,6 +140,18 @@ describe('login', () => {
     expect(result.stdout).toContain(`Signed in as ${TEST_USER.email}.`);
     // How long the code works, in words and as a time of day (the server's device code lifetime).
     expect(result.stderr).toMatch(/The code expires in \d+ (minutes|seconds) \(at \d\d:\d\d\)\./);
+    // Not a terminal: no QR code, unless asked for (the demo pipes the output to label it).
+    expect(result.stderr).not.toMatch(/[▀▄█]/);
+  });
+
+  it('device flow with LATCHKEY_DESKTOP_QR=1 draws the QR code through a pipe', async () => {
+    const env = await profile();
+    const login = startCli(['login', '--flow', 'device'], { ...env, LATCHKEY_DESKTOP_QR: '1' });
+    const code = (await login.waitForLine(/^ {4}[A-Z]{4}-[A-Z]{4}$/)).trim();
+    await op.approveDeviceCode(code);
+    const result = await login.exited;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/[▀▄█]{10}/);
   });
 });
 
@@ -225,6 +237,10 @@ describe('tokens', () => {
       revoked: false,
       revocation: 'not-signed-in',
     });
+    // The same with the server down: what happened is still "nothing was stored".
+    const down = await runCli(['logout'], { ...env, LATCHKEY_ISSUER: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain('Not signed in on this device: nothing to revoke.');
   });
 
   it('logout with the server down says the sign-in was only forgotten here', async () => {

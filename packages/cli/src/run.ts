@@ -303,7 +303,8 @@ async function login(
             `To sign in, open ${info.verificationUri} and enter the code\n\n    ${info.userCode}\n\n`,
           );
           io.stderr.write(`${codeExpiryText(info.expiresAt)}\n\n`);
-          if (io.stderr.isTTY && !json) {
+          // LATCHKEY_DESKTOP_QR=1: a terminal at the other end of a pipe (the demo labels the lines).
+          if ((io.stderr.isTTY || io.env.LATCHKEY_DESKTOP_QR === '1') && !json) {
             // Loaded only here: importing it costs every other command ~20 ms of start-up.
             const { default: qrcode } = await import('qrcode');
             io.stderr.write(`${await qrcode.toString(target, { type: 'terminal', small: true })}\n`);

@@ -9,11 +9,16 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type StandinIdp, startStandinIdp, totpCode } from '@latchkey/standin-idp';
+// Only the TOTP helper: the stand-in IdP itself runs as a process of its own (labelled output).
+import { totpCode } from '@latchkey/standin-idp/totp';
 import { type DemoApi, startDemoApi } from './api.js';
+import { isEngineRuntimeNotice, LABELS, labelLines, serverLogLine } from './labelled.js';
 
 export const SERVER_BIN = fileURLToPath(new URL('../../server/bin/latchkey.js', import.meta.url));
 export const DESKTOP_BIN = fileURLToPath(new URL('../../cli/bin/latchkey-desktop.js', import.meta.url));
+export const STANDIN_BIN = fileURLToPath(
+  new URL('../../standin-idp/bin/latchkey-standin-idp.js', import.meta.url),
+);
 export const APP_BIN = fileURLToPath(new URL('../../desktop-app/bin/acme-desktop.cjs', import.meta.url));
 
 export const API = 'https://api.acme.test';
@@ -77,6 +82,9 @@ export interface DemoPaths {
   config: string;
   database: string;
   serverLog: string;
+  /** The stand-in IdP's configuration (clients and users, written at every start) and its output. */
+  idpConfig: string;
+  idpLog: string;
   desktopConfig(app: 'acme-desktop' | 'acme-meetings'): string;
 }
 
@@ -87,6 +95,8 @@ export function demoPaths(dataDir: string): DemoPaths {
     config: path.join(dir, 'latchkey.yaml'),
     database: path.join(dir, 'latchkey.db'),
     serverLog: path.join(dir, 'latchkey.log'),
+    idpConfig: path.join(dir, 'standin-idp.json'),
+    idpLog: path.join(dir, 'standin-idp.log'),
     desktopConfig: (app) => path.join(dir, `${app}.json`),
   };
 }
@@ -224,11 +234,12 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 
 export interface RunningDemo {
   issuer: string;
-  idp: StandinIdp;
+  /** The stand-in Google IdP's issuer. */
+  idpIssuer: string;
   paths: DemoPaths;
   /** Resolves when the demo's own sign-in step ended (immediately with `login: false`). */
   signedIn: Promise<number>;
-  /** Stops `latchkey-desktop`, Latchkey, then the IdP; resolves once all are gone. */
+  /** Stops the app, Latchkey, then the IdP; resolves once all are gone. */
   stop(): Promise<void>;
 }
 
@@ -239,31 +250,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const issuer = `http://127.0.0.1:${options.port}`;
   await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
 
-  const idp = await startStandinIdp({
-    port: options.idpPort,
-    profile: 'google',
-    clients: [
-      {
-        client_id: UPSTREAM_CLIENT.id,
-        client_secret: UPSTREAM_CLIENT.secret,
-        client_name: 'Latchkey (demo)',
-        redirect_uris: [`${issuer}/upstream/callback`],
-      },
-    ],
-    users: DEMO_USERS.filter((u) => u.email.endsWith('@acme.test')).map((u) => ({
-      email: u.email,
-      password: u.password,
-      totpSecret: u.totpSecret,
-      name: u.name,
-    })),
-  }).catch((error: NodeJS.ErrnoException) => {
-    throw new Error(
-      error.code === 'EADDRINUSE'
-        ? `Port ${options.idpPort} is taken: run with --idp-port <another port>`
-        : `The stand-in Google IdP did not start: ${error.message}`,
-    );
-  });
-
+  const idp = await startIdp(paths, options);
   await writeFile(paths.config, demoYaml({ issuer, idpIssuer: idp.issuer, database: paths.database }));
 
   // The Acme API: what the apps call with their access tokens (verified against Latchkey's /jwks).
@@ -277,6 +264,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     await writeFile(paths.desktopConfig(app), desktopConfig(paths, issuer, app, api.url));
 
   const log = createWriteStream(paths.serverLog, { flags: 'a' });
+  const out = options.out;
   // Its own process group: Ctrl-C in the terminal reaches only the demo, which stops the server
   // once, in order (a second SIGINT would make `latchkey serve` skip its graceful drain).
   const server = spawn(process.execPath, [SERVER_BIN, 'serve', '--config', paths.config], {
@@ -285,8 +273,17 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  server.stdout?.pipe(log, { end: false });
-  server.stderr?.pipe(log, { end: false });
+  // Everything to the log file; the terminal gets its warnings and errors, labelled.
+  const serverOutput = Promise.all([
+    labelLines(server.stdout as NodeJS.ReadableStream, LABELS.server, out, {
+      copy: log,
+      show: serverLogLine,
+    }),
+    labelLines(server.stderr as NodeJS.ReadableStream, LABELS.server, out, {
+      copy: log,
+      skip: isEngineRuntimeNotice,
+    }),
+  ]);
   try {
     await waitForReady(`${issuer}/readyz`, server);
   } catch (error) {
@@ -332,22 +329,38 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
 `);
 
   let login: ChildProcess | undefined;
+  const labelApp = (child: ChildProcess) =>
+    Promise.all([
+      labelLines(child.stdout as NodeJS.ReadableStream, LABELS.app, out),
+      labelLines(child.stderr as NodeJS.ReadableStream, LABELS.app, out),
+    ]).then(() => {});
   const runDesktop = async (args: string[], inherit: boolean) => {
     const child = spawn(
       process.execPath,
       [DESKTOP_BIN, '--config', paths.desktopConfig('acme-desktop'), ...args],
       {
-        env: childEnv(options.env, {}),
-        stdio: inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+        // Its output is piped (to label it): the device flow's QR code still goes to a terminal.
+        env: childEnv(
+          options.env,
+          (options.out as { isTTY?: boolean }).isTTY ? { LATCHKEY_DESKTOP_QR: '1' } : {},
+        ),
+        stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       },
     );
     login = child;
     let stdout = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
+    const output = inherit
+      ? labelApp(child)
+      : new Promise<void>((resolve) => {
+          child.stdout?.on('data', (chunk: Buffer) => {
+            stdout += chunk.toString();
+          });
+          child.stdout?.once('end', resolve);
+          child.stderr?.resume();
+        });
     const code = await exitOf(child);
+    await output;
     login = undefined;
     return { code, stdout };
   };
@@ -369,10 +382,12 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
         paths.desktopConfig('acme-desktop'),
         ...(options.flow && options.flow !== 'scheme' ? ['--flow', options.flow] : []),
       ],
-      { env: childEnv(options.env, {}), stdio: ['ignore', 'inherit', 'inherit'], detached: true },
+      { env: childEnv(options.env, {}), stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     login = child;
+    const output = labelApp(child);
     const code = await exitOf(child);
+    await output;
     login = undefined;
     if (!stopping) say(`Acme Desktop's window closed${code ? ` (exit code ${code})` : ''}.`);
     return code ?? 1;
@@ -413,6 +428,7 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
       }
       server.kill('SIGTERM');
       await exitOf(server);
+      await serverOutput;
       await idp.close();
       await api.close();
       log.end();
@@ -420,5 +436,111 @@ ${DEMO_USERS.map((u) => `    ${u.email.padEnd(18)} password "${u.password}"\n   
     return stopped;
   };
 
-  return { issuer, idp, paths, signedIn: signIn(), stop };
+  return { issuer, idpIssuer: idp.issuer, paths, signedIn: signIn(), stop };
+}
+
+/** The stand-in IdP as it runs: its issuer, and how to stop it. */
+interface RunningIdp {
+  issuer: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the stand-in Google IdP (`latchkey-standin-idp`) as a process of its own, so that its lines
+ * carry its label; resolves once it prints its issuer.
+ */
+async function startIdp(paths: DemoPaths, options: DemoOptions): Promise<RunningIdp> {
+  const latchkey = `http://127.0.0.1:${options.port}`;
+  await writeFile(
+    paths.idpConfig,
+    `${JSON.stringify(
+      {
+        port: options.idpPort,
+        profile: 'google',
+        clients: [
+          {
+            client_id: UPSTREAM_CLIENT.id,
+            client_secret: UPSTREAM_CLIENT.secret,
+            client_name: 'Latchkey (demo)',
+            redirect_uris: [`${latchkey}/upstream/callback`],
+          },
+        ],
+        users: DEMO_USERS.filter((u) => u.email.endsWith('@acme.test')).map((u) => ({
+          email: u.email,
+          password: u.password,
+          totpSecret: u.totpSecret,
+          name: u.name,
+        })),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  const log = createWriteStream(paths.idpLog, { flags: 'a' });
+  const child = spawn(process.execPath, [STANDIN_BIN, '--config', paths.idpConfig], {
+    cwd: paths.dataDir,
+    env: childEnv(options.env, {}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Like the server: Ctrl-C reaches the demo, which stops the stand-in in order.
+    detached: true,
+  });
+  const idpIssuer = `http://127.0.0.1:${options.idpPort}`;
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const output = Promise.all([
+    labelLines(child.stderr as NodeJS.ReadableStream, LABELS.idp, options.out, {
+      copy: log,
+      skip: isEngineRuntimeNotice,
+    }),
+    // Its stdout's first line is its issuer (latchkey-standin-idp's contract): readiness, not news.
+    labelLines(child.stdout as NodeJS.ReadableStream, LABELS.idp, options.out, {
+      copy: log,
+      skip: (line) => line === idpIssuer,
+    }),
+  ]);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let stdout = '';
+      const onData = (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (!stdout.includes('\n')) return;
+        child.stdout?.off('data', onData);
+        child.off('exit', onExit);
+        resolve();
+      };
+      const onExit = () => {
+        const said = stderr
+          .split('\n')
+          .filter((line) => line.trim() && !isEngineRuntimeNotice(line))
+          .slice(-3)
+          .join(' ');
+        reject(
+          new Error(
+            /EADDRINUSE/.test(stderr)
+              ? `Port ${options.idpPort} is taken: run with --idp-port <another port>`
+              : `The stand-in Google IdP did not start: ${said}`,
+          ),
+        );
+      };
+      child.stdout?.on('data', onData);
+      child.once('exit', onExit);
+    });
+  } catch (error) {
+    await output;
+    log.end();
+    throw error;
+  }
+  return {
+    issuer: idpIssuer,
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exitOf(child);
+      }
+      await output;
+      log.end();
+    },
+  };
 }

@@ -30,6 +30,8 @@ export function clientFor(
     clientId: config.clientId,
     redirect,
     store,
+    // The loopback page (when the scheme cannot be registered): "return to Acme Desktop".
+    appName: 'Acme Desktop',
     resources: [config.api.resource],
     cacheDir: config.cacheDir ?? defaultCacheDir(),
   });

@@ -121,6 +121,13 @@ describe('interactive sign-in (loopback)', () => {
         loopbackPages: { success: ({ appName }) => `<p>Hi from ${appName}</p>` },
       }),
     ).toMatch(/^Hi from Acmehistory\.replaceState/);
+    // A template: the app's name goes in escaped.
+    expect(
+      await pageOf({
+        appName: 'Acme & Co',
+        loopbackPages: { success: '<!doctype html><body><h1>{{appName}} is ready</h1></body>' },
+      }),
+    ).toMatch(/^Acme &#38; Co is ready/);
   });
 
   it('checks the store before opening the browser (or showing a device code)', async () => {
@@ -491,6 +498,11 @@ describe('sign-out', () => {
     const offline = await newClient({ issuer: downOp.issuer, store, cacheDir });
     expect(await offline.signOut()).toEqual({ revoked: false, revocation: 'server-unreachable' });
     expect(await offline.getState()).toEqual({ status: 'signed-out' });
+    // Nothing stored and nobody answering: still "not signed in", not "server unreachable".
+    expect(await offline.signOut()).toEqual({ revoked: false, revocation: 'not-signed-in' });
+    // No metadata at all (none cached either): ending the browser session fails as offline, not "unsupported".
+    const neverSeen = await newClient({ issuer: downOp.issuer, cacheDir: await tempDir() });
+    await expect(neverSeen.signOut({ everywhere: true })).rejects.toBeInstanceOf(NetworkError);
 
     // A server that offers no revocation (RFC 7009 is optional; RFC 8414 §2 revocation_endpoint).
     const withoutRevocation: typeof fetch = async (input, init) => {

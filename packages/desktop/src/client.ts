@@ -71,7 +71,10 @@ export interface ClientOptions {
   successRedirectUrl?: string;
   /** The app's name as people know it, on the loopback page: "You are signed in — return to <appName>". */
   appName?: string;
-  /** Loopback only: your own success and error pages (functions returning HTML) instead of the built-in ones. */
+  /**
+   * Loopback only: your own success and error pages instead of the built-in ones: functions
+   * returning HTML, or HTML templates whose `{{appName}}` and `{{message}}` are filled with escaped text.
+   */
   loopbackPages?: LoopbackPages;
   /**
    * Sender-constrained sessions (RFC 9449 DPoP): a key pair made at sign-in and kept with the session

@@ -46,7 +46,7 @@ export {
   type LoopbackReceiverOptions,
   startLoopbackReceiver,
 } from './receivers/loopback.js';
-export { escapeHtml, type LoopbackPages } from './receivers/loopback-pages.js';
+export { escapeHtml, type LoopbackPage, type LoopbackPages } from './receivers/loopback-pages.js';
 export {
   linuxDesktopEntry,
   linuxDesktopFileName,

@@ -49,6 +49,32 @@ describe('latchkey-standin-idp command', () => {
     expect(discovery.issuer).toBe(issuer);
   });
 
+  it("says in one line that it is a demo stand-in keeping its state in memory, not the engine's warning", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'standin-'));
+    const users = join(dir, 'users.json');
+    writeFileSync(users, JSON.stringify([{ email: 'alice@acme.test', password: 'pw' }]));
+    child = spawn(
+      process.execPath,
+      [BIN, '--port', '0', '--users', users, '--client', 'app:sec:http://127.0.0.1:4000/cb'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const issuer = await firstLine(child);
+    // The line comes right after the issuer; a sign-in exercises the engine's storage too.
+    await fetch(
+      `${issuer}/auth?client_id=app&response_type=code&scope=openid&redirect_uri=http://127.0.0.1:4000/cb`,
+    );
+    for (let i = 0; i < 50 && !stderr.includes('\n'); i += 1) await new Promise((r) => setTimeout(r, 20));
+    const lines = stderr.split('\n').filter((line) => line && !line.includes('Unsupported runtime'));
+    expect(lines).toEqual([
+      `Stand-in Google IdP at ${issuer}: a demo stand-in that keeps its state in memory (a restart forgets its sessions and tokens); 1 user, clients: app`,
+    ]);
+    expect(stderr).not.toMatch(/in-memory adapter|MUST change/);
+  });
+
   it('refuses a malformed --client with a message', async () => {
     child = spawn(process.execPath, [BIN, '--client', 'nocolons'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,6 +12,8 @@ and prints its issuer URL on stdout. --client may repeat; an empty secret makes 
 repeating an id adds redirect URIs. The JSON config holds the same keys as the options of
 startStandinIdp(): { port, host, profile, tenantId, users: [...], clients: [...] }.`;
 
+const STANDIN_NAMES = { google: 'Stand-in Google IdP', entra: 'Stand-in Entra ID IdP' } as const;
+
 function fail(message: string): never {
   process.stderr.write(`latchkey-standin-idp: ${message}\n\n${USAGE}\n`);
   process.exit(2);
@@ -95,8 +97,9 @@ async function main(): Promise<void> {
     clients,
   });
   process.stdout.write(`${idp.issuer}\n`);
+  // One line instead of the engine's warning about its in-memory store: forgetting is the point here.
   process.stderr.write(
-    `stand-in ${profile} IdP at ${idp.issuer} (${users.length} users, clients: ${clients.map((c) => c.client_id).join(', ')})\n`,
+    `${STANDIN_NAMES[profile]} at ${idp.issuer}: a demo stand-in that keeps its state in memory (a restart forgets its sessions and tokens); ${users.length} ${users.length === 1 ? 'user' : 'users'}, clients: ${clients.map((c) => c.client_id).join(', ')}\n`,
   );
   const stop = () => {
     idp.close().finally(() => process.exit(0));

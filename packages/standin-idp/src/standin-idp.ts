@@ -11,6 +11,7 @@ import {
   type StandinProfile,
   type StandinUser,
 } from './accounts.js';
+import { createMemoryAdapter } from './memory-adapter.js';
 import { renderMessagePage, renderSignInPage, type SignInStep } from './pages.js';
 import { totpValid } from './totp.js';
 
@@ -181,6 +182,7 @@ export async function startStandinIdp(options: StandinIdpOptions): Promise<Stand
   const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   const provider: Provider = new Provider(issuer, {
+    adapter: createMemoryAdapter(),
     clients: options.clients.map((c) => ({
       client_id: c.client_id,
       ...(c.client_secret ? { client_secret: c.client_secret } : {}),

@@ -90,8 +90,9 @@ export function createSignOut({
     }
     const outcome = { revoked: revocation === 'revoked', revocation };
     if (!signOutOptions.everywhere) return outcome;
-    if (!as?.end_session_endpoint)
-      throw new UnsupportedError('The server advertises no end_session_endpoint');
+    // Offline is not "unsupported": the browser session could not be ended because nobody answered.
+    if (!as) throw new NetworkError('the browser session was not ended (signed out on this device only)');
+    if (!as.end_session_endpoint) throw new UnsupportedError('The server advertises no end_session_endpoint');
     const url = new URL(as.end_session_endpoint);
     url.searchParams.set('client_id', ctx.clientId);
     if (session?.idToken) url.searchParams.set('id_token_hint', session.idToken);

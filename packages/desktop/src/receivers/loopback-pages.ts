@@ -4,12 +4,41 @@
  * 'none'`, and a fetched asset could carry the code in its Referer); every text is escaped.
  */
 
-/** Renders the loopback receiver's pages. Each function returns a whole HTML document. */
+/** What a loopback page shows: the app's name, and for the error page what went wrong (plain text). */
+export interface LoopbackPageInfo {
+  appName: string | undefined;
+  message?: string;
+}
+
+/**
+ * A page of your own: a function returning a whole HTML document, or an HTML template whose
+ * placeholders `{{appName}}` and `{{message}}` are replaced by the escaped text (an unknown
+ * placeholder is left as written, so a typo shows on the page instead of vanishing).
+ */
+export type LoopbackPage<Info> = string | ((info: Info) => string);
+
+/** Renders the loopback receiver's pages (either or both; the other stays the built-in one). */
 export interface LoopbackPages {
   /** After a successful sign-in. */
-  success?: (info: { appName: string | undefined }) => string;
-  /** After a failed one. `message` is plain text (escape it with `escapeHtml`). */
-  error?: (info: { appName: string | undefined; message: string }) => string;
+  success?: LoopbackPage<{ appName: string | undefined }>;
+  /** After a failed one. `message` is plain text (in a function, escape it with `escapeHtml`). */
+  error?: LoopbackPage<{ appName: string | undefined; message: string }>;
+}
+
+const PLACEHOLDER = /\{\{\s*(appName|message)\s*\}\}/g;
+
+/**
+ * Renders a page of your own: calls the function, or fills the template's placeholders with the
+ * escaped values (`appName` without one reads "the application", as on the built-in pages).
+ */
+export function renderLoopbackPage<Info extends LoopbackPageInfo>(
+  page: LoopbackPage<Info>,
+  info: Info,
+): string {
+  if (typeof page === 'function') return page(info);
+  return page.replace(PLACEHOLDER, (_all, name: 'appName' | 'message') =>
+    escapeHtml(name === 'appName' ? (info.appName ?? 'the application') : (info.message ?? '')),
+  );
 }
 
 /** Escapes text for HTML element content and quoted attribute values. */

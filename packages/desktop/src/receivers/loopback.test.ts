@@ -80,6 +80,24 @@ describe('loopback receiver pages', () => {
     expect(seen).toEqual([{ appName: 'Acme' }, { appName: 'Acme', message: 'nope' }]);
   });
 
+  it('templates: {{appName}} and {{message}} are filled with escaped text; others stay as written', async () => {
+    const pages: LoopbackReceiverOptions['pages'] = {
+      success: '<!doctype html><html><body><h1>Back to {{ appName }}</h1><p>{{nope}}</p></body></html>',
+      error:
+        '<!doctype html><html><body><h1>{{appName}} could not sign you in</h1><p>{{message}}</p></body></html>',
+    };
+    const ok = await answer({ appName: 'Acme <Desktop>', pages }, { ok: true });
+    expect(ok.status).toBe(200);
+    expect(ok.html).toContain('<h1>Back to Acme &#60;Desktop&#62;</h1><p>{{nope}}</p>');
+    expect(ok.html).toMatch(/<script>history\.replaceState\(null,'','\/'\);<\/script><\/body>/);
+    expect(ok.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const failed = await answer({ pages }, { ok: false, message: '<img src=x onerror=alert(1)>' });
+    expect(failed.status).toBe(400);
+    expect(failed.html).toContain('<h1>the application could not sign you in</h1>');
+    expect(failed.html).toContain('<p>&#60;img src=x onerror=alert(1)&#62;</p>');
+    expect(failed.html).not.toContain('<img');
+  });
+
   it('only one custom page: the other stays the default', async () => {
     const page = await answer({ pages: { success: () => '<p>done</p>' } }, { ok: false, message: 'bad' });
     expect(page.html).toContain('Sign-in failed');

@@ -5,6 +5,7 @@ import {
   defaultSuccessPage,
   type LoopbackPages,
   notFoundPage,
+  renderLoopbackPage,
   withCleanUrl,
 } from './loopback-pages.js';
 
@@ -15,7 +16,11 @@ export interface LoopbackReceiverOptions {
   successRedirectUrl?: string;
   /** The app's name on the pages: "You are signed in — return to <appName>". */
   appName?: string;
-  /** Your own pages instead of the built-in ones (either or both); the receiver adds the address-bar cleanup. */
+  /**
+   * Your own pages instead of the built-in ones (either or both): functions, or HTML templates with
+   * `{{appName}}` / `{{message}}` placeholders filled with escaped text. The receiver adds the
+   * address-bar cleanup.
+   */
   pages?: LoopbackPages;
 }
 
@@ -99,13 +104,18 @@ export async function startLoopbackReceiver(
                 } else if (outcome.ok) {
                   hit.response.writeHead(200, PAGE_HEADERS);
                   hit.response.write(
-                    withCleanUrl((options.pages?.success ?? defaultSuccessPage)({ appName })),
+                    withCleanUrl(
+                      renderLoopbackPage(options.pages?.success ?? defaultSuccessPage, { appName }),
+                    ),
                   );
                 } else {
                   hit.response.writeHead(400, PAGE_HEADERS);
                   hit.response.write(
                     withCleanUrl(
-                      (options.pages?.error ?? defaultErrorPage)({ appName, message: outcome.message }),
+                      renderLoopbackPage(options.pages?.error ?? defaultErrorPage, {
+                        appName,
+                        message: outcome.message,
+                      }),
                     ),
                   );
                 }

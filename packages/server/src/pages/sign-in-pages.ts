@@ -93,12 +93,17 @@ export interface HandoffPageInput {
   notice?: SafeHtml | string | undefined;
   /** The APIs (RFC 8707 resources) the app asked to reach, with the scopes it will get for each. */
   reaches?: { name: string; scopes: string[] }[] | undefined;
+  /** Loopback mode: the app's receiver (`http://127.0.0.1:<port>`), asked before the click is sent (assets-handoff.ts). */
+  loopbackOrigin?: string | undefined;
 }
 
 // Kept here rather than in messages.ts while that file is being reworked; move them there later.
 const PAGE_TEXT = {
   handoffReaches: '{app} will also reach {api}',
   handoffReachesScopes: '{app} will also reach {api} ({scopes})',
+  handoffGoneTitle: '{app} is no longer waiting',
+  handoffGone: '{app} is no longer waiting for this sign-in. Start again from the app.',
+  handoffGoneHelp: 'You stay signed in here, so starting again from {app} takes one click.',
   deviceRequestedBy: 'Requested by {app} from {address} ({program})',
   deviceRequestedByNoAddress: 'Requested by {app} ({program})',
   deviceThrottledTitle: 'Too many codes tried',
@@ -136,7 +141,7 @@ export function handoffPage(input: HandoffPageInput): string {
     body: html`<h1>${title}</h1>
 ${alert(input.notice, 'info')}
 <div class="identity"><span>${format(messages.signedInAs, { email: input.email })}</span></div>
-<form method="post" action="${input.action}">
+<form method="post" action="${input.action}"${input.mode === 'loopback' && input.loopbackOrigin ? html` data-loopback="${input.loopbackOrigin}"` : ''}>
 ${csrfField(input.csrf)}
 <button type="submit" id="handoff" autofocus>${button}</button>
 </form>
@@ -153,7 +158,15 @@ ${csrfField(input.csrf)}
 <p>${format(messages.handoffOpeningHelp, { app })}</p>
 ${input.retryUrl ? html`<a class="button secondary" href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}
 </div>
-<p class="muted">${explanation}</p>
+${
+  input.mode === 'loopback' && input.loopbackOrigin
+    ? html`<div id="handoff-gone" class="opening" role="alert" data-title="${format(PAGE_TEXT.handoffGoneTitle, { app })}" hidden>
+<p>${format(PAGE_TEXT.handoffGone, { app })}</p>
+<p class="muted">${format(PAGE_TEXT.handoffGoneHelp, { app })}</p>
+</div>`
+    : ''
+}
+<p class="muted" id="handoff-explanation">${explanation}</p>
 ${(input.reaches ?? []).map((r) => html`<p class="muted reaches">${format(r.scopes.length > 0 ? PAGE_TEXT.handoffReachesScopes : PAGE_TEXT.handoffReaches, { app, api: r.name, scopes: r.scopes.join(', ') })}</p>`)}
 <div class="links">
 ${input.mode === 'scheme' && input.retryUrl ? html`<a href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}

@@ -5,6 +5,7 @@ import { format } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
 import { handoffPage } from '../../pages/sign-in-pages.js';
 import { resourcesReached } from '../../protocol/resource-access.js';
+import { handoffContentSecurityPolicy, loopbackOriginOf } from '../../web/assets-handoff.js';
 import { appRequestOf, replayUrl } from '../app-request.js';
 import type { Step, StepRoute } from '../flow.js';
 
@@ -102,6 +103,11 @@ export const launchStep: Step = {
       typeof s.details.params.redirect_uri === 'string' ? s.details.params.redirect_uri : undefined;
     const isDevice = Boolean((s.details as { deviceCode?: unknown }).deviceCode);
     const downloadUrl = (client?.metadata() as { download_url?: string } | undefined)?.download_url;
+    const mode = handoffMode(redirectUri, isDevice);
+    // Loopback: the page may ask the app's receiver whether it still waits (web/assets-handoff.ts).
+    const loopbackOrigin = mode === 'loopback' ? loopbackOriginOf(redirectUri) : undefined;
+    if (loopbackOrigin)
+      s.reply.header('content-security-policy', handoffContentSecurityPolicy(loopbackOrigin));
     return flow.page(
       s,
       handoffPage({
@@ -109,7 +115,8 @@ export const launchStep: Step = {
         csrf: flow.csrfToken(s),
         appName: client?.clientName ?? s.clientId,
         email: (await flow.deps.users.labelOf(user)) ?? messages.signedInAccountUnnamed,
-        mode: handoffMode(redirectUri, isDevice),
+        mode,
+        loopbackOrigin,
         switchUrl: flow.url(s, '/switch'),
         retryUrl: replayUrl(request),
         downloadUrl,
