@@ -30,8 +30,10 @@ export function clientFor(
     clientId: config.clientId,
     redirect,
     store,
-    // The loopback page (when the scheme cannot be registered): "return to Acme Desktop".
+    // The loopback page (when the scheme cannot be registered): "return to Acme Desktop"; the
+    // User-Agent, so that her session list says "Acme Desktop on Linux".
     appName: 'Acme Desktop',
+    appVersion: '0.1.0',
     resources: [config.api.resource],
     cacheDir: config.cacheDir ?? defaultCacheDir(),
   });

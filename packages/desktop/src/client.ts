@@ -21,6 +21,7 @@ import { PendingStore } from './receivers/pending-store.js';
 import { type Account, readSession } from './session.js';
 import type { TokenStore } from './stores/token-store.js';
 import type { AuthenticationResult } from './tokens.js';
+import { sdkUserAgent } from './user-agent.js';
 
 // The client is a facade: each job lives in its own module under flows/ and declares what it needs.
 export type { ApiRequestInit } from './flows/api-fetch.js';
@@ -69,8 +70,14 @@ export interface ClientOptions {
   discoveryMaxAgeSeconds?: number;
   /** Loopback only: send the browser here after a successful sign-in instead of showing the built-in page. */
   successRedirectUrl?: string;
-  /** The app's name as people know it, on the loopback page: "You are signed in — return to <appName>". */
+  /**
+   * The app's name as people know it: on the loopback page ("You are signed in — return to
+   * <appName>") and in the User-Agent, so that the person's session list and the device
+   * confirmation page say "Acme Desktop on Linux".
+   */
   appName?: string;
+  /** The app's version, in the User-Agent after its name (`Acme Desktop/2.1`). */
+  appVersion?: string;
   /**
    * Loopback only: your own success and error pages instead of the built-in ones: functions
    * returning HTML, or HTML templates whose `{{appName}}` and `{{message}}` are filled with escaped text.
@@ -152,6 +159,7 @@ export async function createClient(options: ClientOptions): Promise<LatchkeyClie
     ...(options.fetch ? { fetch: options.fetch } : {}),
     discoveryMaxAgeSeconds: options.discoveryMaxAgeSeconds ?? 3600,
     dpop: options.dpop ?? true,
+    userAgent: sdkUserAgent(options),
   });
   const lockPath = `${ctx.cachePrefix}.lock`;
   const openBrowser = options.openBrowser ?? openSystemBrowser;

@@ -52,6 +52,8 @@ export interface ContextOptions {
   dpop?: boolean;
   fetch?: typeof fetch;
   discoveryMaxAgeSeconds: number;
+  /** Sent on every request (user-agent.ts): how the server names this device. */
+  userAgent?: string;
 }
 
 function isLoopbackHost(url: URL): boolean {
@@ -73,7 +75,17 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   const http: Context['http'] = {
     // Plain http is allowed only for a loopback issuer (development and tests); anything else is https.
     ...(issuer.protocol === 'http:' && isLoopbackHost(issuer) ? { [oauth.allowInsecureRequests]: true } : {}),
-    ...(userFetch ? { [oauth.customFetch]: (url: string, init: RequestInit) => userFetch(url, init) } : {}),
+    ...(userFetch || options.userAgent
+      ? {
+          [oauth.customFetch]: (url: string, init: RequestInit) => {
+            if (!options.userAgent) return (userFetch ?? fetch)(url, init);
+            // oauth4webapi writes its own (`oauth4webapi/v3…`): the app's name replaces it.
+            const headers = new Headers(init.headers);
+            headers.set('user-agent', options.userAgent);
+            return (userFetch ?? fetch)(url, { ...init, headers });
+          },
+        }
+      : {}),
   };
   let cached: DiscoveryCacheFile | undefined;
   try {
