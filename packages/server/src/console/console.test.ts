@@ -1,13 +1,17 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seal, unseal } from '../crypto/sealed-values.js';
 import { generateTotpCode } from '../domain/two-step/totp.js';
 import { axeViolations } from '../test-support/axe.js';
 import { launchBrowser, screenshot, waitForText } from '../test-support/browser.js';
 import { BrowserTokenSource, discover, refreshRaw } from '../test-support/oidc-client.js';
+import { testDatabaseKinds } from '../test-support/databases.js';
 import { BASE_YAML, startTestServer, type TestServer } from '../test-support/server.js';
+import type { ConsoleSession } from './session.js';
 
 const PASSWORD = 'a long enough password';
 const ALICE_TOTP = 'JBSWY3DPEHPK3PXP';
+const SESSION_PURPOSE = 'admin-console-session';
 
 /**
  * BASE_YAML (organization beta: bob, carol) plus gamma (dave, olivia) and delta (an OIDC connection
@@ -35,14 +39,14 @@ users:
     - { email: olivia@gamma.test, organization: gamma }
 `;
 
-describe('admin console (Chromium, SQLite)', () => {
+describe.each(testDatabaseKinds())('admin console in Chromium on %s', (kind) => {
   let server: TestServer;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   let lastTotp = '';
 
   beforeAll(async () => {
-    server = await startTestServer({ yaml: YAML });
+    server = await startTestServer({ kind, yaml: YAML });
     browser = await launchBrowser();
   }, 60_000);
   afterAll(async () => {
@@ -196,6 +200,27 @@ describe('admin console (Chromium, SQLite)', () => {
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/admin' });
   });
 
+  it('renews an expired access token with the refresh token and rewrites the sealed cookie', async () => {
+    const context = alice.context();
+    const cookie = (await context.cookies()).find((c) => c.name === 'lk_admin');
+    const session = unseal<ConsoleSession>(server.parts.secretBox, SESSION_PURPOSE, cookie?.value);
+    expect(session?.sub).toBe(await userId('alice@beta.test'));
+    const expired = { ...(session as ConsoleSession), accessTokenExpiresAt: Date.now() - 1000 };
+    await context.addCookies([
+      { ...(cookie as NonNullable<typeof cookie>), value: seal(server.parts.secretBox, SESSION_PURPOSE, expired, 60_000) },
+    ]);
+    const response = await alice.goto(`${server.issuer}/admin/users`);
+    expect(response?.status()).toBe(200);
+    const renewed = unseal<ConsoleSession>(
+      server.parts.secretBox,
+      SESSION_PURPOSE,
+      (await context.cookies()).find((c) => c.name === 'lk_admin')?.value,
+    );
+    expect(renewed?.accessTokenExpiresAt).toBeGreaterThan(Date.now());
+    expect(renewed?.accessToken).not.toBe(session?.accessToken);
+    expect(renewed?.csrf).toBe(session?.csrf);
+  });
+
   it('rotates keys, filters the audit log and tests a connection with a readable result', async () => {
     await alice.goto(`${server.issuer}/admin/keys`);
     const before = await alice.locator('tbody tr').count();
@@ -237,16 +262,31 @@ describe('admin console (Chromium, SQLite)', () => {
       await alice.goto(`${server.issuer}${path}`);
       expect(await axeViolations(alice), path).toEqual([]);
     }
+    // The overview counts what the audit log holds (every sign-in of this test server so far).
+    await alice.goto(`${server.issuer}/admin`);
+    const signIns = (await server.parts.repos.audit.query({ action: 'sign_in' })).filter(
+      (e) => e.outcome === 'success',
+    ).length;
+    expect(signIns).toBeGreaterThan(2);
+    expect(await alice.locator('.tile .n').first().innerText()).toBe(String(signIns));
     await screenshot(alice, 'console', 'overview');
     // The confirmation page, then signing out ends the console session.
     await alice.goto(`${server.issuer}/admin/users/${await userId('carol@beta.test')}`);
     await alice.getByRole('button', { name: 'Revoke everything…' }).click();
     expect(await axeViolations(alice)).toEqual([]);
     await alice.getByRole('link', { name: 'Cancel' }).click();
+    const held = unseal<ConsoleSession>(
+      server.parts.secretBox,
+      SESSION_PURPOSE,
+      (await alice.context().cookies()).find((c) => c.name === 'lk_admin')?.value,
+    );
     await alice.getByRole('button', { name: 'Sign out' }).click();
     await waitForText(alice.locator('h1'), 'Signed out of the admin console');
     expect(await axeViolations(alice)).toEqual([]);
     await alice.goto(`${server.issuer}/admin/keys`);
     expect(new URL(alice.url()).pathname).not.toBe('/admin/keys');
+    // Signing out gave the console's grant back: its refresh token no longer works.
+    const refused = await refreshRaw(server.issuer, 'latchkey-admin-console', held?.refreshToken as string);
+    expect(refused.json?.error).toBe('invalid_grant');
   }, 90_000);
 });
