@@ -4,8 +4,8 @@ import { seal, unseal } from '../crypto/sealed-values.js';
 import { generateTotpCode } from '../domain/two-step/totp.js';
 import { axeViolations } from '../test-support/axe.js';
 import { launchBrowser, screenshot, waitForText } from '../test-support/browser.js';
-import { BrowserTokenSource, discover, refreshRaw } from '../test-support/oidc-client.js';
 import { testDatabaseKinds } from '../test-support/databases.js';
+import { BrowserTokenSource, discover, refreshRaw } from '../test-support/oidc-client.js';
 import { BASE_YAML, startTestServer, type TestServer } from '../test-support/server.js';
 import type { ConsoleSession } from './session.js';
 
@@ -207,7 +207,10 @@ describe.each(testDatabaseKinds())('admin console in Chromium on %s', (kind) => 
     expect(session?.sub).toBe(await userId('alice@beta.test'));
     const expired = { ...(session as ConsoleSession), accessTokenExpiresAt: Date.now() - 1000 };
     await context.addCookies([
-      { ...(cookie as NonNullable<typeof cookie>), value: seal(server.parts.secretBox, SESSION_PURPOSE, expired, 60_000) },
+      {
+        ...(cookie as NonNullable<typeof cookie>),
+        value: seal(server.parts.secretBox, SESSION_PURPOSE, expired, 60_000),
+      },
     ]);
     const response = await alice.goto(`${server.issuer}/admin/users`);
     expect(response?.status()).toBe(200);

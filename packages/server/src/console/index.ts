@@ -39,7 +39,10 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
   const kit = createKit(app, resolver);
 
   app.get('/admin/assets/console.css', async (_request, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(consoleStylesheet),
+    reply
+      .type('text/css; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(consoleStylesheet),
   );
   registerAuthRoutes(app, kit, { oidc, cookies, resolver, issuer });
   registerOverviewRoutes(kit, deps.admin.database);

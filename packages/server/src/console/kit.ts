@@ -75,7 +75,10 @@ export function createKit(app: FastifyInstance, resolver: CallerResolver) {
     }
     const { caller, session } = signedIn;
     if (method === 'POST' && !csrfMatches(session, request.body)) {
-      request.log.info({ path: request.url.split('?')[0] }, 'console form refused: CSRF token missing or wrong');
+      request.log.info(
+        { path: request.url.split('?')[0] },
+        'console form refused: CSRF token missing or wrong',
+      );
       return sendPage(
         reply,
         problemPage({
@@ -98,22 +101,25 @@ export function createKit(app: FastifyInstance, resolver: CallerResolver) {
     try {
       const result = await handler(ctx);
       if (!('title' in result && 'body' in result)) return result as FastifyReply;
-      return sendPage(
-        reply,
-        consolePage({ ...result, caller, csrf: session.csrf }),
-        result.status ?? 200,
-      );
+      return sendPage(reply, consolePage({ ...result, caller, csrf: session.csrf }), result.status ?? 200);
     } catch (error) {
       if (!(error instanceof AdminError)) throw error;
       const status = STATUS[error.code] ?? 400;
       const title =
         status === 404 ? 'Not found' : status === 403 ? 'Not for your role' : 'That could not be done';
-      return sendPage(reply, problemPage({ title, message: error.message, caller, csrf: session.csrf }), status);
+      return sendPage(
+        reply,
+        problemPage({ title, message: error.message, caller, csrf: session.csrf }),
+        status,
+      );
     }
   }
 
   return {
-    page<P = Record<string, string>, Q = Record<string, string | undefined>>(path: string, handler: Handler<P, Q>) {
+    page<P = Record<string, string>, Q = Record<string, string | undefined>>(
+      path: string,
+      handler: Handler<P, Q>,
+    ) {
       app.get(path, (request, reply) => gate('GET', request, reply, handler));
     },
     action<P = Record<string, string>, Q = Record<string, string | undefined>>(

@@ -9,7 +9,8 @@ import type { FastifyInstance } from 'fastify';
 export function localFetch(app: FastifyInstance, issuer: URL): typeof fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.origin !== issuer.origin) throw new Error(`the console only calls its own server, not ${url.origin}`);
+    if (url.origin !== issuer.origin)
+      throw new Error(`the console only calls its own server, not ${url.origin}`);
     const headers: Record<string, string> = {};
     new Headers(init?.headers).forEach((value, name) => {
       headers[name] = value;
@@ -28,6 +29,9 @@ export function localFetch(app: FastifyInstance, issuer: URL): typeof fetch {
       for (const one of Array.isArray(value) ? value : [value]) answer.append(name, String(one));
     }
     const empty = response.statusCode === 204 || response.statusCode === 304;
-    return new Response(empty ? null : new Uint8Array(response.rawPayload), { status: response.statusCode, headers: answer });
+    return new Response(empty ? null : new Uint8Array(response.rawPayload), {
+      status: response.statusCode,
+      headers: answer,
+    });
   };
 }

@@ -1,5 +1,5 @@
-import type { Database } from '../storage/database.js';
 import { auditActivityByHour } from '../storage/audit-activity.js';
+import type { Database } from '../storage/database.js';
 
 const HOUR_MS = 3_600_000;
 

@@ -45,7 +45,10 @@ export function registerAuthRoutes(
     try {
       tokens = await oidc.finish(new URL(request.url, deps.issuer), pending);
     } catch (error) {
-      request.log.info({ err: { name: (error as Error).name, message: (error as Error).message } }, 'console code exchange failed');
+      request.log.info(
+        { err: { name: (error as Error).name, message: (error as Error).message } },
+        'console code exchange failed',
+      );
       return sendPage(reply, signInFailedPage('The sign-in could not be completed. Start it again.'), 400);
     }
     try {

@@ -41,36 +41,39 @@ export function registerInstanceRoutes(kit: ConsoleKit): void {
     return ctx.reply.redirect('/admin/keys?done=rotated', 303);
   });
 
-  kit.page<Record<string, string>, Partial<AuditFilters> & { cursor?: string }>('/admin/audit', async (ctx) => {
-    const q = ctx.request.query;
-    const filters: AuditFilters = {
-      actor: q.actor?.trim() ?? '',
-      user: q.user?.trim() ?? '',
-      action: q.action?.trim() ?? '',
-      since: q.since ?? '',
-      until: q.until ?? '',
-    };
-    const page = await ctx.run<{ events: ListedAuditEvent[]; next?: string }>('searchAudit', {
-      query: {
-        actor: filters.actor || undefined,
-        user: filters.user || undefined,
-        action: filters.action || undefined,
-        since: utc(filters.since),
-        until: utc(filters.until),
-        cursor: q.cursor || undefined,
-        limit: '50',
-      },
-    });
-    const next = page.next
-      ? `/admin/audit?${new URLSearchParams({
-          ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== '')),
-          cursor: page.next,
-        }).toString()}`
-      : undefined;
-    return {
-      title: 'Audit log',
-      section: '/admin/audit',
-      body: auditBody({ filters, events: page.events, nextHref: next }),
-    };
-  });
+  kit.page<Record<string, string>, Partial<AuditFilters> & { cursor?: string }>(
+    '/admin/audit',
+    async (ctx) => {
+      const q = ctx.request.query;
+      const filters: AuditFilters = {
+        actor: q.actor?.trim() ?? '',
+        user: q.user?.trim() ?? '',
+        action: q.action?.trim() ?? '',
+        since: q.since ?? '',
+        until: q.until ?? '',
+      };
+      const page = await ctx.run<{ events: ListedAuditEvent[]; next?: string }>('searchAudit', {
+        query: {
+          actor: filters.actor || undefined,
+          user: filters.user || undefined,
+          action: filters.action || undefined,
+          since: utc(filters.since),
+          until: utc(filters.until),
+          cursor: q.cursor || undefined,
+          limit: '50',
+        },
+      });
+      const next = page.next
+        ? `/admin/audit?${new URLSearchParams({
+            ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== '')),
+            cursor: page.next,
+          }).toString()}`
+        : undefined;
+      return {
+        title: 'Audit log',
+        section: '/admin/audit',
+        body: auditBody({ filters, events: page.events, nextHref: next }),
+      };
+    },
+  );
 }

@@ -12,7 +12,11 @@ type OrgParams = { organization: string };
 export function registerOrganizationRoutes(kit: ConsoleKit): void {
   kit.page('/admin/organizations', async (ctx) => {
     const { organizations } = await ctx.run<{ organizations: OrganizationSummary[] }>('listOrganizations');
-    return { title: 'Organizations', section: '/admin/organizations', body: organizationsBody(organizations) };
+    return {
+      title: 'Organizations',
+      section: '/admin/organizations',
+      body: organizationsBody(organizations),
+    };
   });
 
   async function render(ctx: PageContext<OrgParams>, test?: ConnectionTestView) {

@@ -9,7 +9,8 @@ type UserParams = { user: string };
 
 /** Results shown after an action's redirect: a fixed set, so nothing from the URL reaches the page. */
 const NOTICES: Record<string, string> = {
-  disabled: 'The user is disabled; everything they held is revoked. Their apps are refused at the next refresh.',
+  disabled:
+    'The user is disabled; everything they held is revoked. Their apps are refused at the next refresh.',
   enabled: 'The user is enabled.',
   revoked: 'Every session, grant and token of the user is revoked.',
   'two-step-reset': 'The user’s 2-step methods are removed and they are signed out everywhere.',
