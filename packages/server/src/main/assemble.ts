@@ -5,6 +5,7 @@ import { createAdminContext } from '../admin/context.js';
 import { adminApiResource } from '../admin/resources.js';
 import { registerAdminApi } from '../admin-api/register.js';
 import type { LatchkeyConfig } from '../config/types.js';
+import { consoleClient, consoleEnabled, registerConsole } from '../console/index.js';
 import { deriveKey } from '../crypto/derive-key.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { type Audit, repositoryAudit } from '../domain/audit.js';
@@ -114,6 +115,9 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
   };
   try {
     await repos.clients.upsertFromConfig(accountClient(config.issuer));
+    // The web console (console/) is a client of this server too, under the id the admin API admits.
+    const withConsole = consoleEnabled();
+    if (withConsole) await repos.clients.upsertFromConfig(consoleClient(config.issuer));
 
     // ---- domain ----
     const organizations = await createOrganizationDirectory(repos);
@@ -321,6 +325,18 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       allOrganizationDetails: () => repos.organizations.listWithDetails(),
       linkIdentity: (input) => linkIdentity(repos, input),
     };
+    // The admin API and the console act through one context (each request as its administrator).
+    const adminContext = createAdminContext(
+      {
+        config,
+        database,
+        repos,
+        hasher: () => hasher,
+        throttle: () => ({ throttle, shared: config.redisUrl !== undefined }),
+        close: async () => {},
+      },
+      'server',
+    );
     const routes: RouteSet[] = [
       (app) => registerSignIn(app, SIGN_IN_TABLE, signIn),
       (app) => registerUpstreamCallbacks(app, signIn, { identities: repos.users, sessions }),
@@ -361,22 +377,13 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         }),
       ...(metrics ? [(app: Parameters<RouteSet>[0]) => metrics.register(app)] : []),
       (app) => sessionEvents.register(app),
-      (app) =>
-        registerAdminApi(app, {
-          admin: createAdminContext(
-            {
-              config,
-              database,
-              repos,
-              hasher: () => hasher,
-              throttle: () => ({ throttle, shared: config.redisUrl !== undefined }),
-              close: async () => {},
-            },
-            'server',
-          ),
-          jwks: () => keys.jwks(),
-          log: options.log,
-        }),
+      (app) => registerAdminApi(app, { admin: adminContext, jwks: () => keys.jwks(), log: options.log }),
+      ...(withConsole
+        ? [
+            (app: Parameters<RouteSet>[0]) =>
+              registerConsole(app, { admin: adminContext, jwks: () => keys.jwks(), secretBox }),
+          ]
+        : []),
     ];
 
     return {
