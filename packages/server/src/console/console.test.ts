@@ -16,7 +16,8 @@ const SESSION_PURPOSE = 'admin-console-session';
 /**
  * BASE_YAML (organization beta: bob, carol) plus gamma (dave, olivia) and delta (an OIDC connection
  * to an IdP that does not exist); alice@beta.test is an instance administrator who signs in with a
- * password and TOTP, olivia@gamma.test administers gamma only, carol is no administrator.
+ * password and TOTP, olivia@gamma.test administers gamma only (whose `allowed_clients` lists only
+ * Acme Desktop: the console is not one of its apps), carol is no administrator.
  */
 const YAML = `${BASE_YAML.replace(
   'users:\n',
@@ -24,6 +25,8 @@ const YAML = `${BASE_YAML.replace(
     name: Gamma Inc
     domains: [gamma.test]
     connection: { type: local }
+    # Its people may use Acme Desktop only: the console, Latchkey's own, stays open to olivia.
+    policy: { allowed_clients: [acme-desktop] }
   - id: delta
     name: Delta Corp
     domains: [delta.test]

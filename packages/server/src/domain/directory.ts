@@ -128,7 +128,26 @@ export function createUserDirectory(repos: Pick<Repositories, 'users'>): UserDir
   };
 }
 
+/**
+ * Latchkey's own clients: the account page (account/account-client.ts) and the admin console
+ * (admin/resources.ts). `allowed_clients` lists an organization's *apps*; it never locks its people
+ * out of their own account page, nor its administrators out of the console (whose access is the
+ * administrator role, checked at every request).
+ */
+export const LATCHKEY_OWN_CLIENTS: ReadonlySet<string> = new Set([
+  'latchkey-account',
+  'latchkey-admin-console',
+]);
+
 /** May this organization's people sign in to this app? (`policy.allowed_clients`; empty means every app.) */
 export function clientAllowed(org: Pick<OrganizationView, 'policy'>, clientId: string): boolean {
-  return org.policy.allowedClients.length === 0 || org.policy.allowedClients.includes(clientId);
+  return policyAllowsClient(org.policy, clientId);
+}
+
+export function policyAllowsClient(policy: { allowedClients: readonly string[] }, clientId: string): boolean {
+  return (
+    policy.allowedClients.length === 0 ||
+    policy.allowedClients.includes(clientId) ||
+    LATCHKEY_OWN_CLIENTS.has(clientId)
+  );
 }

@@ -1,5 +1,6 @@
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import type { LifetimesConfig, OrganizationPolicy } from '../config/types.js';
+import { policyAllowsClient } from '../domain/directory.js';
 
 /** The slice of a user the engine needs; loaded by `AccountSource`. */
 export interface AccountRecord {
@@ -67,13 +68,7 @@ export class AccountStore {
     // The organization's allowed apps hold at every grant, not only when signing in: an app the
     // policy stopped allowing gets no tokens from a refresh token it still holds (invalid_grant).
     const clientId = ctx?.oidc?.client?.clientId;
-    if (
-      ctx?.oidc?.route === 'token' &&
-      clientId &&
-      policy &&
-      policy.allowedClients.length > 0 &&
-      !policy.allowedClients.includes(clientId)
-    ) {
+    if (ctx?.oidc?.route === 'token' && clientId && policy && !policyAllowsClient(policy, clientId)) {
       return undefined;
     }
     return {

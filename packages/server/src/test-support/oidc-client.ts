@@ -136,10 +136,13 @@ export class BrowserTokenSource {
   async #route(): Promise<void> {
     if (this.#routed) return;
     this.#routed = true;
-    await this.context.route(`${this.redirectUri}**`, async (route) => {
+    // The whole origin answers, as an app's loopback receiver does: the Launch page first asks
+    // whether anything still listens there (web/assets-handoff.ts), then sends the redirect.
+    const origin = new URL(this.redirectUri).origin;
+    await this.context.route(`${origin}/**`, async (route) => {
       const url = route.request().url();
       await route.fulfill({ status: 200, contentType: 'text/plain', body: 'ok' });
-      this.#waiters.shift()?.(url);
+      if (url.startsWith(this.redirectUri)) this.#waiters.shift()?.(url);
     });
   }
 
