@@ -298,8 +298,6 @@ describe.skipIf(Boolean(unavailable))('Acme Desktop, the window', () => {
     // The browser still has her Latchkey session (a sign-out on the device does not end it).
     await page.goto(`${server.issuer}/device?user_code=${code}`);
     await page.getByRole('button', { name: 'Continue' }).click();
-    await waitForText(page.locator('h1'), 'Connect Acme Desktop?');
-    await page.getByRole('button', { name: 'Continue' }).click();
     await waitForText(page.locator('#handoff'), 'Allow');
     await page.locator('#handoff').click();
     await waitForText(page.locator('h1'), 'Device connected');

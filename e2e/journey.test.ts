@@ -266,9 +266,6 @@ describe.each(testDatabaseKinds())('the journey on %s', (kind) => {
       await page.getByLabel('Code shown on your device').fill(userCode);
       await photo(page, '10-device-code');
       await page.getByRole('button', { name: 'Continue' }).click();
-      await waitForText(page.locator('h1'), 'Connect Acme Desktop?');
-      await photo(page, '11-device-confirm');
-      await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByLabel('Work email').fill(BOB.email);
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByLabel('Password').fill(BOB.password);

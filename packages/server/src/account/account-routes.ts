@@ -16,7 +16,12 @@ import {
   registrationOptions,
   verifyRegistration,
 } from '../domain/two-step/webauthn.js';
-import { accountPage, confirmItIsYouPage, shortDate, signedOutAccountPage } from '../pages/account-pages.js';
+import {
+  type AccountSessionRow,
+  accountPage,
+  confirmItIsYouPage,
+  signedOutAccountPage,
+} from '../pages/account-pages.js';
 import { format } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
@@ -121,31 +126,37 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
     extra: { error?: string; notice?: string; status?: number } = {},
   ) {
     const userId = who.user.id;
-    const [methods, passkeys, records] = await Promise.all([
+    const [methods, passkeys, listing] = await Promise.all([
       deps.credentials.methodsOf(userId),
       deps.credentials.passkeys(userId),
-      deps.sessions.list(userId),
+      deps.sessions.listing(userId),
     ]);
-    const clients = new Map<string, string>();
-    for (const r of records) {
-      if (r.model === 'Grant' && r.clientId && !clients.has(r.clientId)) {
-        clients.set(r.clientId, (await deps.clients.find(r.clientId))?.name ?? r.clientId);
-      }
-    }
-    const sessions = records
-      .filter((r) => r.model === 'Session' || (r.model === 'Grant' && r.clientId !== ACCOUNT_CLIENT_ID))
-      .map((r) => ({
-        kind: r.model === 'Session' ? ('session' as const) : ('grant' as const),
-        id: r.id,
-        label:
-          r.model === 'Session'
-            ? format(messages.accountSessionBrowser, { date: shortDate(r.createdAt) }).value
-            : format(messages.accountSessionApp, {
-                app: clients.get(r.clientId ?? '') ?? '',
-                date: shortDate(r.createdAt),
-              }).value,
-        current: r.model === 'Session' && r.uid === who.session.uid,
-      }));
+    // One row per device: each browser session, and each app signed in on a device (a live refresh
+    // token; an app that never redeemed its code is not signed in, domain/session-list.ts).
+    const sessions: AccountSessionRow[] = [
+      ...listing.browsers.map((b) => ({
+        kind: 'session' as const,
+        id: b.id,
+        what: messages.accountSessionBrowserName,
+        device: b.device,
+        ip: b.ip,
+        signedInAt: b.createdAt,
+        lastUsedAt: b.lastUsedAt,
+        current: b.uid === who.session.uid,
+      })),
+      ...listing.apps
+        .filter((a) => a.clientId !== ACCOUNT_CLIENT_ID)
+        .map((a) => ({
+          kind: 'grant' as const,
+          id: a.grantId,
+          what: a.app,
+          device: a.device,
+          ip: a.ip,
+          signedInAt: a.createdAt,
+          lastUsedAt: a.lastUsedAt,
+          current: false,
+        })),
+    ];
     return sendPage(
       reply,
       accountPage({

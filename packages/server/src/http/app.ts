@@ -15,6 +15,7 @@ import { stylesheet } from '../web/assets.js';
 import { autoPostScript } from '../web/assets-auto-post.js';
 import { countdownScript } from '../web/assets-countdown.js';
 import { handoffScript } from '../web/assets-handoff.js';
+import { localTimeScript } from '../web/assets-local-time.js';
 import { passkeyScript } from '../web/assets-passkey.js';
 import { securityHeaders } from '../web/security-headers.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
@@ -140,6 +141,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .type('text/javascript; charset=utf-8')
       .header('cache-control', 'public, max-age=3600')
       .send(countdownScript),
+  );
+
+  app.get('/assets/local-time.js', async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(localTimeScript),
   );
 
   app.get('/assets/handoff.js', async (_request, reply) =>

@@ -26,7 +26,26 @@ export interface AccountPageInput {
   /** "Sign out everywhere" offers to remove credentials added in this many days. */
   recentDays: number;
   recoveryCodes: number;
-  sessions: { kind: 'session' | 'grant'; id: string; label: string; current: boolean }[];
+  /** From `SessionControl.listing()`: browsers, and apps holding a live refresh token (redeemed codes). */
+  sessions: AccountSessionRow[];
+}
+
+export interface AccountSessionRow {
+  kind: 'session' | 'grant';
+  id: string;
+  /** The app's registered name, or "Browser" for a browser session at Latchkey. */
+  what: string;
+  /** OS and browser, or the app as it describes itself (domain/user-agents.ts). */
+  device: string;
+  ip: string | null;
+  signedInAt: number;
+  lastUsedAt: number;
+  current: boolean;
+}
+
+/** A moment as `<time>`: UTC text, rewritten in the reader's zone by /assets/local-time.js. */
+export function localTime(ms: number): SafeHtml {
+  return html`<time datetime="${new Date(ms).toISOString()}" data-local-time>${shortDate(ms)}</time>`;
 }
 
 function endForm(csrf: string, action: string, label: string, text: string): SafeHtml {
@@ -91,12 +110,13 @@ ${alert(input.notice, 'info')}
 ${twoStep}
 <section aria-labelledby="s-h">
 <h2 id="s-h">${messages.accountSessionsTitle}</h2>
-<ul class="items" id="sessions">${input.sessions.map(
-      (
-        s,
-      ) => html`<li><span>${s.label}${s.current ? html` <strong>${messages.accountSessionThis}</strong>` : ''}</span>
-${endForm(csrf, `/account/sessions/${s.kind}/${encodeURIComponent(s.id)}/end`, format(messages.accountSessionEndLabel, { what: s.label }).value, messages.accountSessionEnd)}</li>`,
-    )}</ul>
+<ul class="items" id="sessions">${input.sessions.map((s) => {
+      const label = format(messages.accountSessionRow, { what: s.what, device: s.device }).value;
+      return html`<li class="session"><span><strong class="what">${s.what}</strong>${s.current ? html` ${messages.accountSessionThis}` : ''}<br>
+<span class="muted"><span class="device">${s.device}</span>${s.ip ? html` · <span class="ip">${s.ip}</span>` : ''}<br>
+${messages.accountSessionSignedIn} ${localTime(s.signedInAt)} · ${messages.accountSessionLastUsed} ${localTime(s.lastUsedAt)}</span></span>
+${endForm(csrf, `/account/sessions/${s.kind}/${encodeURIComponent(s.id)}/end`, format(messages.accountSessionEndLabel, { what: label }).value, messages.accountSessionEnd)}</li>`;
+    })}</ul>
 <form method="post" action="/account/sessions/end-all">${csrfField(csrf)}
 ${input.local ? html`<label class="check"><input type="checkbox" name="remove_recent" id="remove-recent"> ${format(messages.accountRemoveRecent, { days: input.recentDays })}</label>` : ''}
 <button type="submit" class="secondary">${messages.accountSignOutEverywhere}</button></form>

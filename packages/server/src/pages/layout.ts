@@ -23,6 +23,10 @@ ${
   // Only a page showing a throttle's wait (pages/two-step-text.ts) carries the countdown script.
   body.value.includes('data-countdown=') ? html`<script src="/assets/countdown.js" defer></script>` : ''
 }
+${
+  // Times shown in the reader's own zone (web/assets-local-time.ts); the UTC text stays without it.
+  body.value.includes('data-local-time') ? html`<script src="/assets/local-time.js" defer></script>` : ''
+}
 </head>
 <body>
 <a class="skip" href="#main">${messages.skipToContent}</a>

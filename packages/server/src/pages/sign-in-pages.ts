@@ -91,6 +91,11 @@ export interface HandoffPageInput {
   downloadUrl?: string | undefined;
   abortUrl: string;
   notice?: SafeHtml | string | undefined;
+  /**
+   * Device flow: what asked for the code, as the app describes itself ("Acme Desktop on Linux",
+   * domain/user-agents.ts, never a raw User-Agent) and the address it asked from.
+   */
+  device?: { description: string; ip?: string | undefined; userCode?: string | undefined } | undefined;
   /** The APIs (RFC 8707 resources) the app asked to reach, with the scopes it will get for each. */
   reaches?: { name: string; scopes: string[] }[] | undefined;
   /** Loopback mode: the app's receiver (`http://127.0.0.1:<port>`), asked before the click is sent (assets-handoff.ts). */
@@ -106,6 +111,7 @@ const PAGE_TEXT = {
   handoffGoneHelp: 'You stay signed in here, so starting again from {app} takes one click.',
   deviceRequestedBy: 'Requested by {app} from {address} ({program})',
   deviceRequestedByNoAddress: 'Requested by {app} ({program})',
+  deviceCodeShown: 'Code: {code} — the one your device shows',
   deviceThrottledTitle: 'Too many codes tried',
   deviceThrottled:
     'Too many codes were entered from your network. Wait {wait}, then enter the code your device shows again.',
@@ -167,6 +173,19 @@ ${
     : ''
 }
 <p class="muted" id="handoff-explanation">${explanation}</p>
+${
+  input.mode === 'device' && input.device
+    ? html`<p class="device-origin">${
+        input.device.ip
+          ? format(PAGE_TEXT.deviceRequestedBy, {
+              app,
+              address: input.device.ip,
+              program: input.device.description,
+            })
+          : format(PAGE_TEXT.deviceRequestedByNoAddress, { app, program: input.device.description })
+      }</p>${input.device.userCode ? html`<p class="muted">${format(PAGE_TEXT.deviceCodeShown, { code: input.device.userCode })}</p>` : ''}`
+    : ''
+}
 ${(input.reaches ?? []).map((r) => html`<p class="muted reaches">${format(r.scopes.length > 0 ? PAGE_TEXT.handoffReachesScopes : PAGE_TEXT.handoffReaches, { app, api: r.name, scopes: r.scopes.join(', ') })}</p>`)}
 <div class="links">
 ${input.mode === 'scheme' && input.retryUrl ? html`<a href="${input.retryUrl}">${messages.handoffTryAgain}</a>` : ''}
@@ -207,6 +226,11 @@ export function renderDeviceInput(ctx: KoaContextWithOIDC, form: string, _out: u
 ${alert(error)}
 <form method="post" action="${action}">
 <input type="hidden" name="xsrf" value="${xsrf}">
+${
+  // One confirmation, not two: entering the code goes straight to the sign-in, and the page after
+  // it (handoffPage, mode 'device') names the app, the device and its address, with Allow / Deny.
+  html`<input type="hidden" name="confirm" value="yes">`
+}
 <label for="user_code">${messages.deviceLabel}</label>
 <input id="user_code" name="user_code" type="text" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required autofocus value="${code}" aria-describedby="code-help">
 <p id="code-help" class="muted">${messages.deviceHelp}</p>

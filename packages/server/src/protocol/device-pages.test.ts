@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CookieJar } from '../../../../bench/lib.mjs';
+import { axeViolations } from '../test-support/axe.js';
+import { launchBrowser } from '../test-support/browser.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
 const HOSTILE_UA =
@@ -87,5 +89,73 @@ describe('device flow pages (RFC 8628)', () => {
     const refused = await page.submit({ user_code });
     expect(refused.status).toBe(429);
     expect(refused.text).not.toContain('Connect Acme Desktop?');
+  });
+});
+
+describe('device flow in Chromium: one confirmation, after the sign-in', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server?.dispose());
+
+  /** Code → sign-in → the one confirmation page; returns the pages' headings along the way. */
+  async function confirmInBrowser(userAgent: string) {
+    const { user_code, device_code } = await deviceAuthorization(server.issuer, userAgent);
+    const browser = await launchBrowser();
+    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    page.setDefaultTimeout(10_000);
+    const headings: string[] = [];
+    const heading = async () => {
+      const text = (await page.locator('h1').innerText()).trim();
+      headings.push(text);
+      return text;
+    };
+    await page.goto(`${server.issuer}/device`);
+    await page.getByLabel(/code/i).fill(user_code);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Work email').waitFor();
+    await heading();
+    await page.getByLabel('Work email').fill('bob@beta.test');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Password').fill('correct horse battery staple');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await heading();
+    return { browser, page, headings, device_code, user_code };
+  }
+
+  it('code entry leads straight to the sign-in; the page after it names app, device and address, with Allow / Deny buttons', async () => {
+    const { browser, page, headings, user_code } = await confirmInBrowser(
+      'Acme Desktop/2.1.0 (X11; Linux x86_64)',
+    );
+    try {
+      // No "Connect Acme Desktop?" before the sign-in: the first page after the code is the email step.
+      expect(headings[0]).not.toMatch(/Connect/);
+      expect(headings[1]).toBe('Connect Acme Desktop?');
+      const origin = (await page.locator('.device-origin').innerText()).trim();
+      expect(origin).toBe('Requested by Acme Desktop from 127.0.0.1 (Acme Desktop on Linux)');
+      expect(await page.locator('main').innerText()).toContain(`Code: ${user_code}`);
+      expect(
+        await page.getByRole('button', { name: 'Deny' }).evaluate((b) => b.closest('form')?.method),
+      ).toBe('post');
+      expect(await axeViolations(page)).toEqual([]);
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.getByRole('heading', { name: /connected|done|signed in/i }).waitFor();
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it("a client library's User-Agent is not shown as the device", async () => {
+    const { browser, page } = await confirmInBrowser('oauth4webapi/v3.8.8');
+    try {
+      const text = await page.locator('main').innerText();
+      expect(text).not.toContain('oauth4webapi');
+      expect(text).toContain('an unknown program');
+      expect(text).toContain('127.0.0.1');
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -82,8 +82,6 @@ describe.each(testDatabaseKinds())('device flow polling on %s', (kind) => {
       const page = await context.newPage();
       await page.goto(device.verification_uri_complete);
       await page.getByRole('button', { name: 'Continue' }).click();
-      await waitForText(page.locator('h1'), 'Connect Acme Desktop?');
-      await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByLabel('Work email').fill('bob@beta.test');
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByLabel('Password').fill('correct horse battery staple');

@@ -159,12 +159,10 @@ describe.each(testDatabaseKinds())('protocol endpoints on %s', (kind) => {
       // The code is pre-filled from verification_uri_complete.
       expect(await page.locator('#user_code').inputValue()).toBe(device.user_code);
       await page.getByRole('button', { name: 'Continue' }).click();
-      // RFC 8628 §5.4: a confirmation naming the app before anything is shared.
+      // The browser session signs in; RFC 8628 §5.4: the one confirmation names the app and the code.
+      await waitForText(page.locator('#handoff'), 'Allow');
       await waitForText(page.locator('h1'), 'Connect Acme Desktop?');
       await waitForText(page.locator('main, body').first(), new RegExp(device.user_code.replace('-', '-?')));
-      await page.getByRole('button', { name: 'Continue' }).click();
-      // The browser session signs in; the handoff page asks to allow the device.
-      await waitForText(page.locator('#handoff'), 'Allow');
       return { device, polling, page };
     }
 

@@ -143,8 +143,6 @@ describe.each(testDatabaseKinds())('offline_access for native apps on %s', (kind
     const page = await context.newPage();
     await page.goto(device.verification_uri_complete as string);
     await page.getByRole('button', { name: 'Continue' }).click();
-    await waitForText(page.locator('h1'), 'Connect Acme Desktop?');
-    await page.getByRole('button', { name: 'Continue' }).click();
     await waitForText(page.locator('#handoff'), 'Allow');
     await page.locator('#handoff').click();
     await waitForText(page.locator('h1'), 'Device connected');

@@ -286,9 +286,9 @@ describe.each(testDatabaseKinds().slice(0, 1))('2-step verification and account 
     await appPage.locator('#handoff').click();
     const tokens = await exchange(desktop, pending, await waiting);
     await page.goto(`${issuer}/account`);
-    await waitForText(page.locator('#sessions'), /Acme Desktop, signed in/);
+    await waitForText(page.locator('#sessions'), /Acme Desktop/);
     await waitForText(page.locator('#sessions'), /this browser/);
-    await page.getByRole('button', { name: /End: Acme Desktop/ }).click();
+    await page.getByRole('button', { name: /Sign out: Acme Desktop/ }).click();
     await waitForText(page.getByRole('status'), 'The session was ended.');
     const { refreshTokenGrant } = await import('openid-client');
     await expect(refreshTokenGrant(desktop, tokens.refresh_token as string)).rejects.toThrow();

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import { clientAllowed } from '../../domain/directory.js';
 import { parseWorkEmail } from '../../domain/emails.js';
+import { describeDevice } from '../../domain/user-agents.js';
 import { format } from '../../pages/index.js';
 import { messages } from '../../pages/messages.js';
 import { handoffPage } from '../../pages/sign-in-pages.js';
@@ -20,6 +21,36 @@ function copyGrant(from: EngineGrant, to: EngineGrant): void {
   for (const [indicator, resourceScope] of Object.entries(from.resources ?? {})) {
     if (resourceScope) to.addResourceScope(indicator, resourceScope);
   }
+}
+
+/**
+ * What asked for the device code and from where (kept by the engine with the code), for the one
+ * device confirmation: the app's own product token or a fixed-vocabulary summary, never the raw
+ * User-Agent a client library or a phisher wrote.
+ */
+async function deviceOrigin(
+  flow: Parameters<Step['enter']>[0],
+  s: Parameters<Step['enter']>[1],
+): Promise<{ description: string; ip?: string | undefined; userCode?: string | undefined }> {
+  const jti = (s.details as { deviceCode?: unknown }).deviceCode;
+  const code =
+    typeof jti === 'string'
+      ? await flow.deps
+          .engine()
+          .DeviceCode.find(jti)
+          .catch(() => undefined)
+      : undefined;
+  const found = code as { deviceInfo?: { ip?: unknown; ua?: unknown }; userCode?: unknown } | undefined;
+  const info = found?.deviceInfo;
+  return {
+    description: describeDevice(typeof info?.ua === 'string' ? info.ua : undefined),
+    ip: typeof info?.ip === 'string' ? info.ip : undefined,
+    // Stored without its dash; shown as the device shows it (mask ****-****, protocol/provider.ts).
+    userCode:
+      typeof found?.userCode === 'string' && found.userCode.length === 8
+        ? `${found.userCode.slice(0, 4)}-${found.userCode.slice(4)}`
+        : undefined,
+  };
 }
 
 function handoffMode(
@@ -123,6 +154,7 @@ export const launchStep: Step = {
         abortUrl: flow.url(s, '/abort'),
         notice,
         reaches: resourcesReached(flow.deps.engine(), s.clientId, s.details.params),
+        device: isDevice ? await deviceOrigin(flow, s) : undefined,
       }),
     );
   },
