@@ -4,7 +4,6 @@ import { fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 
 export const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -269,6 +268,10 @@ export function sleep(ms) {
 
 /** A new, empty database on the PostgreSQL at `adminUrl`: its `url`, and `drop()` to remove it. */
 export async function createScratchPostgres(adminUrl) {
+  // Imported here, not at the top: bench/server.mjs imports this file, and the server under test
+  // (Latchkey on SQLite, and the bare engine) must not carry a PostgreSQL driver it never uses in
+  // its measured memory.
+  const { default: pg } = await import('pg');
   const name = `latchkey_bench_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
