@@ -3,7 +3,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeViolations } from '../test-support/axe.js';
 import { launchBrowser } from '../test-support/browser.js';
-import { BrowserTokenSource, buildAuth, discover } from '../test-support/oidc-client.js';
+import { BrowserTokenSource, buildAuth, discover, routeLoopback } from '../test-support/oidc-client.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 
 const BOB = { email: 'bob@beta.test', password: 'correct horse battery staple' };
@@ -27,7 +27,7 @@ describe('account page sessions', () => {
     // Acme Meetings gets a code it never redeems: it is not signed in.
     // (The browser session exists now: the sign-in is the handoff click alone.)
     const meetingsUri = 'http://127.0.0.1:45679/callback';
-    await context.route(`${meetingsUri}**`, (route) => route.fulfill({ status: 200, body: 'ok' }));
+    await routeLoopback(context, meetingsUri, () => {});
     const meetings = await buildAuth(await discover(server.issuer, 'acme-meetings'), meetingsUri);
     page = await context.newPage();
     page.setDefaultTimeout(10_000);

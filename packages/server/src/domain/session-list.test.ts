@@ -3,7 +3,13 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../test-support/browser.js';
 import { testDatabaseKinds } from '../test-support/databases.js';
-import { BrowserTokenSource, buildAuth, discover, postForm } from '../test-support/oidc-client.js';
+import {
+  BrowserTokenSource,
+  buildAuth,
+  discover,
+  postForm,
+  routeLoopback,
+} from '../test-support/oidc-client.js';
 import { startTestServer, type TestServer } from '../test-support/server.js';
 import { listSessionsOf } from './session-list.js';
 import { describeDevice } from './user-agents.js';
@@ -48,10 +54,7 @@ describe.each(testDatabaseKinds())('session listing on %s', (kind) => {
     // Acme Meetings gets a code in the same browser but never redeems it.
     const redirectUri = 'http://127.0.0.1:39999/callback';
     const arrived = new Promise<string>((resolve) => {
-      void context.route(`${redirectUri}**`, async (route) => {
-        await route.fulfill({ status: 200, contentType: 'text/plain', body: 'ok' });
-        resolve(route.request().url());
-      });
+      void routeLoopback(context, redirectUri, resolve);
     });
     const page = await context.newPage();
     await page.goto((await buildAuth(meetings, redirectUri)).url.toString());

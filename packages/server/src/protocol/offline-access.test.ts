@@ -3,7 +3,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, waitForText } from '../test-support/browser.js';
 import { testDatabaseKinds } from '../test-support/databases.js';
-import { BrowserTokenSource, discover, postForm } from '../test-support/oidc-client.js';
+import { BrowserTokenSource, discover, postForm, routeLoopback } from '../test-support/oidc-client.js';
 import { BASE_YAML, startTestServer, type TestServer } from '../test-support/server.js';
 
 const BOB = { email: 'bob@beta.test', password: 'correct horse battery staple' };
@@ -109,11 +109,8 @@ describe.each(testDatabaseKinds())('offline_access for native apps on %s', (kind
     const page = await context.newPage();
     try {
       const arrived = new Promise<string>((resolve) => {
-        page.on('request', (request) => {
-          if (request.url().startsWith('http://127.0.0.1/callback')) resolve(request.url());
-        });
+        void routeLoopback(context, 'http://127.0.0.1/callback', resolve);
       });
-      await context.route('http://127.0.0.1/callback**', (route) => route.fulfill({ body: 'ok' }));
       await page.goto(pushed.toString());
       await page.locator('#handoff').click();
       const tokens = await client.authorizationCodeGrant(desktop, new URL(await arrived), {

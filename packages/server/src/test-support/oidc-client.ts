@@ -116,6 +116,24 @@ export interface IssuedCode {
  * itself, so no listener is needed and the tab ends on a normal page. Each code is minted in a new
  * tab, as the SDK opens one per sign-in.
  */
+/**
+ * Stands in for an app's loopback receiver in the browser: the whole origin answers, as a real
+ * receiver does, because the Launch page first asks whether anything still listens there
+ * (web/assets-handoff.ts) and only then sends the redirect; `onRedirect` gets each redirect to
+ * `redirectUri` (any port's `http://127.0.0.1/callback` means port 80 here).
+ */
+export async function routeLoopback(
+  context: BrowserContext,
+  redirectUri: string,
+  onRedirect: (url: string) => void,
+): Promise<void> {
+  await context.route(`${new URL(redirectUri).origin}/**`, async (route) => {
+    const url = route.request().url();
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'ok' });
+    if (url.startsWith(redirectUri)) onRedirect(url);
+  });
+}
+
 export class BrowserTokenSource {
   readonly redirectUri: string;
   #signedIn = false;
@@ -136,14 +154,7 @@ export class BrowserTokenSource {
   async #route(): Promise<void> {
     if (this.#routed) return;
     this.#routed = true;
-    // The whole origin answers, as an app's loopback receiver does: the Launch page first asks
-    // whether anything still listens there (web/assets-handoff.ts), then sends the redirect.
-    const origin = new URL(this.redirectUri).origin;
-    await this.context.route(`${origin}/**`, async (route) => {
-      const url = route.request().url();
-      await route.fulfill({ status: 200, contentType: 'text/plain', body: 'ok' });
-      if (url.startsWith(this.redirectUri)) this.#waiters.shift()?.(url);
-    });
+    await routeLoopback(this.context, this.redirectUri, (url) => this.#waiters.shift()?.(url));
   }
 
   /** Runs one browser sign-in (or just the handoff click when the session exists) and returns the code. */
