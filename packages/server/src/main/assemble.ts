@@ -53,6 +53,7 @@ import { rehashLegacyRecords } from '../storage/record-ids.js';
 import type { Repositories } from '../storage/repositories.js';
 import { openSessionEndFeed } from '../storage/session-end-feed.js';
 import { startSweeper } from '../storage/sweeper.js';
+import { type Brands, createBrands } from '../web/brand-assets.js';
 import { Csrf } from '../web/csrf.js';
 import { openStorage } from './open-storage.js';
 
@@ -82,6 +83,8 @@ export interface Assembly {
   /** What every poll interval re-reads: keys and the organization directory. */
   poll(): Promise<void>;
   routes: RouteSet[];
+  /** The configured brands, whose logos and stylesheets http/app.ts serves. */
+  brands: Brands;
   close(): Promise<void>;
 }
 
@@ -305,6 +308,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
 
     // ---- pages and flows ----
     const csrf = new Csrf(deriveKey(config.secret, 'latchkey/csrf'), config.issuer.startsWith('https:'));
+    const brands = createBrands(config);
     const signIn: SignInDeps = {
       issuer: config.issuer,
       defaultOrganization: config.defaultOrganization,
@@ -324,6 +328,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       organizationDetails: async (id) => (await repos.organizations.listWithDetails({ id }))[0],
       allOrganizationDetails: () => repos.organizations.listWithDetails(),
       linkIdentity: (input) => linkIdentity(repos, input),
+      brands,
     };
     // The admin API and the console act through one context (each request as its administrator).
     const adminContext = createAdminContext(
@@ -342,6 +347,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       (app) => registerUpstreamCallbacks(app, signIn, { identities: repos.users, sessions }),
       (app) =>
         registerAccountPages(app, {
+          brand: brands.instance,
           issuer: config.issuer,
           engine,
           csrf,
@@ -407,6 +413,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         await Promise.all([reloadKeys(), organizations.refresh()]);
       },
       routes,
+      brands,
       close,
     };
   } catch (error) {

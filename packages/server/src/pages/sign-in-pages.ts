@@ -1,12 +1,13 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { errorPage } from './error-page.js';
 import { alert, format, html, layout, type SafeHtml } from './index.js';
+import type { Branded } from './layout.js';
 import { messages } from './messages.js';
 
 /** Hidden CSRF field for every form. */
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
 
-export interface EmailPageInput {
+export interface EmailPageInput extends Branded {
   action: string;
   csrf: string;
   appName?: string | undefined;
@@ -20,6 +21,7 @@ export function emailPage(input: EmailPageInput): string {
     ? format(messages.emailTitle, { app: input.appName }).value
     : messages.emailTitleNoApp;
   return layout({
+    brand: input.brand,
     title,
     scripts: input.passkeyAction ? ['/assets/passkey.js'] : [],
     body: html`<h1>${title}</h1>
@@ -39,7 +41,7 @@ ${
   });
 }
 
-export interface PasswordPageInput {
+export interface PasswordPageInput extends Branded {
   action: string;
   csrf: string;
   email: string;
@@ -49,6 +51,7 @@ export interface PasswordPageInput {
 
 export function passwordPage(input: PasswordPageInput): string {
   return layout({
+    brand: input.brand,
     title: messages.passwordTitle,
     body: html`<h1>${messages.passwordTitle}</h1>
 <div class="identity"><span>${format(messages.signingInAs, { email: input.email })}</span></div>
@@ -64,7 +67,7 @@ ${csrfField(input.csrf)}
   });
 }
 
-export interface MessagePageInput {
+export interface MessagePageInput extends Branded {
   title: string;
   message: SafeHtml | string;
   links?: { href: string; label: string }[];
@@ -73,6 +76,7 @@ export interface MessagePageInput {
 
 export function messagePage(input: MessagePageInput): string {
   return layout({
+    brand: input.brand,
     title: input.title,
     body: html`<h1>${input.title}</h1>
 <p role="alert">${input.message}</p>
@@ -80,7 +84,7 @@ ${input.links?.length ? html`<div class="links">${input.links.map((l) => html`<a
   });
 }
 
-export interface HandoffPageInput {
+export interface HandoffPageInput extends Branded {
   action: string;
   csrf: string;
   appName: string;
@@ -142,6 +146,7 @@ export function handoffPage(input: HandoffPageInput): string {
     app,
   });
   return layout({
+    brand: input.brand,
     title,
     scripts: ['/assets/handoff.js'],
     body: html`<h1>${title}</h1>
