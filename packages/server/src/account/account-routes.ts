@@ -207,7 +207,11 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       const who = await signedIn(request, reply);
       if (!who) return sendPage(reply, signedOutAccountPage({ brand: deps.brand }), 401);
       if (!deps.csrf.verify(request)) {
-        return sendPage(reply, messagePage({ title: messages.errorTitle, message: messages.errorCsrf }), 403);
+        return sendPage(
+          reply,
+          messagePage({ brand: deps.brand, title: messages.errorTitle, message: messages.errorCsrf }),
+          403,
+        );
       }
       if (localOnly && !who.local) return reply.redirect('/account', 303);
       if (stepUp && !who.fresh) return confirmFirst(reply);
@@ -294,7 +298,11 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       if (!keep) {
         return sendPage(
           reply,
-          messagePage({ title: messages.signedOutTitle, message: messages.accountPasswordChangedSignedOut }),
+          messagePage({
+            brand: deps.brand,
+            title: messages.signedOutTitle,
+            message: messages.accountPasswordChangedSignedOut,
+          }),
         );
       }
       return done(reply, 'password');
@@ -497,7 +505,11 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       });
       return sendPage(
         reply,
-        messagePage({ title: messages.signedOutTitle, message: messages.accountSignedOutEverywhere }),
+        messagePage({
+          brand: deps.brand,
+          title: messages.signedOutTitle,
+          message: messages.accountSignedOutEverywhere,
+        }),
       );
     },
     { localOnly: false, stepUp: false },

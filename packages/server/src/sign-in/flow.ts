@@ -92,8 +92,11 @@ export interface StepFlow {
   url(s: SignIn, path?: string): string;
   csrfToken(s: SignIn): string;
   appName(s: SignIn): Promise<string>;
-  /** The brand this sign-in's pages show: its organization's once known, else its app's, else the instance's. */
-  brand(s: SignIn): Brand;
+  /**
+   * The brand this sign-in's pages show: its organization's once known (the state's, or the one
+   * given: the browser session's user's on the launch page), else its app's, else the instance's.
+   */
+  brand(s: SignIn, organizationId?: string): Brand;
   audit(s: SignIn, event: Omit<AuditInput, 'clientId' | 'ip' | 'userAgent'>): Promise<void>;
 }
 
@@ -173,8 +176,8 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
           input.status,
         );
       },
-      brand: (s) =>
-        deps.brands?.pick({ organizationId: s.state.organizationId, clientId: s.clientId }) ?? DEFAULT_BRAND,
+      brand: (s, organizationId = s.state.organizationId) =>
+        deps.brands?.pick({ organizationId, clientId: s.clientId }) ?? DEFAULT_BRAND,
       url: (s, path = '') => `${interactionBase(s.uid)}${path}`,
       csrfToken: (s) => deps.csrf.token(s.request, s.reply),
       async appName(s) {
