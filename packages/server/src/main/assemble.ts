@@ -103,6 +103,7 @@ export interface AssembleOptions {
  * the server's start (main/server.ts).
  */
 export async function assemble(config: LatchkeyConfig, options: AssembleOptions): Promise<Assembly> {
+  const brands = createBrands(config);
   const hasher = createPasswordHasher(config.argon2);
   const { database, repos, secretBox } = await openStorage(config, {
     hasher: () => hasher,
@@ -192,6 +193,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
     resources.set(adminApi.id, adminApi);
     const build = () =>
       buildProvider({
+        brands,
         config,
         adapter,
         accounts,
@@ -308,7 +310,6 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
 
     // ---- pages and flows ----
     const csrf = new Csrf(deriveKey(config.secret, 'latchkey/csrf'), config.issuer.startsWith('https:'));
-    const brands = createBrands(config);
     const signIn: SignInDeps = {
       issuer: config.issuer,
       defaultOrganization: config.defaultOrganization,

@@ -84,6 +84,18 @@ describe('branding: display name, logo and accent on the pages', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /** The engine's own error pages: the app's brand when the request names a registered app, else the instance's. */
+  async function checkEngineErrors() {
+    const page = await axeContext.newPage();
+    const badRedirect = `${server.issuer}/auth?client_id=acme-desktop&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('https://evil.test/cb')}`;
+    expect((await page.goto(badRedirect))?.status()).toBe(400);
+    expect((await header(page)).text).toBe('Acme Apps');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.goto(`${server.issuer}/auth?client_id=no-such-app&response_type=code&scope=openid`);
+    expect((await header(page)).text).toBe('Example Sign-in');
+    await page.close();
+  }
+
   const authUrl = async (clientId: string, redirect: string) =>
     (await buildAuth(await discover(server.issuer, clientId), redirect)).url.toString();
 
@@ -136,7 +148,7 @@ describe('branding: display name, logo and accent on the pages', () => {
     }
   }, 60_000);
 
-  it("shows the instance's brand on the account page, an error page and an unbranded app's sign-in", async () => {
+  it("shows the instance's brand on the account page, error pages, /device and an unbranded app's sign-in; the app's on engine errors naming it", async () => {
     const page = await axeContext.newPage();
     // The account page is the instance's own (bob is signed in from the previous test).
     await page.goto(`${server.issuer}/account`);
@@ -158,7 +170,12 @@ describe('branding: display name, logo and accent on the pages', () => {
     expect((await page.goto(`${server.issuer}/no-such-page`))?.status()).toBe(404);
     expect((await page.locator('.brand-name').textContent())?.trim()).toBe('Example Sign-in');
 
+    // The device code entry page is the instance's (no app known yet).
+    await page.goto(`${server.issuer}/device`);
+    await page.getByLabel(/code/i).first().waitFor();
+    expect((await page.locator('.brand-name').textContent())?.trim()).toBe('Example Sign-in');
     await page.close();
+    await checkEngineErrors();
 
     // An app without branding, in a browser without a session: the instance's brand.
     const fresh = await browser.newContext();

@@ -1,4 +1,5 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Brand } from './brand.js';
 import { errorPage } from './error-page.js';
 import { alert, format, html, layout, type SafeHtml } from './index.js';
 import type { Branded } from './layout.js';
@@ -219,13 +220,20 @@ function send(ctx: KoaContextWithOIDC, body: string) {
   ctx.body = body;
 }
 
-export function renderDeviceInput(ctx: KoaContextWithOIDC, form: string, _out: unknown, err: unknown): void {
+export function renderDeviceInput(
+  ctx: KoaContextWithOIDC,
+  form: string,
+  _out: unknown,
+  err: unknown,
+  brand?: Brand,
+): void {
   const { action, xsrf } = engineForm(form);
   const error = err ? messages.deviceInvalid : undefined;
   const code = typeof ctx.oidc.params?.user_code === 'string' ? ctx.oidc.params.user_code : '';
   send(
     ctx,
     layout({
+      brand,
       title: messages.deviceTitle,
       body: html`<h1>${messages.deviceTitle}</h1>
 ${alert(error)}
@@ -252,6 +260,7 @@ export function renderDeviceConfirm(
   /** `program`: a summary from a fixed vocabulary (protocol/user-agent.ts), never the raw User-Agent. */
   deviceInfo: { ip?: string | undefined; program: string },
   userCode: string,
+  brand?: Brand,
 ): void {
   const { action, xsrf } = engineForm(form);
   const app = client.clientName ?? client.clientId;
@@ -261,6 +270,7 @@ export function renderDeviceConfirm(
   send(
     ctx,
     layout({
+      brand,
       title: format(messages.deviceConfirmTitle, { app }).value,
       body: html`<h1>${format(messages.deviceConfirmTitle, { app })}</h1>
 <p>${format(messages.deviceConfirmHelp, { app, code: userCode })}</p>
@@ -282,10 +292,11 @@ export function renderDeviceConfirm(
 }
 
 /** User-code entry refused by the throttle (RFC 8628 §5.1): how long to wait, and the way back. */
-export function renderDeviceThrottled(ctx: KoaContextWithOIDC, seconds: number): void {
+export function renderDeviceThrottled(ctx: KoaContextWithOIDC, seconds: number, brand?: Brand): void {
   send(
     ctx,
     messagePage({
+      brand,
       title: PAGE_TEXT.deviceThrottledTitle,
       message: format(PAGE_TEXT.deviceThrottled, { wait: seconds === 1 ? '1 second' : `${seconds} seconds` }),
       links: [{ href: '/device', label: PAGE_TEXT.deviceThrottledAgain }],
@@ -293,15 +304,16 @@ export function renderDeviceThrottled(ctx: KoaContextWithOIDC, seconds: number):
   );
 }
 
-export function renderDeviceSuccess(ctx: KoaContextWithOIDC): void {
-  send(ctx, messagePage({ title: messages.deviceDoneTitle, message: messages.deviceDone }));
+export function renderDeviceSuccess(ctx: KoaContextWithOIDC, brand?: Brand): void {
+  send(ctx, messagePage({ brand, title: messages.deviceDoneTitle, message: messages.deviceDone }));
 }
 
-export function renderLogoutConfirm(ctx: KoaContextWithOIDC, form: string): void {
+export function renderLogoutConfirm(ctx: KoaContextWithOIDC, form: string, brand?: Brand): void {
   const { action, xsrf } = engineForm(form);
   send(
     ctx,
     layout({
+      brand,
       title: messages.logoutTitle,
       body: html`<h1>${messages.logoutTitle}</h1>
 <p>${messages.logoutHelp}</p>
@@ -314,8 +326,8 @@ export function renderLogoutConfirm(ctx: KoaContextWithOIDC, form: string): void
   );
 }
 
-export function renderLoggedOut(ctx: KoaContextWithOIDC): void {
-  send(ctx, messagePage({ title: messages.signedOutTitle, message: messages.signedOut }));
+export function renderLoggedOut(ctx: KoaContextWithOIDC, brand?: Brand): void {
+  send(ctx, messagePage({ brand, title: messages.signedOutTitle, message: messages.signedOut }));
 }
 
 /**
@@ -326,6 +338,7 @@ export function renderLoggedOut(ctx: KoaContextWithOIDC): void {
 export function renderErrorPage(
   ctx: KoaContextWithOIDC,
   out: { error?: string; error_description?: string },
+  brand?: Brand,
 ): void {
   const code = out.error ?? 'server_error';
   let message: string | SafeHtml;
@@ -345,6 +358,7 @@ export function renderErrorPage(
   send(
     ctx,
     errorPage({
+      brand,
       title: messages.errorTitle,
       message,
       reference,
