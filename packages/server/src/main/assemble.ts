@@ -365,6 +365,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         }),
       (app) =>
         registerResetPages(app, {
+          brand: brands.instance,
           csrf,
           actionTokens: repos.actionTokens,
           users: repos.users,

@@ -170,6 +170,10 @@ describe('branding: display name, logo and accent on the pages', () => {
     expect((await page.goto(`${server.issuer}/no-such-page`))?.status()).toBe(404);
     expect((await page.locator('.brand-name').textContent())?.trim()).toBe('Example Sign-in');
 
+    // A password reset link that is not (any longer) valid: the instance's.
+    expect((await page.goto(`${server.issuer}/reset/not-a-token`))?.status()).toBe(404);
+    expect((await header(page)).text).toBe('Example Sign-in');
+
     // The device code entry page is the instance's (no app known yet).
     await page.goto(`${server.issuer}/device`);
     await page.getByLabel(/code/i).first().waitFor();
