@@ -22,6 +22,7 @@ import {
   confirmItIsYouPage,
   signedOutAccountPage,
 } from '../pages/account-pages.js';
+import type { Brand } from '../pages/brand.js';
 import { format } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
@@ -56,6 +57,8 @@ const NOTICES = {
 
 /** What the account pages use. */
 export interface AccountDeps {
+  /** The instance's brand (web/brand-assets.ts): the account is the instance's own page. */
+  brand?: Brand | undefined;
   issuer: string;
   engine(): Provider;
   csrf: Csrf;
@@ -160,6 +163,7 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
     return sendPage(
       reply,
       accountPage({
+        brand: deps.brand,
         csrf: deps.csrf.token(request, reply),
         // Never the internal user id: the name, or the label the upstream gave the account.
         email: (await labelOfUser(deps.users, who.user)) ?? messages.signedInAccountUnnamed,
@@ -201,9 +205,13 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
     const { localOnly = true, stepUp = true } = options;
     app.post<{ Body: B; Params: Record<string, string> }>(path, async (request, reply) => {
       const who = await signedIn(request, reply);
-      if (!who) return sendPage(reply, signedOutAccountPage(), 401);
+      if (!who) return sendPage(reply, signedOutAccountPage({ brand: deps.brand }), 401);
       if (!deps.csrf.verify(request)) {
-        return sendPage(reply, messagePage({ title: messages.errorTitle, message: messages.errorCsrf }), 403);
+        return sendPage(
+          reply,
+          messagePage({ brand: deps.brand, title: messages.errorTitle, message: messages.errorCsrf }),
+          403,
+        );
       }
       if (localOnly && !who.local) return reply.redirect('/account', 303);
       if (stepUp && !who.fresh) return confirmFirst(reply);
@@ -212,14 +220,14 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
   }
 
   const confirmFirst = (reply: FastifyReply) =>
-    sendPage(reply, confirmItIsYouPage({ minutes: FRESH_SIGN_IN_MINUTES }), 401);
+    sendPage(reply, confirmItIsYouPage({ brand: deps.brand, minutes: FRESH_SIGN_IN_MINUTES }), 401);
 
   const done = (reply: FastifyReply, notice: keyof typeof NOTICES) =>
     reply.redirect(`/account?done=${notice}`, 303);
 
   app.get<{ Querystring: { done?: string } }>('/account', async (request, reply) => {
     const who = await signedIn(request, reply);
-    if (!who) return sendPage(reply, signedOutAccountPage());
+    if (!who) return sendPage(reply, signedOutAccountPage({ brand: deps.brand }));
     const key = request.query.done as keyof typeof NOTICES | undefined;
     return render(request, reply, who, { notice: key && key in NOTICES ? NOTICES[key] : undefined });
   });
@@ -290,7 +298,11 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       if (!keep) {
         return sendPage(
           reply,
-          messagePage({ title: messages.signedOutTitle, message: messages.accountPasswordChangedSignedOut }),
+          messagePage({
+            brand: deps.brand,
+            title: messages.signedOutTitle,
+            message: messages.accountPasswordChangedSignedOut,
+          }),
         );
       }
       return done(reply, 'password');
@@ -335,7 +347,7 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
 
   app.get('/account/totp', async (request, reply) => {
     const who = await signedIn(request, reply);
-    if (!who) return sendPage(reply, signedOutAccountPage());
+    if (!who) return sendPage(reply, signedOutAccountPage({ brand: deps.brand }));
     if (!who.local) return reply.redirect('/account', 303);
     if (!who.fresh) return confirmFirst(reply);
     return totpSetup(request, reply, who);
@@ -493,7 +505,11 @@ export function registerAccountPages(app: FastifyInstance, deps: AccountDeps): v
       });
       return sendPage(
         reply,
-        messagePage({ title: messages.signedOutTitle, message: messages.accountSignedOutEverywhere }),
+        messagePage({
+          brand: deps.brand,
+          title: messages.signedOutTitle,
+          message: messages.accountSignedOutEverywhere,
+        }),
       );
     },
     { localOnly: false, stepUp: false },

@@ -3,12 +3,15 @@
  * that depend on other keys and the checks that span several keys. Issue paths use the YAML names.
  */
 
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ConfigIssue } from './errors.js';
 import { checkRedirectUri } from './redirect-uris.js';
-import type { FileClient, FileConfig, FileOrganization } from './schema.js';
+import type { FileBranding, FileClient, FileConfig, FileOrganization } from './schema.js';
 import type {
   AdminConfig,
   Argon2Config,
+  BrandingConfig,
   ClientConfig,
   ConnectionConfig,
   ConnectionSecondFactor,
@@ -87,7 +90,104 @@ export function buildArgon2(file: FileConfig['argon2'], issues: Issues): Argon2C
 /** JWK members that only a private key has: a client registers its public keys only. */
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 
-export function buildClients(file: FileClient[], env: Environment, issues: Issues): ClientConfig[] {
+/** A logo is small: it is sent with every page a person sees. */
+export const MAX_LOGO_BYTES = 64 * 1024;
+const LOGO_TYPES: Record<string, string> = {
+  png: 'image/png',
+  svg: 'image/svg+xml',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+};
+
+/** WCAG 2.x contrast ratio of two `#rrggbb` colours (1 to 21). */
+export function contrastRatio(a: string, b: string): number {
+  const luminance = (hex: string) => {
+    const [r, g, bl] = [1, 3, 5].map((i) => {
+      const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+/**
+ * `branding:` of the instance, an organization or a client. The logo is read here, once: the pages'
+ * CSP (img-src 'self' data:) loads no image from elsewhere, so a URL is refused rather than broken.
+ */
+export function buildBranding(
+  file: FileBranding,
+  at: string,
+  cwd: string,
+  issues: Issues,
+): BrandingConfig | undefined {
+  if (file === undefined) return undefined;
+  const issue = (key: string, message: string) => issues.push({ path: `${at}.${key}`, message });
+  const out: BrandingConfig = { displayName: file.display_name };
+  if (file.accent_color !== undefined) {
+    const color = file.accent_color.toLowerCase();
+    const ratio = contrastRatio(color, '#ffffff');
+    // WCAG 1.4.3: buttons carry white text on the accent.
+    if (ratio < 4.5) {
+      issue(
+        'accent_color',
+        `white text on ${color} has a contrast of ${ratio.toFixed(2)}:1, below the 4.5:1 buttons need (WCAG 1.4.3); choose a darker colour`,
+      );
+    } else out.accentColor = color;
+  }
+  if (file.logo !== undefined) out.logo = readLogo(file.logo, cwd, (m) => issue('logo', m));
+  return out;
+}
+
+function readLogo(
+  logo: string,
+  cwd: string,
+  fail: (message: string) => void,
+): BrandingConfig['logo'] | undefined {
+  const tooBig = (bytes: number) =>
+    bytes > MAX_LOGO_BYTES ? `is ${bytes} bytes; a logo may have at most ${MAX_LOGO_BYTES} bytes` : undefined;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(logo)) {
+    fail(
+      "must be a data:image/… URI or the path of a file, not a URL: pages load images only from Latchkey itself (CSP img-src 'self' data:)",
+    );
+    return undefined;
+  }
+  if (logo.startsWith('data:')) {
+    const match = /^data:(image\/(?:png|svg\+xml|jpeg|webp));base64,([A-Za-z0-9+/]+={0,2})$/.exec(logo);
+    if (!match) {
+      fail('must be a data:image/(png|svg+xml|jpeg|webp);base64,… URI');
+      return undefined;
+    }
+    const base64 = match[2] as string;
+    const problem = tooBig(Buffer.from(base64, 'base64').length);
+    if (problem) fail(problem);
+    return problem ? undefined : { mediaType: match[1] as string, base64 };
+  }
+  const mediaType = LOGO_TYPES[logo.slice(logo.lastIndexOf('.') + 1).toLowerCase()];
+  if (mediaType === undefined) {
+    fail('must be a .png, .svg, .jpg or .webp file (or a data:image/… URI)');
+    return undefined;
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(resolve(cwd, logo));
+  } catch (error) {
+    fail(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+  const problem = tooBig(bytes.length);
+  if (problem) fail(problem);
+  return problem ? undefined : { mediaType, base64: bytes.toString('base64') };
+}
+
+export function buildClients(
+  file: FileClient[],
+  env: Environment,
+  issues: Issues,
+  cwd: string = process.cwd(),
+): ClientConfig[] {
   const seen = new Map<string, number>();
   return file.map((c, i) => {
     const at = (key: string) => `clients[${i}].${key}`;
@@ -152,6 +252,7 @@ export function buildClients(file: FileClient[], env: Environment, issues: Issue
     return {
       id: c.id,
       name: c.name ?? c.id,
+      branding: buildBranding(c.branding, `clients[${i}].branding`, cwd, issues),
       kind: c.kind,
       redirectUris: c.redirect_uris,
       postLogoutRedirectUris: c.post_logout_redirect_uris,
@@ -276,6 +377,7 @@ export function buildOrganizations(
   clientIds: ReadonlySet<string>,
   lifetimes: LifetimesConfig,
   issues: Issues,
+  cwd: string = process.cwd(),
 ): OrganizationConfig[] {
   const seen = new Map<string, number>();
   const domainOwner = new Map<string, string>();
@@ -315,7 +417,14 @@ export function buildOrganizations(
       issue('policy.refresh_idle_ttl', 'must not be longer than the refresh absolute lifetime');
     }
 
-    return { id: o.id, name: o.name, domains: o.domains, connection: buildConnection(o.connection), policy };
+    return {
+      id: o.id,
+      name: o.name,
+      branding: buildBranding(o.branding, `organizations[${i}].branding`, cwd, issues),
+      domains: o.domains,
+      connection: buildConnection(o.connection),
+      policy,
+    };
   });
 }
 

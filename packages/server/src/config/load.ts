@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import {
   buildAdmin,
   buildArgon2,
+  buildBranding,
   buildClients,
   buildLifetimes,
   buildOrganizations,
@@ -126,14 +127,16 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
   // 6. Sections and cross-field checks.
   const lifetimes = buildLifetimes(file.lifetimes, issues);
   const argon2 = buildArgon2(file.argon2, issues);
-  const clients = buildClients(file.clients, mode, issues);
+  const clients = buildClients(file.clients, mode, issues, cwd);
   const resources = buildResources(file.resources, issues);
   const organizations = buildOrganizations(
     file.organizations,
     new Set(clients.map((c) => c.id)),
     lifetimes,
     issues,
+    cwd,
   );
+  const branding = buildBranding(file.branding, 'branding', cwd, issues);
   const defaultOrganization = file.default_organization;
   if (defaultOrganization !== undefined && !organizations.some((o) => o.id === defaultOrganization)) {
     issues.push({ path: 'default_organization', message: `unknown organization "${defaultOrganization}"` });
@@ -204,6 +207,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Reado
     users,
     configFile,
     admin,
+    branding,
   };
   return deepFreeze(config);
 }

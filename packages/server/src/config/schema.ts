@@ -236,9 +236,26 @@ const policy = z
   })
   .prefault({});
 
+/**
+ * How pages look for an organization, an app or the whole instance (checked in build.ts: the logo is
+ * a data: URI or a file, never a URL; the accent keeps white button text readable).
+ */
+const branding = z
+  .strictObject({
+    display_name: text.max(80).optional(),
+    logo: text.optional(),
+    accent_color: z
+      .string()
+      .trim()
+      .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour written #rrggbb, e.g. #1c4f80')
+      .optional(),
+  })
+  .optional();
+
 const organization = z.strictObject({
   id: identifier,
   name: text,
+  branding,
   domains: z.array(domain).default([]),
   connection,
   policy,
@@ -249,6 +266,7 @@ const jwk = z.record(z.string(), z.unknown());
 const client = z.strictObject({
   id: identifier,
   name: text.optional(),
+  branding,
   kind: z.enum(['native', 'web']).default('native'),
   redirect_uris: z.array(z.string()).default([]),
   post_logout_redirect_uris: z.array(z.string()).default([]),
@@ -355,11 +373,13 @@ export const fileSchema = z.strictObject({
   organizations: z.array(organization).default([]),
   users: z.array(user).optional(),
   admin,
+  branding,
 });
 
 export type FileConfig = z.output<typeof fileSchema>;
 export type FileClient = z.output<typeof client>;
 export type FileOrganization = z.output<typeof organization>;
+export type FileBranding = z.output<typeof branding>;
 
 /**
  * Messages for zod issues that never include the input value (it may be a secret).

@@ -89,9 +89,22 @@ export interface OrganizationPolicy {
   acceptIdentities?: 'organization_domains' | 'any_verified' | 'any' | undefined;
 }
 
+/**
+ * Display name, logo and accent colour of the pages (pages/brand.ts picks which one a page shows).
+ * Every key is optional; what is unset falls back to the instance's.
+ */
+export interface BrandingConfig {
+  displayName?: string | undefined;
+  /** The image itself (read at start from a data: URI or a file), served from /assets/brand/. */
+  logo?: { mediaType: string; base64: string } | undefined;
+  /** `#rrggbb`, at least 4.5:1 against white (buttons carry white text on it). */
+  accentColor?: string | undefined;
+}
+
 export interface OrganizationConfig {
   id: string;
   name: string;
+  branding?: BrandingConfig | undefined;
   domains: string[];
   connection: ConnectionConfig;
   policy: OrganizationPolicy;
@@ -100,6 +113,7 @@ export interface OrganizationConfig {
 export interface ClientConfig {
   id: string;
   name: string;
+  branding?: BrandingConfig | undefined;
   /** `native`: public desktop app (token_endpoint_auth_method none). `web`: confidential. */
   kind: 'native' | 'web';
   redirectUris: string[];
@@ -196,6 +210,8 @@ export interface LatchkeyConfig {
   /** Absolute path of the YAML file, if one was used. */
   configFile?: string | undefined;
   admin: AdminConfig;
+  /** The instance's own brand: every page without an organization's or an app's (display name default "Latchkey"). */
+  branding?: BrandingConfig | undefined;
 }
 
 export interface AdminConfig {

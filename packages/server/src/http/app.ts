@@ -17,6 +17,7 @@ import { countdownScript } from '../web/assets-countdown.js';
 import { handoffScript } from '../web/assets-handoff.js';
 import { localTimeScript } from '../web/assets-local-time.js';
 import { passkeyScript } from '../web/assets-passkey.js';
+import type { Brands } from '../web/brand-assets.js';
 import { securityHeaders } from '../web/security-headers.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
 
@@ -30,6 +31,8 @@ export interface AppDeps {
   /** The route sets (sign-in, account, reset, metrics), each registered in its own context. */
   routes: RouteSet[];
   logger?: FastifyServerOptions['logger'];
+  /** The configured brands and their logo/stylesheet files (web/brand-assets.ts). */
+  brands?: Brands | undefined;
 }
 
 /** Paths orchestrators and scrapers reach by the process's own address (any Host). */
@@ -129,6 +132,18 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(stylesheet),
   );
 
+  // Logos and accent stylesheets, named by their content's hash: cached for good. A logo (an SVG
+  // may hold script) opened on its own runs nothing: it gets a sandboxing CSP of its own.
+  app.get('/assets/brand/:name', async (request, reply) => {
+    const asset = deps.brands?.asset((request.params as { name: string }).name);
+    if (!asset) return reply.code(404).type('text/plain; charset=utf-8').send('Not found');
+    return reply
+      .type(asset.type)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+      .send(asset.body);
+  });
+
   app.get('/assets/passkey.js', async (_request, reply) =>
     reply
       .type('text/javascript; charset=utf-8')
@@ -172,7 +187,13 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply
       .code(404)
       .type('text/html; charset=utf-8')
-      .send(messagePage({ title: messages.errorTitle, message: messages.errorNotFound }));
+      .send(
+        messagePage({
+          brand: deps.brands?.instance,
+          title: messages.errorTitle,
+          message: messages.errorNotFound,
+        }),
+      );
   });
 
   app.setErrorHandler(async (error: Error & { statusCode?: number; code?: string }, request, reply) => {
@@ -197,7 +218,7 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
         : messages.errorGeneric;
     const wantsHtml =
       (request.headers.accept ?? '').includes('text/html') || request.url.startsWith('/interaction/');
-    if (wantsHtml && isSignInOver(error)) return sendSignInOver(error, request.id, reply);
+    if (wantsHtml && isSignInOver(error)) return sendSignInOver(error, request.id, reply, deps.brands);
     if (!wantsHtml) {
       return reply
         .code(status)
@@ -207,7 +228,14 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
       .code(status)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(errorPage({ title: messages.errorTitle, message, reference: request.id }));
+      .send(
+        errorPage({
+          brand: deps.brands?.instance,
+          title: messages.errorTitle,
+          message,
+          reference: request.id,
+        }),
+      );
   });
 
   mountEngine(app, deps.engine, issuerUrl);
@@ -220,7 +248,12 @@ export async function createApp(deps: AppDeps): Promise<FastifyInstance> {
  * A sign-in that is over or unknown: what happened in words, "Start again" with the app's own
  * request when Latchkey still has it, and the reference of the log line.
  */
-function sendSignInOver(error: SignInOverError, reference: string, reply: FastifyReply) {
+function sendSignInOver(
+  error: SignInOverError,
+  reference: string,
+  reply: FastifyReply,
+  brands: Brands | undefined,
+) {
   const { request, appName } = error.known;
   // Back to a step of a sign-in that went on (its login done, the launch page next): go there.
   if (request?.next && !request.finishedAt)
@@ -237,6 +270,7 @@ function sendSignInOver(error: SignInOverError, reference: string, reply: Fastif
     .header('cache-control', 'no-store')
     .send(
       errorPage({
+        brand: brands?.pick({ clientId: request?.clientId }),
         title,
         message,
         reference,

@@ -53,6 +53,7 @@ import { rehashLegacyRecords } from '../storage/record-ids.js';
 import type { Repositories } from '../storage/repositories.js';
 import { openSessionEndFeed } from '../storage/session-end-feed.js';
 import { startSweeper } from '../storage/sweeper.js';
+import { type Brands, createBrands } from '../web/brand-assets.js';
 import { Csrf } from '../web/csrf.js';
 import { openStorage } from './open-storage.js';
 
@@ -82,6 +83,8 @@ export interface Assembly {
   /** What every poll interval re-reads: keys and the organization directory. */
   poll(): Promise<void>;
   routes: RouteSet[];
+  /** The configured brands, whose logos and stylesheets http/app.ts serves. */
+  brands: Brands;
   close(): Promise<void>;
 }
 
@@ -100,6 +103,7 @@ export interface AssembleOptions {
  * the server's start (main/server.ts).
  */
 export async function assemble(config: LatchkeyConfig, options: AssembleOptions): Promise<Assembly> {
+  const brands = createBrands(config);
   const hasher = createPasswordHasher(config.argon2);
   const { database, repos, secretBox } = await openStorage(config, {
     hasher: () => hasher,
@@ -189,6 +193,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
     resources.set(adminApi.id, adminApi);
     const build = () =>
       buildProvider({
+        brands,
         config,
         adapter,
         accounts,
@@ -324,6 +329,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       organizationDetails: async (id) => (await repos.organizations.listWithDetails({ id }))[0],
       allOrganizationDetails: () => repos.organizations.listWithDetails(),
       linkIdentity: (input) => linkIdentity(repos, input),
+      brands,
     };
     // The admin API and the console act through one context (each request as its administrator).
     const adminContext = createAdminContext(
@@ -342,6 +348,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
       (app) => registerUpstreamCallbacks(app, signIn, { identities: repos.users, sessions }),
       (app) =>
         registerAccountPages(app, {
+          brand: brands.instance,
           issuer: config.issuer,
           engine,
           csrf,
@@ -358,6 +365,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         }),
       (app) =>
         registerResetPages(app, {
+          brand: brands.instance,
           csrf,
           actionTokens: repos.actionTokens,
           users: repos.users,
@@ -407,6 +415,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
         await Promise.all([reloadKeys(), organizations.refresh()]);
       },
       routes,
+      brands,
       close,
     };
   } catch (error) {

@@ -49,6 +49,7 @@ export async function startServer(
       ping: () => assembly.parts.database.ping(),
       logger: options.logger,
       routes: assembly.routes,
+      brands: assembly.brands,
     });
   } catch (error) {
     await assembly.close();

@@ -1,4 +1,5 @@
 import { alert, format, html, layout, type SafeHtml } from './index.js';
+import type { Branded } from './layout.js';
 import { messages } from './messages.js';
 
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
@@ -8,7 +9,7 @@ export function shortDate(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-export interface AccountPageInput {
+export interface AccountPageInput extends Branded {
   csrf: string;
   email: string;
   local: boolean;
@@ -101,6 +102,7 @@ ${endForm(csrf, `/account/passkeys/${encodeURIComponent(p.id)}/remove`, format(m
 </section>`
     : html`<p>${messages.accountNotLocal}</p>`;
   return layout({
+    brand: input.brand,
     title: messages.accountTitle,
     scripts: input.local ? ['/assets/passkey.js'] : [],
     body: html`<h1>${messages.accountTitle}</h1>
@@ -125,8 +127,9 @@ ${input.local ? html`<label class="check"><input type="checkbox" name="remove_re
   });
 }
 
-export function signedOutAccountPage(): string {
+export function signedOutAccountPage(input: Branded = {}): string {
   return layout({
+    brand: input.brand,
     title: messages.accountTitle,
     body: html`<h1>${messages.accountTitle}</h1>
 <p>${messages.accountSignedOut}</p>
@@ -135,8 +138,9 @@ export function signedOutAccountPage(): string {
 }
 
 /** The step-up page: changes to how a person signs in need a recent sign-in. */
-export function confirmItIsYouPage(input: { minutes: number }): string {
+export function confirmItIsYouPage(input: { minutes: number } & Branded): string {
   return layout({
+    brand: input.brand,
     title: messages.accountConfirmTitle,
     body: html`<h1>${messages.accountConfirmTitle}</h1>
 <p>${format(messages.accountConfirmHelp, { minutes: input.minutes })}</p>

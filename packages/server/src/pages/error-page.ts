@@ -1,7 +1,8 @@
 import { html, layout, type SafeHtml } from './index.js';
+import type { Branded } from './layout.js';
 import { messages } from './messages.js';
 
-export interface ErrorPageInput {
+export interface ErrorPageInput extends Branded {
   title: string;
   message: SafeHtml | string;
   /** The request id, also in the log line of the refusal, for whoever helps the person. */
@@ -15,6 +16,7 @@ export interface ErrorPageInput {
 /** Every error a person reaches: words first, a way on, then the reference and the code for support. */
 export function errorPage(input: ErrorPageInput): string {
   return layout({
+    brand: input.brand,
     title: input.title,
     body: html`<h1>${input.title}</h1>
 <p role="alert">${input.message}</p>

@@ -1,3 +1,4 @@
+import { type Brand, DEFAULT_BRAND } from './brand.js';
 import { html, type SafeHtml } from './html.js';
 import { messages } from './messages.js';
 
@@ -6,18 +7,26 @@ export interface LayoutOptions {
   body: SafeHtml;
   /** Scripts served from /assets (CSP allows only 'self'). */
   scripts?: string[];
+  /** Whose name, logo and accent the header shows (web/brand-assets.ts `pick`); default Latchkey's. */
+  brand?: Brand | undefined;
+}
+
+/** Page inputs that take the brand to show. */
+export interface Branded {
+  brand?: Brand | undefined;
 }
 
 /** The frame of every page: accessible landmarks, a skip link, one stylesheet, no inline script. */
-export function layout({ title, body, scripts = [] }: LayoutOptions): string {
+export function layout({ title, body, scripts = [], brand = DEFAULT_BRAND }: LayoutOptions): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${title} · ${messages.productName}</title>
+<title>${title} · ${brand.name}</title>
 <link rel="stylesheet" href="/assets/latchkey.css">
+${brand.stylesheetUrl ? html`<link rel="stylesheet" href="${brand.stylesheetUrl}">` : ''}
 ${scripts.map((src) => html`<script src="${src}" defer></script>`)}
 ${
   // Only a page showing a throttle's wait (pages/two-step-text.ts) carries the countdown script.
@@ -31,7 +40,9 @@ ${
 <body>
 <a class="skip" href="#main">${messages.skipToContent}</a>
 <main id="main" class="card">
-<p class="brand" aria-hidden="true">${messages.productName}</p>
+<p class="brand" aria-hidden="true">${
+    brand.logoUrl ? html`<img class="logo" src="${brand.logoUrl}" alt="${brand.name}" height="32">` : ''
+  }<span class="brand-name">${brand.name}</span></p>
 ${body}
 </main>
 </body>

@@ -1,14 +1,18 @@
 import { MIN_PASSWORD_LENGTH } from '../domain/passwords/password-check.js';
 import { alert, format, html, layout } from './index.js';
+import type { Branded } from './layout.js';
 import { messages } from './messages.js';
 
-export function resetPage(input: {
-  csrf: string;
-  email: string;
-  action: string;
-  error?: string | undefined;
-}): string {
+export function resetPage(
+  input: {
+    csrf: string;
+    email: string;
+    action: string;
+    error?: string | undefined;
+  } & Branded,
+): string {
   return layout({
+    brand: input.brand,
     title: messages.resetTitle,
     body: html`<h1>${messages.resetTitle}</h1>
 <p>${format(messages.resetHelp, { email: input.email })}</p>

@@ -1,12 +1,14 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Brand } from './brand.js';
 import { errorPage } from './error-page.js';
 import { alert, format, html, layout, type SafeHtml } from './index.js';
+import type { Branded } from './layout.js';
 import { messages } from './messages.js';
 
 /** Hidden CSRF field for every form. */
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
 
-export interface EmailPageInput {
+export interface EmailPageInput extends Branded {
   action: string;
   csrf: string;
   appName?: string | undefined;
@@ -20,6 +22,7 @@ export function emailPage(input: EmailPageInput): string {
     ? format(messages.emailTitle, { app: input.appName }).value
     : messages.emailTitleNoApp;
   return layout({
+    brand: input.brand,
     title,
     scripts: input.passkeyAction ? ['/assets/passkey.js'] : [],
     body: html`<h1>${title}</h1>
@@ -39,7 +42,7 @@ ${
   });
 }
 
-export interface PasswordPageInput {
+export interface PasswordPageInput extends Branded {
   action: string;
   csrf: string;
   email: string;
@@ -49,6 +52,7 @@ export interface PasswordPageInput {
 
 export function passwordPage(input: PasswordPageInput): string {
   return layout({
+    brand: input.brand,
     title: messages.passwordTitle,
     body: html`<h1>${messages.passwordTitle}</h1>
 <div class="identity"><span>${format(messages.signingInAs, { email: input.email })}</span></div>
@@ -64,7 +68,7 @@ ${csrfField(input.csrf)}
   });
 }
 
-export interface MessagePageInput {
+export interface MessagePageInput extends Branded {
   title: string;
   message: SafeHtml | string;
   links?: { href: string; label: string }[];
@@ -73,6 +77,7 @@ export interface MessagePageInput {
 
 export function messagePage(input: MessagePageInput): string {
   return layout({
+    brand: input.brand,
     title: input.title,
     body: html`<h1>${input.title}</h1>
 <p role="alert">${input.message}</p>
@@ -80,7 +85,7 @@ ${input.links?.length ? html`<div class="links">${input.links.map((l) => html`<a
   });
 }
 
-export interface HandoffPageInput {
+export interface HandoffPageInput extends Branded {
   action: string;
   csrf: string;
   appName: string;
@@ -142,6 +147,7 @@ export function handoffPage(input: HandoffPageInput): string {
     app,
   });
   return layout({
+    brand: input.brand,
     title,
     scripts: ['/assets/handoff.js'],
     body: html`<h1>${title}</h1>
@@ -214,13 +220,20 @@ function send(ctx: KoaContextWithOIDC, body: string) {
   ctx.body = body;
 }
 
-export function renderDeviceInput(ctx: KoaContextWithOIDC, form: string, _out: unknown, err: unknown): void {
+export function renderDeviceInput(
+  ctx: KoaContextWithOIDC,
+  form: string,
+  _out: unknown,
+  err: unknown,
+  brand?: Brand,
+): void {
   const { action, xsrf } = engineForm(form);
   const error = err ? messages.deviceInvalid : undefined;
   const code = typeof ctx.oidc.params?.user_code === 'string' ? ctx.oidc.params.user_code : '';
   send(
     ctx,
     layout({
+      brand,
       title: messages.deviceTitle,
       body: html`<h1>${messages.deviceTitle}</h1>
 ${alert(error)}
@@ -247,6 +260,7 @@ export function renderDeviceConfirm(
   /** `program`: a summary from a fixed vocabulary (protocol/user-agent.ts), never the raw User-Agent. */
   deviceInfo: { ip?: string | undefined; program: string },
   userCode: string,
+  brand?: Brand,
 ): void {
   const { action, xsrf } = engineForm(form);
   const app = client.clientName ?? client.clientId;
@@ -256,6 +270,7 @@ export function renderDeviceConfirm(
   send(
     ctx,
     layout({
+      brand,
       title: format(messages.deviceConfirmTitle, { app }).value,
       body: html`<h1>${format(messages.deviceConfirmTitle, { app })}</h1>
 <p>${format(messages.deviceConfirmHelp, { app, code: userCode })}</p>
@@ -277,10 +292,11 @@ export function renderDeviceConfirm(
 }
 
 /** User-code entry refused by the throttle (RFC 8628 §5.1): how long to wait, and the way back. */
-export function renderDeviceThrottled(ctx: KoaContextWithOIDC, seconds: number): void {
+export function renderDeviceThrottled(ctx: KoaContextWithOIDC, seconds: number, brand?: Brand): void {
   send(
     ctx,
     messagePage({
+      brand,
       title: PAGE_TEXT.deviceThrottledTitle,
       message: format(PAGE_TEXT.deviceThrottled, { wait: seconds === 1 ? '1 second' : `${seconds} seconds` }),
       links: [{ href: '/device', label: PAGE_TEXT.deviceThrottledAgain }],
@@ -288,15 +304,16 @@ export function renderDeviceThrottled(ctx: KoaContextWithOIDC, seconds: number):
   );
 }
 
-export function renderDeviceSuccess(ctx: KoaContextWithOIDC): void {
-  send(ctx, messagePage({ title: messages.deviceDoneTitle, message: messages.deviceDone }));
+export function renderDeviceSuccess(ctx: KoaContextWithOIDC, brand?: Brand): void {
+  send(ctx, messagePage({ brand, title: messages.deviceDoneTitle, message: messages.deviceDone }));
 }
 
-export function renderLogoutConfirm(ctx: KoaContextWithOIDC, form: string): void {
+export function renderLogoutConfirm(ctx: KoaContextWithOIDC, form: string, brand?: Brand): void {
   const { action, xsrf } = engineForm(form);
   send(
     ctx,
     layout({
+      brand,
       title: messages.logoutTitle,
       body: html`<h1>${messages.logoutTitle}</h1>
 <p>${messages.logoutHelp}</p>
@@ -309,8 +326,8 @@ export function renderLogoutConfirm(ctx: KoaContextWithOIDC, form: string): void
   );
 }
 
-export function renderLoggedOut(ctx: KoaContextWithOIDC): void {
-  send(ctx, messagePage({ title: messages.signedOutTitle, message: messages.signedOut }));
+export function renderLoggedOut(ctx: KoaContextWithOIDC, brand?: Brand): void {
+  send(ctx, messagePage({ brand, title: messages.signedOutTitle, message: messages.signedOut }));
 }
 
 /**
@@ -321,6 +338,7 @@ export function renderLoggedOut(ctx: KoaContextWithOIDC): void {
 export function renderErrorPage(
   ctx: KoaContextWithOIDC,
   out: { error?: string; error_description?: string },
+  brand?: Brand,
 ): void {
   const code = out.error ?? 'server_error';
   let message: string | SafeHtml;
@@ -340,6 +358,7 @@ export function renderErrorPage(
   send(
     ctx,
     errorPage({
+      brand,
       title: messages.errorTitle,
       message,
       reference,

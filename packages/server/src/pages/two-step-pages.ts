@@ -1,11 +1,12 @@
 import type { SecondFactorMethod } from '../domain/two-step/credentials.js';
 import { alert, format, html, layout, raw, type SafeHtml } from './index.js';
+import type { Branded } from './layout.js';
 import { messages } from './messages.js';
 import { METHOD_LABEL } from './two-step-text.js';
 
 const csrfField = (token: string) => html`<input type="hidden" name="_csrf" value="${token}">`;
 
-export interface SecondFactorPageInput {
+export interface SecondFactorPageInput extends Branded {
   method: SecondFactorMethod;
   /** Form action (TOTP, recovery) or the passkey ceremony's base path. */
   action: string;
@@ -53,6 +54,7 @@ ${csrfField(input.csrf)}
 <button type="button" id="passkey" data-passkey data-action="${input.action}" data-csrf="${input.csrf}" data-failed="${messages.passkeyFailed}" hidden autofocus>${messages.passkeyButton}</button>`;
   }
   return layout({
+    brand: input.brand,
     title,
     scripts: input.method === 'passkey' ? ['/assets/passkey.js'] : [],
     body: html`<h1>${title}</h1>
@@ -68,11 +70,14 @@ ${input.chooseUrl ? html`<a href="${input.chooseUrl}">${messages.chooseMethod}</
   });
 }
 
-export function chooseMethodPage(input: {
-  email: string;
-  choices: { method: SecondFactorMethod; href: string }[];
-}): string {
+export function chooseMethodPage(
+  input: {
+    email: string;
+    choices: { method: SecondFactorMethod; href: string }[];
+  } & Branded,
+): string {
   return layout({
+    brand: input.brand,
     title: messages.chooseTitle,
     body: html`<h1>${messages.chooseTitle}</h1>
 <div class="identity"><span>${format(messages.signingInAs, { email: input.email })}</span></div>
@@ -83,7 +88,7 @@ ${input.choices.map((c, i) => html`<li><a class="button secondary" href="${c.hre
   });
 }
 
-export interface EnrollPageInput {
+export interface EnrollPageInput extends Branded {
   action: string;
   csrf: string;
   email: string;
@@ -103,6 +108,7 @@ export function enrollPage(input: EnrollPageInput): string {
   // Groups of four make the Base32 key readable aloud and easy to type.
   const grouped = input.key.replace(/(.{4})(?=.)/g, '$1 ');
   return layout({
+    brand: input.brand,
     title,
     body: html`<h1>${title}</h1>
 <div class="identity"><span>${input.email}</span></div>
@@ -122,7 +128,7 @@ ${input.backUrl ? html`<div class="links"><a href="${input.backUrl}">${messages.
   });
 }
 
-export interface RecoveryCodesPageInput {
+export interface RecoveryCodesPageInput extends Branded {
   codes: readonly string[];
   downloadHref: string;
   /** Where "I saved my codes" goes: a form post (sign-in) or a link (account page). */
@@ -134,6 +140,7 @@ export interface RecoveryCodesPageInput {
 /** Ten codes, shown once, with a download. */
 export function recoveryCodesPage(input: RecoveryCodesPageInput): string {
   return layout({
+    brand: input.brand,
     title: messages.recoveryCodesTitle,
     body: html`<h1>${messages.recoveryCodesTitle}</h1>
 <p>${messages.recoveryCodesHelp}</p>

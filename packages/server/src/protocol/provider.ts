@@ -11,6 +11,7 @@ import {
   renderLogoutConfirm,
 } from '../pages/sign-in-pages.js';
 import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
+import type { Brands } from '../web/brand-assets.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
 import { devicePollingMiddleware, type PollLedger } from './device-polling.js';
@@ -53,6 +54,8 @@ export interface ProviderDeps {
    * signed out of their whole browser session at Latchkey, or undefined when there is none.
    */
   upstreamLogoutUrl?(accountId: string): Promise<string | undefined>;
+  /** The configured brands (web/brand-assets.ts) for the engine's own pages; absent: Latchkey's. */
+  brands?: Brands | undefined;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;
   /**
@@ -122,7 +125,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
           const prefill = (ctx.state as { latchkeyUserCode?: unknown } | undefined)?.latchkeyUserCode;
           if (typeof prefill === 'string' && !err && ctx.oidc.params && !ctx.oidc.params.user_code)
             ctx.oidc.params.user_code = prefill;
-          return renderDeviceInput(ctx, form, out, err);
+          return renderDeviceInput(ctx, form, out, err, deps.brands?.instance);
         },
         // The device's User-Agent is written by whoever started the flow (a phisher, perhaps): the page
         // shows the registered app name, a summary from a fixed vocabulary and the address instead.
@@ -136,16 +139,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
               program: summarizeUserAgent(typeof deviceInfo?.ua === 'string' ? deviceInfo.ua : undefined),
             },
             userCode,
+            deps.brands?.pick({ clientId: client.clientId }),
           ),
-        successSource: (ctx) => renderDeviceSuccess(ctx),
+        successSource: (ctx) => renderDeviceSuccess(ctx, deps.brands?.instance),
       },
       revocation: { enabled: true },
       introspection: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: (ctx, form) => renderLogoutConfirm(ctx, form),
-        postLogoutSuccessSource: (ctx) => renderLoggedOut(ctx),
+        logoutSource: (ctx, form) => renderLogoutConfirm(ctx, form, deps.brands?.instance),
+        postLogoutSuccessSource: (ctx) => renderLoggedOut(ctx, deps.brands?.instance),
       },
       // RFC 9449. A client with `dpop: required` has `dpop_bound_access_tokens` (protocol/clients.ts):
       // the engine refuses its token requests without a proof; for every client a proof binds the
@@ -207,7 +211,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     renderError: async (ctx, out, error) => {
       deps.onError?.(ctx, error);
-      renderErrorPage(ctx, out);
+      // The app's brand when the request names a registered app, else the instance's.
+      renderErrorPage(ctx, out, deps.brands?.pick({ clientId: ctx.oidc?.client?.clientId }));
     },
     clientBasedCORS: (_ctx, origin, client) =>
       // Native apps make token requests from no browser origin; web clients from their redirect
@@ -253,7 +258,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   if (deps.userCodeThrottle)
     provider.use(
       userCodeThrottleMiddleware(deps.userCodeThrottle, (ctx, seconds) =>
-        renderDeviceThrottled(ctx, seconds),
+        renderDeviceThrottled(ctx, seconds, deps.brands?.instance),
       ),
     );
   if (deps.devicePolls) provider.use(devicePollingMiddleware(deps.devicePolls));

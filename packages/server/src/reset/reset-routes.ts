@@ -4,6 +4,7 @@ import { MIN_PASSWORD_LENGTH, type PasswordCheck } from '../domain/passwords/pas
 import { consumeResetLink, peekResetLink } from '../domain/reset-links.js';
 import type { SessionControl } from '../domain/sessions.js';
 import type { Throttle } from '../domain/throttle/throttle.js';
+import type { Brand } from '../pages/brand.js';
 import { format } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { resetPage } from '../pages/reset-page.js';
@@ -13,6 +14,8 @@ import type { Csrf } from '../web/csrf.js';
 import { acceptFormsOnly, sendPage } from '../web/reply.js';
 
 export interface ResetDeps {
+  /** The instance's brand (web/brand-assets.ts). */
+  brand?: Brand | undefined;
   csrf: Csrf;
   actionTokens: Repositories['actionTokens'];
   users: Pick<Repositories['users'], 'findById'>;
@@ -30,7 +33,11 @@ export interface ResetDeps {
 export function registerResetPages(app: FastifyInstance, deps: ResetDeps): void {
   acceptFormsOnly(app);
   const invalid = (reply: FastifyReply) =>
-    sendPage(reply, messagePage({ title: messages.resetInvalidTitle, message: messages.resetInvalid }), 404);
+    sendPage(
+      reply,
+      messagePage({ brand: deps.brand, title: messages.resetInvalidTitle, message: messages.resetInvalid }),
+      404,
+    );
 
   async function userOf(token: string) {
     const userId = await peekResetLink(deps.actionTokens, token);
@@ -44,6 +51,7 @@ export function registerResetPages(app: FastifyInstance, deps: ResetDeps): void 
     return sendPage(
       reply,
       resetPage({
+        brand: deps.brand,
         csrf: deps.csrf.token(request, reply),
         email: user.email ?? user.id,
         action: `/reset/${encodeURIComponent(request.params.token)}`,
@@ -60,6 +68,7 @@ export function registerResetPages(app: FastifyInstance, deps: ResetDeps): void 
         sendPage(
           reply,
           resetPage({
+            brand: deps.brand,
             csrf: deps.csrf.token(request, reply),
             email: user.email ?? user.id,
             action: `/reset/${encodeURIComponent(request.params.token)}`,
@@ -68,7 +77,11 @@ export function registerResetPages(app: FastifyInstance, deps: ResetDeps): void 
           400,
         );
       if (!deps.csrf.verify(request))
-        return sendPage(reply, messagePage({ title: messages.errorTitle, message: messages.errorCsrf }), 403);
+        return sendPage(
+          reply,
+          messagePage({ brand: deps.brand, title: messages.errorTitle, message: messages.errorCsrf }),
+          403,
+        );
       const password = String(request.body?.password ?? '');
       if (password.length < MIN_PASSWORD_LENGTH)
         return page(format(messages.accountPasswordTooShort, { min: MIN_PASSWORD_LENGTH }).value);
@@ -86,7 +99,10 @@ export function registerResetPages(app: FastifyInstance, deps: ResetDeps): void 
         ip: request.ip,
         userAgent: request.headers['user-agent'],
       });
-      return sendPage(reply, messagePage({ title: messages.resetDoneTitle, message: messages.resetDone }));
+      return sendPage(
+        reply,
+        messagePage({ brand: deps.brand, title: messages.resetDoneTitle, message: messages.resetDone }),
+      );
     },
   );
 }

@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { AuditInput } from '../domain/audit.js';
 import { parseWorkEmail } from '../domain/emails.js';
 import { ServerError } from '../errors/server-error.js';
+import { type Brand, DEFAULT_BRAND } from '../pages/brand.js';
 import { raw, type SafeHtml } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
 import { messagePage } from '../pages/sign-in-pages.js';
@@ -91,6 +92,11 @@ export interface StepFlow {
   url(s: SignIn, path?: string): string;
   csrfToken(s: SignIn): string;
   appName(s: SignIn): Promise<string>;
+  /**
+   * The brand this sign-in's pages show: its organization's once known (the state's, or the one
+   * given: the browser session's user's on the launch page), else its app's, else the instance's.
+   */
+  brand(s: SignIn, organizationId?: string): Brand;
   audit(s: SignIn, event: Omit<AuditInput, 'clientId' | 'ip' | 'userAgent'>): Promise<void>;
 }
 
@@ -160,6 +166,7 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
         return sendPage(
           s.reply,
           messagePage({
+            brand: flow.brand(s),
             title: input.title ?? messages.errorTitle,
             message: input.message,
             links: input.startAgain
@@ -169,6 +176,8 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
           input.status,
         );
       },
+      brand: (s, organizationId = s.state.organizationId) =>
+        deps.brands?.pick({ organizationId, clientId: s.clientId }) ?? DEFAULT_BRAND,
       url: (s, path = '') => `${interactionBase(s.uid)}${path}`,
       csrfToken: (s) => deps.csrf.token(s.request, s.reply),
       async appName(s) {

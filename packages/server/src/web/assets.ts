@@ -5,7 +5,9 @@ html{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-heigh
 body{margin:0;padding:24px 12px;min-height:100vh}
 .skip{position:absolute;left:-9999px}.skip:focus{left:12px;top:12px;background:#fff;padding:8px}
 .card{max-width:420px;margin:40px auto;background:#fff;border-radius:12px;padding:32px 28px;box-shadow:0 1px 3px rgba(0,0,0,.12)}
-.brand{font-weight:700;letter-spacing:.04em;color:#3b5bdb;margin:0 0 16px;font-size:.9rem;text-transform:uppercase}
+/* The header: a logo and the display name as its owner writes it (no case change: brand names have their own). */
+.brand{font-weight:700;letter-spacing:.02em;color:#3b5bdb;margin:0 0 16px;font-size:1rem;display:flex;align-items:center;gap:10px}
+.brand .logo{height:32px;width:auto;max-width:160px}
 h1{font-size:1.45rem;margin:0 0 12px}
 p{margin:0 0 14px}
 label{display:block;font-weight:600;margin:14px 0 6px}

@@ -9,6 +9,7 @@ export const emailStep: Step = {
     return flow.page(
       s,
       emailPage({
+        brand: flow.brand(s),
         action: flow.url(s, '/email'),
         csrf: flow.csrfToken(s),
         appName: await flow.appName(s),

@@ -31,6 +31,7 @@ export const enrollmentStep: Step = {
     return flow.page(
       s,
       enrollPage({
+        brand: flow.brand(s),
         action: flow.url(s, '/2sv/enroll'),
         csrf: flow.csrfToken(s),
         email,

@@ -142,6 +142,7 @@ export const launchStep: Step = {
     return flow.page(
       s,
       handoffPage({
+        brand: flow.brand(s, user.organizationId),
         action: flow.url(s, '/confirm'),
         csrf: flow.csrfToken(s),
         appName: client?.clientName ?? s.clientId,

@@ -12,6 +12,7 @@ export const passwordStep: Step = {
     return flow.page(
       s,
       passwordPage({
+        brand: flow.brand(s),
         action: flow.url(s, '/password'),
         csrf: flow.csrfToken(s),
         email: s.state.email,

@@ -13,6 +13,7 @@ export const recoveryCodesStep: Step = {
     return flow.page(
       s,
       recoveryCodesPage({
+        brand: flow.brand(s),
         codes,
         downloadHref: recoveryCodesDownload(s.state.email ?? '', codes),
         doneAction: flow.url(s, '/2sv/codes-saved'),

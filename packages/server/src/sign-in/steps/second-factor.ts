@@ -94,6 +94,7 @@ export const secondFactorStep: Step = {
     return flow.page(
       s,
       secondFactorPage({
+        brand: flow.brand(s),
         method,
         action: flow.url(s, action),
         csrf: flow.csrfToken(s),
@@ -120,6 +121,7 @@ export const secondFactorStep: Step = {
         return flow.page(
           s,
           chooseMethodPage({
+            brand: flow.brand(s),
             email: s.state.email ?? '',
             choices: available.map((method) => ({ method, href: flow.url(s, `/2sv/use/${method}`) })),
           }),
