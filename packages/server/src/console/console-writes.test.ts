@@ -139,6 +139,9 @@ describe.each(testDatabaseKinds())('console writes in Chromium on %s', (kind) =>
     await waitForText(alice.locator('[role=status]'), /user is added/);
     expect((await server.parts.repos.users.findByEmail('erin@eps.test'))?.organizationId).toBe('epsilon');
     expect(await axeViolations(alice)).toEqual([]);
+    await alice.getByLabel('New password').fill('another long enough password');
+    await alice.getByRole('button', { name: 'Set password' }).click();
+    await waitForText(alice.locator('[role=status]'), /password is set/);
 
     // Administrators: grant erin epsilon's administrator role.
     await alice.getByRole('link', { name: 'Administrators' }).click();
@@ -207,11 +210,37 @@ describe.each(testDatabaseKinds())('console writes in Chromium on %s', (kind) =>
     await alice.getByRole('button', { name: 'Save policy' }).click();
     await waitForText(alice.locator('[role=alert], .alert.error').first(), /not valid JSON/);
 
+    // Every problem of a connection at once (the API's problem details), beside the form.
+    await alice.getByLabel('Connection (JSON)').fill('{ "type": "oidc" }');
+    await alice.getByRole('button', { name: 'Save connection' }).click();
+    const problems = await alice.locator('[role=alert], .alert.error').first().innerText();
+    expect(problems).toMatch(/issuer/);
+    expect(problems).toMatch(/client_id/);
+    // A valid policy for a file-declared organization: the API's refusal says where to change it.
+    await alice.getByLabel('Policy (JSON)').fill('{ "require_2sv": true }');
+    await alice.getByRole('button', { name: 'Save policy' }).click();
+    await waitForText(
+      alice.locator('[role=alert], .alert.error').first(),
+      /declared in the configuration file/,
+    );
+    expect((await server.parts.repos.organizations.findById('gamma'))?.policy.require2sv).toBe(false);
+
+    // A form without the session's CSRF token changes nothing.
+    const forged = await alice.request.post(`${server.issuer}/admin/organizations`, {
+      form: { id: 'forged', name: 'Forged' },
+      maxRedirects: 0,
+    });
+    expect(forged.status()).toBe(403);
+    expect(await server.parts.repos.organizations.findById('forged')).toBeUndefined();
+
     // Gamma is declared in the configuration file: the API refuses, and says where to change it.
     await alice.getByRole('button', { name: 'Remove this organization…' }).click();
     await waitForText(alice.locator('h1'), 'Remove organization');
     await alice.getByRole('button', { name: 'Remove organization', exact: true }).click();
-    await waitForText(alice.locator('[role=alert], .alert.error').first(), /configuration file|users/);
+    await waitForText(
+      alice.locator('[role=alert], .alert.error').first(),
+      /gamma is declared in the configuration file/,
+    );
     expect(await server.parts.repos.organizations.findById('gamma')).toBeDefined();
 
     // A bad email for a new user.
