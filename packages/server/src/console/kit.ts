@@ -104,7 +104,7 @@ export function createKit(app: FastifyInstance, resolver: CallerResolver) {
       return sendPage(reply, consolePage({ ...result, caller, csrf: session.csrf }), result.status ?? 200);
     } catch (error) {
       if (!(error instanceof AdminError)) throw error;
-      const status = STATUS[error.code] ?? 400;
+      const status = statusOf(error);
       const title =
         status === 404 ? 'Not found' : status === 403 ? 'Not for your role' : 'That could not be done';
       return sendPage(
@@ -131,6 +131,30 @@ export function createKit(app: FastifyInstance, resolver: CallerResolver) {
   };
 }
 export type ConsoleKit = ReturnType<typeof createKit>;
+
+/** The HTTP status a person sees for an AdminError. */
+export function statusOf(error: AdminError): number {
+  return STATUS[error.code] ?? 400;
+}
+
+/**
+ * Runs a form's work; when the operation refuses the input (validation, a conflict, an object the
+ * configuration file declares), the page the form lives on is drawn again with the API's message
+ * beside it, so the administrator can correct it. Role refusals (403, 404) still become the
+ * refusal page (kit's gate).
+ */
+export async function withFormErrors(
+  work: () => Promise<PageResult | FastifyReply>,
+  again: (error: string) => Promise<PageResult>,
+): Promise<PageResult | FastifyReply> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof AdminError) || error.code === 'forbidden' || error.code === 'not_found')
+      throw error;
+    return { ...(await again(error.message)), status: statusOf(error) };
+  }
+}
 
 /** A form field as a string ('' when absent or not a string). */
 export function field(body: unknown, name: string): string {

@@ -12,6 +12,7 @@ const SECTIONS = [
   { href: '/admin/apps', label: 'Apps', operation: 'listClients' },
   { href: '/admin/keys', label: 'Signing keys', operation: 'listKeys' },
   { href: '/admin/audit', label: 'Audit log', operation: 'searchAudit' },
+  { href: '/admin/administrators', label: 'Administrators', operation: 'listAdmins' },
 ] as const;
 
 export type Section = (typeof SECTIONS)[number]['href'];

@@ -15,9 +15,11 @@ function parse(schema: z.ZodType | undefined, value: unknown, part: string): unk
   if (!schema) return part === 'body' ? undefined : {};
   const parsed = schema.safeParse(value);
   if (parsed.success) return part === 'body' ? withRawBody(parsed.data, value) : parsed.data;
-  const issue = parsed.error.issues[0];
-  const where = issue?.path.length ? issue.path.join('.') : part;
-  throw new AdminError('invalid', `${where}: ${issue?.message ?? 'not valid'}`);
+  // Every problem at once (the API's problem `details`), so a form can be corrected in one go.
+  const details = parsed.error.issues.map(
+    (issue) => `${issue.path.length ? issue.path.join('.') : part}: ${issue.message}`,
+  );
+  throw new AdminError('invalid', details.join('; ') || `${part}: not valid`);
 }
 
 /**

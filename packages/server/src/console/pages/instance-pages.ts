@@ -4,7 +4,7 @@ import { html, type SafeHtml } from '../../pages/html.js';
 import { csrfField, when } from '../layout.js';
 
 export function appsBody(clients: ClientSummary[]): SafeHtml {
-  return html`<p class="muted">Apps are added and removed with the configuration file, <code>latchkey admin clients</code> or the admin API.</p>
+  return html`<p class="muted">Apps come from the configuration file (change them there) or are added here, with <code>latchkey admin clients</code> or the admin API.</p>
 <table><thead><tr><th scope="col">App</th><th scope="col">Client id</th><th scope="col">Kind</th><th scope="col">Redirect URIs</th><th scope="col">Device flow</th><th scope="col">Declared in</th></tr></thead>
 <tbody>${clients.map(
     (c) =>

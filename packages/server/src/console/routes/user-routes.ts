@@ -2,8 +2,10 @@ import type { ListedAuditEvent } from '../../admin/audit.js';
 import type { OrganizationSummary } from '../../admin/organizations.js';
 import type { UserDetails, UserSummary } from '../../admin/users.js';
 import type { SessionListing } from '../../domain/session-list.js';
-import { type ConsoleKit, field, type PageContext, type PageResult } from '../kit.js';
+import { html } from '../../pages/html.js';
+import { type ConsoleKit, field, type PageContext, type PageResult, withFormErrors } from '../kit.js';
 import { confirmBody, resetLinkBody, userBody, userSearchBody } from '../pages/user-pages.js';
+import { addUserForm, setPasswordForm } from '../pages/write-forms.js';
 
 type UserParams = { user: string };
 
@@ -16,6 +18,8 @@ const NOTICES: Record<string, string> = {
   'two-step-reset': 'The user’s 2-step methods are removed and they are signed out everywhere.',
   'session-revoked': 'That sign-in is ended.',
   'throttle-cleared': 'The sign-in throttle of this account is cleared.',
+  added: 'The user is added.',
+  'password-set': 'The password is set; the user is signed out everywhere.',
 };
 
 /** Destructive actions: what the confirmation page says and its button. */
@@ -44,7 +48,10 @@ const CONFIRM: Record<string, { consequence: (who: string) => string; button: st
 const userPath = (id: string) => `/admin/users/${encodeURIComponent(id)}`;
 
 export function registerUserRoutes(kit: ConsoleKit): void {
-  kit.page<Record<string, string>, Record<string, string | undefined>>('/admin/users', async (ctx) => {
+  async function search(
+    ctx: PageContext<Record<string, string>, Record<string, string | undefined>>,
+    error?: string,
+  ) {
     const q = ctx.request.query;
     const query = {
       q: q.q?.trim() || undefined,
@@ -66,19 +73,40 @@ export function registerUserRoutes(kit: ConsoleKit): void {
       : undefined;
     return {
       title: 'Users',
-      section: '/admin/users',
-      body: userSearchBody({
+      section: '/admin/users' as const,
+      error,
+      body: html`${userSearchBody({
         q: query.q ?? '',
         status: query.status ?? '',
         organization: query.organization ?? '',
         organizations: orgs.organizations,
         users: page.users,
         nextHref: next,
-      }),
+      })}${addUserForm(ctx.session.csrf, orgs.organizations)}`,
     };
-  });
+  }
+  kit.page<Record<string, string>, Record<string, string | undefined>>('/admin/users', (ctx) => search(ctx));
 
-  kit.page<UserParams, { done?: string }>('/admin/users/:user', async (ctx) => {
+  kit.action<Record<string, string>, Record<string, string | undefined>>('/admin/users', (ctx) =>
+    withFormErrors(
+      async () => {
+        const b = ctx.request.body;
+        const optional = (name: string) => (field(b, name) ? { [name]: field(b, name) } : {});
+        const user = await ctx.run<UserSummary>('addUser', {
+          body: {
+            email: field(b, 'email').trim(),
+            ...optional('name'),
+            ...optional('organization'),
+            ...optional('password'),
+          },
+        });
+        return ctx.reply.redirect(`${userPath(user.id)}?done=added`, 303);
+      },
+      (error) => search(ctx, error),
+    ),
+  );
+
+  async function show(ctx: PageContext<UserParams, { done?: string }>, error?: string): Promise<PageResult> {
     const params = { user: ctx.request.params.user };
     const user = await ctx.run<UserDetails>('getUser', { params });
     const [sessions, audit, orgs] = await Promise.all([
@@ -88,19 +116,36 @@ export function registerUserRoutes(kit: ConsoleKit): void {
     ]);
     const org = orgs.organizations.find((o) => o.id === user.organizationId);
     const done = ctx.request.query.done;
+    const upstream = org !== undefined && org.connection !== 'local';
     return {
       title: user.email ?? user.name ?? user.id,
       section: '/admin/users',
-      notice: done && Object.hasOwn(NOTICES, done) ? NOTICES[done] : undefined,
-      body: userBody({
+      notice: !error && done && Object.hasOwn(NOTICES, done) ? NOTICES[done] : undefined,
+      error,
+      body: html`${userBody({
         user,
         sessions,
         audit: audit.events,
         csrf: ctx.session.csrf,
-        upstream: org !== undefined && org.connection !== 'local',
-      }),
+        upstream,
+      })}${upstream ? '' : setPasswordForm(ctx.session.csrf, user.id)}`,
     };
-  });
+  }
+  kit.page<UserParams, { done?: string }>('/admin/users/:user', (ctx) => show(ctx));
+
+  kit.action<UserParams, { done?: string }>('/admin/users/:user/password', (ctx) =>
+    withFormErrors(
+      async () => {
+        const user = await ctx.run<UserDetails>('getUser', { params: { user: ctx.request.params.user } });
+        await ctx.run('setPassword', {
+          params: { user: user.id },
+          body: { password: field(ctx.request.body, 'password') },
+        });
+        return ctx.reply.redirect(`${userPath(user.id)}?done=password-set`, 303);
+      },
+      (error) => show(ctx, error),
+    ),
+  );
 
   /** A user action: destructive ones answer with the confirmation page until `confirmed=yes` comes back. */
   function userAction(
