@@ -291,6 +291,36 @@ describe.each(testDatabaseKinds())('admin API on %s', (kind) => {
     expect((await call('olivia@gamma.test', 'POST', '/users/dave@gamma.test/enable')).status).toBe(200);
   });
 
+  it('SCIM tokens: an organization administrator makes one (its value once), lists it without the value, revokes it; another organization is 404', async () => {
+    const who = 'olivia@gamma.test';
+    const created = await call(who, 'POST', '/organizations/gamma/scim-tokens', { label: 'Entra ID' });
+    expect(created.status).toBe(201);
+    const token = created.json.token as string;
+    const url = created.json.url as string;
+    expect(url).toBe(`${server.issuer}/scim/v2/gamma`);
+    const tokenId = (created.json.summary as { id: string }).id;
+    // The token works at the organization's SCIM endpoint…
+    const scim = (bearer: string) =>
+      fetch(`${url}/Users`, { headers: { authorization: `Bearer ${bearer}` } }).then((r) => r.status);
+    expect(await scim(token)).toBe(200);
+    const listed = await call(who, 'GET', '/organizations/gamma/scim-tokens');
+    expect(listed.status).toBe(200);
+    expect(JSON.stringify(listed.json)).not.toContain(token);
+    expect((listed.json.tokens as { id: string; label: string }[]).map((t) => [t.id, t.label])).toEqual([
+      [tokenId, 'Entra ID'],
+    ]);
+    expect((await call(who, 'GET', '/organizations/beta/scim-tokens')).status).toBe(404);
+    expect((await call(who, 'POST', '/organizations/beta/scim-tokens', {})).status).toBe(404);
+    expect((await call(who, 'DELETE', `/organizations/beta/scim-tokens/${tokenId}`)).status).toBe(404);
+    expect((await call(who, 'POST', '/organizations/gamma/scim-tokens', { value: 'x' })).status).toBe(400);
+    // …until it is revoked; a second revocation is a conflict.
+    expect((await call(who, 'DELETE', `/organizations/gamma/scim-tokens/${tokenId}`)).status).toBe(200);
+    expect(await scim(token)).toBe(401);
+    expect((await call(who, 'DELETE', `/organizations/gamma/scim-tokens/${tokenId}`)).status).toBe(409);
+    const audited = await server.parts.repos.audit.query({ action: 'scim_token_revoked', limit: 5 });
+    expect(audited[0]?.details).toMatchObject({ tokenId });
+  });
+
   it('grants and revokes administrators with the actor audited; a file-declared one cannot be revoked here', async () => {
     const granted = await call('alice@beta.test', 'POST', '/admins', {
       user: 'carol@beta.test',

@@ -19,6 +19,7 @@ import {
   verifyDomain,
 } from '../admin/organizations.js';
 import { listResources } from '../admin/resources.js';
+import { createScimToken, listScimTokens, revokeScimToken, scimBaseUrl } from '../admin/scim-tokens.js';
 import { listSessions, revokeSession, revokeSessions } from '../admin/sessions.js';
 import {
   addUser,
@@ -218,6 +219,15 @@ const admin = z.object({
   createdAt: ms.nullable(),
 });
 const done = z.object({ ok: z.literal(true) });
+const scimToken = z.object({
+  id: z.string(),
+  organizationId: z.string(),
+  label: z.string().nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+});
 
 // ---- the table ----
 
@@ -745,6 +755,54 @@ export const ADMIN_ROUTES: AdminRoute[] = [
       ),
     }),
     handle: async ({ caller }) => ({ resources: await listResources(caller.ctx) }),
+  }),
+  route({
+    method: 'GET',
+    path: '/organizations/:organization/scim-tokens',
+    operationId: 'listScimTokens',
+    summary: "The organization's SCIM provisioning tokens (never their values)",
+    tag: 'scim',
+    access: 'organization',
+    params: orgParams,
+    response: z.object({ url: z.string(), tokens: z.array(scimToken) }),
+    handle: async ({ caller, params }) => {
+      requireOrganization(caller, params.organization);
+      await getOrganization(caller.ctx, params.organization);
+      return {
+        url: scimBaseUrl(caller.ctx.config.issuer, params.organization),
+        tokens: await listScimTokens(caller.ctx, { organizationId: params.organization }),
+      };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/organizations/:organization/scim-tokens',
+    operationId: 'createScimToken',
+    summary: 'Make a SCIM provisioning token: its value is in this answer and nowhere else',
+    tag: 'scim',
+    access: 'organization',
+    status: 201,
+    params: orgParams,
+    body: z.strictObject({ label: z.string().min(1).max(100).optional() }),
+    response: z.object({ token: z.string(), url: z.string(), summary: scimToken }),
+    handle: async ({ caller, params, body }) => {
+      requireOrganization(caller, params.organization);
+      return createScimToken(caller.ctx, { organizationId: params.organization, label: body.label });
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/organizations/:organization/scim-tokens/:token',
+    operationId: 'revokeScimToken',
+    summary: 'Revoke a SCIM token at once (every server process refuses it)',
+    tag: 'scim',
+    access: 'organization',
+    params: orgParams.extend({ token: id.describe('SCIM token id') }),
+    response: scimToken,
+    handle: async ({ caller, params }) => {
+      requireOrganization(caller, params.organization);
+      return revokeScimToken(caller.ctx, { id: params.token, organizationId: params.organization });
+    },
   }),
   route({
     method: 'GET',
