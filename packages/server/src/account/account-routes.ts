@@ -57,7 +57,7 @@ const NOTICES = {
 
 /** What the account pages use. */
 export interface AccountDeps {
-  /** The instance's brand (web/brand-assets.ts): the account is the instance's own page. */
+  /** The instance's brand (pages/brand-assets.ts): the account is the instance's own page. */
   brand?: Brand | undefined;
   issuer: string;
   engine(): Provider;

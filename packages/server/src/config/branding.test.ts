@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { accentStylesheet, createBrands } from '../web/brand-assets.js';
+import { accentStylesheet, createBrands } from '../pages/brand-assets.js';
 import { contrastRatio, MAX_LOGO_BYTES } from './build.js';
 import { ConfigError } from './errors.js';
 import { loadConfig } from './load.js';

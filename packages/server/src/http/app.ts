@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { errors as engineErrors } from 'oidc-provider';
 import type { LatchkeyConfig } from '../config/types.js';
 import { isServerError } from '../errors/server-error.js';
+import type { Brands } from '../pages/brand-assets.js';
 import { errorPage } from '../pages/error-page.js';
 import { format } from '../pages/index.js';
 import { messages } from '../pages/messages.js';
@@ -17,7 +18,6 @@ import { countdownScript } from '../web/assets-countdown.js';
 import { handoffScript } from '../web/assets-handoff.js';
 import { localTimeScript } from '../web/assets-local-time.js';
 import { passkeyScript } from '../web/assets-passkey.js';
-import type { Brands } from '../web/brand-assets.js';
 import { securityHeaders } from '../web/security-headers.js';
 import { type EngineHolder, mountEngine } from './provider-mount.js';
 
@@ -31,7 +31,7 @@ export interface AppDeps {
   /** The route sets (sign-in, account, reset, metrics), each registered in its own context. */
   routes: RouteSet[];
   logger?: FastifyServerOptions['logger'];
-  /** The configured brands and their logo/stylesheet files (web/brand-assets.ts). */
+  /** The configured brands and their logo/stylesheet files (pages/brand-assets.ts). */
   brands?: Brands | undefined;
 }
 

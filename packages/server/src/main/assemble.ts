@@ -27,6 +27,7 @@ import { createRevalidator } from '../federation/revalidate.js';
 import type { RouteSet } from '../http/app.js';
 import { createServerMetrics } from '../http/metrics.js';
 import { createSessionEventsRoute } from '../http/session-events.js';
+import { type Brands, createBrands } from '../pages/brand-assets.js';
 import {
   type AccessCheck,
   createAccessRequestCheck,
@@ -53,7 +54,6 @@ import { rehashLegacyRecords } from '../storage/record-ids.js';
 import type { Repositories } from '../storage/repositories.js';
 import { openSessionEndFeed } from '../storage/session-end-feed.js';
 import { startSweeper } from '../storage/sweeper.js';
-import { type Brands, createBrands } from '../web/brand-assets.js';
 import { Csrf } from '../web/csrf.js';
 import { openStorage } from './open-storage.js';
 

@@ -7,7 +7,7 @@ export interface LayoutOptions {
   body: SafeHtml;
   /** Scripts served from /assets (CSP allows only 'self'). */
   scripts?: string[];
-  /** Whose name, logo and accent the header shows (web/brand-assets.ts `pick`); default Latchkey's. */
+  /** Whose name, logo and accent the header shows (pages/brand-assets.ts `pick`); default Latchkey's. */
   brand?: Brand | undefined;
 }
 

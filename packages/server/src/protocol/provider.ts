@@ -1,6 +1,7 @@
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { LatchkeyConfig } from '../config/types.js';
 import type { Throttle } from '../domain/throttle/throttle.js';
+import type { Brands } from '../pages/brand-assets.js';
 import {
   renderDeviceConfirm,
   renderDeviceInput,
@@ -11,7 +12,6 @@ import {
   renderLogoutConfirm,
 } from '../pages/sign-in-pages.js';
 import { heldWritesMiddleware } from '../storage/oidc-adapter.js';
-import type { Brands } from '../web/brand-assets.js';
 import type { AccountStore } from './accounts.js';
 import { CLAIMS, SCOPES } from './claims.js';
 import { devicePollingMiddleware, type PollLedger } from './device-polling.js';
@@ -54,7 +54,7 @@ export interface ProviderDeps {
    * signed out of their whole browser session at Latchkey, or undefined when there is none.
    */
   upstreamLogoutUrl?(accountId: string): Promise<string | undefined>;
-  /** The configured brands (web/brand-assets.ts) for the engine's own pages; absent: Latchkey's. */
+  /** The configured brands (pages/brand-assets.ts) for the engine's own pages; absent: Latchkey's. */
   brands?: Brands | undefined;
   /** Called for every engine error worth logging (never with secrets). */
   onError?(ctx: KoaContextWithOIDC, error: Error): void;

@@ -14,7 +14,7 @@ import type { Csrf } from '../web/csrf.js';
 import { acceptFormsOnly, sendPage } from '../web/reply.js';
 
 export interface ResetDeps {
-  /** The instance's brand (web/brand-assets.ts). */
+  /** The instance's brand (pages/brand-assets.ts). */
   brand?: Brand | undefined;
   csrf: Csrf;
   actionTokens: Repositories['actionTokens'];

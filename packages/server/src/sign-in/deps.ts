@@ -6,8 +6,8 @@ import type { PasswordCheck } from '../domain/passwords/password-check.js';
 import type { Throttle } from '../domain/throttle/throttle.js';
 import type { ConnectorSource, OrganizationWithConnection } from '../federation/connector-source.js';
 import type { LinkInput, LinkResult } from '../federation/link.js';
+import type { Brands } from '../pages/brand-assets.js';
 import type { Repositories } from '../storage/repositories.js';
-import type { Brands } from '../web/brand-assets.js';
 import type { Csrf } from '../web/csrf.js';
 import type { SignInStateStore } from './state.js';
 
@@ -39,6 +39,6 @@ export interface SignInDeps {
   /** Every organization with its connection (the SAML metadata route finds a connection by id). */
   allOrganizationDetails(): Promise<(OrganizationWithConnection & { name: string })[]>;
   linkIdentity(input: LinkInput): Promise<LinkResult>;
-  /** The configured brands (web/brand-assets.ts); absent: Latchkey's own look. */
+  /** The configured brands (pages/brand-assets.ts); absent: Latchkey's own look. */
   brands?: Brands | undefined;
 }

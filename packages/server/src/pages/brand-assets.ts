@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BrandingConfig, LatchkeyConfig } from '../config/types.js';
-import { type Brand, DEFAULT_BRAND } from '../pages/brand.js';
+import { type Brand, DEFAULT_BRAND } from './brand.js';
 
 export interface BrandAsset {
   type: string;
