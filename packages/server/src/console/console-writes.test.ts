@@ -273,6 +273,26 @@ describe.each(testDatabaseKinds())('console writes in Chromium on %s', (kind) =>
     await waitForText(olivia.locator('[role=status]'), /domain is added/);
     expect(await olivia.locator('tr', { hasText: 'gamma-two.test' }).innerText()).toMatch(/not verified/);
 
+    // SCIM provisioning for her organization: the token's value once, working, then revoked.
+    await olivia.getByLabel('Label (where it is used)').fill('Entra ID');
+    await olivia.getByRole('button', { name: 'Make a SCIM token' }).click();
+    const value = await olivia.getByLabel('Token').inputValue();
+    expect(value.length).toBeGreaterThan(30);
+    expect(await axeViolations(olivia)).toEqual([]);
+    const scimUsers = () =>
+      fetch(`${server.issuer}/scim/v2/gamma/Users`, { headers: { authorization: `Bearer ${value}` } }).then(
+        (r) => r.status,
+      );
+    expect(await scimUsers()).toBe(200);
+    await olivia.goto(`${server.issuer}/admin/organizations/gamma`);
+    expect(await olivia.content()).not.toContain(value);
+    await olivia.getByRole('button', { name: 'Revoke Entra ID…' }).click();
+    await waitForText(olivia.locator('h1'), 'Revoke SCIM token');
+    expect(await scimUsers()).toBe(200); // nothing happens before the confirmation
+    await olivia.getByRole('button', { name: 'Revoke SCIM token' }).click();
+    await waitForText(olivia.locator('[role=status]'), /SCIM token is revoked/);
+    expect(await scimUsers()).toBe(401);
+
     // Another organization's page: the API answers as if it did not exist.
     const other = await olivia.goto(`${server.issuer}/admin/organizations/beta`);
     expect(other?.status()).toBe(404);

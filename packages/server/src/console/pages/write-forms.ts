@@ -2,7 +2,7 @@ import type { AdminGrant } from '../../admin/admins.js';
 import type { ClientSummary } from '../../admin/clients.js';
 import type { DomainSummary, OrganizationSummary } from '../../admin/organizations.js';
 import { html, type SafeHtml } from '../../pages/html.js';
-import { csrfField } from '../layout.js';
+import { csrfField, when } from '../layout.js';
 
 /**
  * The console's write forms. Each posts to a console action that runs the admin API operation of
@@ -141,5 +141,47 @@ export function administratorsBody(
 <div><label for="grant-user">User (email or id)</label><input id="grant-user" name="user" type="text" required></div>
 <div><label for="grant-org">Role</label><select id="grant-org" name="organization"><option value="">Instance administrator</option>${orgs.map((o) => html`<option value="${o.id}">Administrator of ${o.name}</option>`)}</select></div>
 <button type="submit">Grant</button>
+</form>`;
+}
+
+export interface ScimTokenView {
+  id: string;
+  label: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+/**
+ * SCIM provisioning (docs/scim.md): the URL to paste into Entra ID or Okta, the organization's
+ * tokens (never their values), a form to make one, and — right after making it — its value, the one
+ * time it is shown.
+ */
+export function scimSection(input: {
+  organizationId: string;
+  url: string;
+  tokens: ScimTokenView[];
+  csrf: string;
+  created?: { token: string; label: string | null } | undefined;
+}): SafeHtml {
+  const base = `${orgPath(input.organizationId)}/scim-tokens`;
+  const live = input.tokens.filter((t) => t.revokedAt === null);
+  return html`<h2 id="scim">SCIM provisioning</h2>
+<p class="muted">Tenant URL (Entra ID) / SCIM connector base URL (Okta): <code>${input.url}</code></p>
+${
+  input.created
+    ? html`<div class="notice" role="status"><p>New SCIM token${input.created.label ? html` “${input.created.label}”` : ''}. Copy it into your directory's provisioning settings now: it is not shown again.</p>
+<p><label for="scim-token-value">Token</label> <input id="scim-token-value" type="text" readonly value="${input.created.token}" size="60"></p></div>`
+    : ''
+}
+${
+  live.length === 0
+    ? html`<p>No SCIM token yet.</p>`
+    : html`<table><caption>SCIM tokens</caption><thead><tr><th scope="col">Label</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
+<tbody>${live.map((t) => html`<tr><td>${t.label ?? '(no label)'}</td><td>${when(t.createdAt)}</td><td>${when(t.lastUsedAt)}</td><td>${post(input.csrf, `${base}/${encodeURIComponent(t.id)}/revoke`, `Revoke ${t.label ?? 'token'}…`, true)}</td></tr>`)}</tbody></table>`
+}
+<form class="search" method="post" action="${base}" aria-labelledby="scim">${csrfField(input.csrf)}
+<div><label for="scim-label">Label (where it is used)</label><input id="scim-label" name="label" type="text" maxlength="100"></div>
+<button type="submit">Make a SCIM token</button>
 </form>`;
 }

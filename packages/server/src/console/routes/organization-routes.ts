@@ -10,7 +10,12 @@ import {
   organizationsBody,
 } from '../pages/organization-pages.js';
 import { confirmBody } from '../pages/user-pages.js';
-import { addOrganizationForm, organizationForms } from '../pages/write-forms.js';
+import {
+  addOrganizationForm,
+  organizationForms,
+  type ScimTokenView,
+  scimSection,
+} from '../pages/write-forms.js';
 
 type OrgParams = { organization: string };
 type DomainParams = OrgParams & { domain: string };
@@ -26,6 +31,7 @@ const NOTICES: Record<string, string> = {
   'domain-removed': 'The domain is removed.',
   connection: 'The connection is saved.',
   removed: 'The organization is removed.',
+  'scim-revoked': 'The SCIM token is revoked: the directory can no longer provision with it.',
 };
 const notice = (done: string | undefined) =>
   done && Object.hasOwn(NOTICES, done) ? NOTICES[done] : undefined;
@@ -81,12 +87,14 @@ export function registerOrganizationRoutes(kit: ConsoleKit): void {
     ctx: PageContext<OrgParams>,
     test?: ConnectionTestView,
     error?: string,
+    created?: { token: string; label: string | null },
   ): Promise<PageResult> {
     const params = { organization: ctx.request.params.organization };
     const org = await ctx.run<OrganizationSummary>('getOrganization', { params });
-    const [domains, connection] = await Promise.all([
+    const [domains, connection, scim] = await Promise.all([
       ctx.run<{ domains: DomainSummary[] }>('listDomains', { params }),
       ctx.run<ConnectionView>('getConnection', { params }),
+      ctx.run<{ url: string; tokens: ScimTokenView[] }>('listScimTokens', { params }),
     ]);
     return {
       title: org.name,
@@ -101,7 +109,7 @@ export function registerOrganizationRoutes(kit: ConsoleKit): void {
           csrf: ctx.session.csrf,
           instance: mayUse('setOrganizationPolicy', ctx.caller),
         },
-      )}`,
+      )}${scimSection({ organizationId: org.id, url: scim.url, tokens: scim.tokens, csrf: ctx.session.csrf, created })}`,
     };
   }
 
@@ -197,6 +205,35 @@ export function registerOrganizationRoutes(kit: ConsoleKit): void {
     await ctx.run('removeOrganization', { params: { organization } });
     return 'removed';
   });
+
+  // The new token's value is the answer to the POST (never in a URL, never stored): shown once.
+  kit.action<OrgParams>('/admin/organizations/:organization/scim-tokens', (ctx) =>
+    withFormErrors(
+      async () => {
+        const label = field(ctx.request.body, 'label').trim();
+        const made = await ctx.run<{ token: string; summary: { label: string | null } }>('createScimToken', {
+          params: { organization: ctx.request.params.organization },
+          body: label ? { label } : {},
+        });
+        ctx.reply.header('cache-control', 'no-store');
+        return render(ctx, undefined, undefined, { token: made.token, label: made.summary.label });
+      },
+      (error) => render(ctx, undefined, error),
+    ),
+  );
+  orgAction<OrgParams & { token: string }>(
+    '/admin/organizations/:organization/scim-tokens/:token/revoke',
+    async (ctx, organization) => {
+      const ask = confirmation(
+        ctx,
+        `Revoke this SCIM token of ${organization}? The directory's provisioning stops until it has a new one.`,
+        'Revoke SCIM token',
+      );
+      if (ask) return ask;
+      await ctx.run('revokeScimToken', { params: { organization, token: ctx.request.params.token } });
+      return 'scim-revoked';
+    },
+  );
 
   kit.page<OrgParams>('/admin/organizations/:organization', (ctx) => render(ctx));
 
