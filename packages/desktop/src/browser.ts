@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { UnsupportedError } from './errors.js';
 
 /**
@@ -23,7 +22,9 @@ export function browserCommandFromEnv(
  * (RFC 8252 §8.12), so the user's existing session, password manager and passkeys work. `$BROWSER`,
  * when set, names the browser instead (see {@link browserCommandFromEnv}).
  */
-export function openSystemBrowser(url: string): Promise<void> {
+export async function openSystemBrowser(url: string): Promise<void> {
+  // Loaded when used: a silent sign-in (every app start) never needs it.
+  const { spawn } = await import('node:child_process');
   const [command, args] =
     browserCommandFromEnv(url) ??
     (process.platform === 'darwin'

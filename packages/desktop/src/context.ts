@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as oauth from 'oauth4webapi';
 import { NetworkError, toLatchkeyError } from './errors.js';
+import { nodeFetch } from './node-fetch.js';
 import { shortHash } from './paths.js';
 import { writeFileAtomic } from './stores/atomic-write.js';
 import type { TokenStore } from './stores/token-store.js';
@@ -18,8 +19,13 @@ export interface Context {
   readonly dpop: boolean;
   readonly client: oauth.Client;
   readonly clientAuth: oauth.ClientAuth;
-  /** Options passed to every oauth4webapi request: injected fetch, http for loopback issuers. */
+  /**
+   * Options of oauth4webapi's requests to the server's OAuth endpoints (discovery, token, revocation,
+   * JWKS): the fetch (node-fetch.ts unless the app gave one), http for a loopback issuer.
+   */
   readonly http: HttpOptions;
+  /** The same for requests to the app's APIs and the live sign-out stream (the app's fetch or Node's). */
+  readonly apiHttp: HttpOptions;
   /** Key of this issuer+client in the token store. */
   readonly storeKey: string;
   /** Prefix of this issuer+client's files in the cache directory. */
@@ -67,26 +73,35 @@ export function requestOptions(ctx: Context): HttpOptions & { signal: () => Abor
   return { ...ctx.http, signal: () => AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
 }
 
+/** `requestOptions` for a request to one of the app's APIs. */
+export function apiRequestOptions(ctx: Context): HttpOptions & { signal: () => AbortSignal } {
+  return { ...ctx.apiHttp, signal: () => AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+}
+
 export async function createContext(options: ContextOptions): Promise<Context> {
   const issuer = new URL(options.issuer);
   const cachePrefix = join(options.cacheDir, shortHash(issuer.href, options.clientId));
   const discoveryFile = `${cachePrefix}.discovery.json`;
   const userFetch = options.fetch;
-  const http: Context['http'] = {
+  const insecure: HttpOptions =
     // Plain http is allowed only for a loopback issuer (development and tests); anything else is https.
-    ...(issuer.protocol === 'http:' && isLoopbackHost(issuer) ? { [oauth.allowInsecureRequests]: true } : {}),
-    ...(userFetch || options.userAgent
-      ? {
-          [oauth.customFetch]: (url: string, init: RequestInit) => {
-            if (!options.userAgent) return (userFetch ?? fetch)(url, init);
-            // oauth4webapi writes its own (`oauth4webapi/v3…`): the app's name replaces it.
-            const headers = new Headers(init.headers);
-            headers.set('user-agent', options.userAgent);
-            return (userFetch ?? fetch)(url, { ...init, headers });
-          },
-        }
-      : {}),
-  };
+    issuer.protocol === 'http:' && isLoopbackHost(issuer) ? { [oauth.allowInsecureRequests]: true } : {};
+  /** oauth4webapi's options for requests sent with `send`, naming the app as the User-Agent. */
+  const through = (send: (url: string, init: RequestInit) => Promise<Response>): HttpOptions => ({
+    ...insecure,
+    [oauth.customFetch]: (url: string, init: RequestInit) => {
+      if (!options.userAgent) return send(url, init);
+      // oauth4webapi writes its own (`oauth4webapi/v3…`): the app's name replaces it.
+      const headers = new Headers(init.headers);
+      headers.set('user-agent', options.userAgent);
+      return send(url, { ...init, headers });
+    },
+  });
+  // The server's own endpoints: the app's fetch, else one plain node:http request each (node-fetch.ts:
+  // Node's fetch costs a process start ~40 ms before its first request). The app's APIs and the
+  // live sign-out stream (bodies of any kind, streamed responses): the app's fetch, else Node's.
+  const http = through(userFetch ?? nodeFetch);
+  const apiHttp = through(userFetch ?? ((url, init) => fetch(url, init)));
   let cached: DiscoveryCacheFile | undefined;
   try {
     cached = JSON.parse(await readFile(discoveryFile, 'utf8')) as DiscoveryCacheFile;
@@ -143,6 +158,7 @@ export async function createContext(options: ContextOptions): Promise<Context> {
     client: { client_id: options.clientId, token_endpoint_auth_method: 'none' },
     clientAuth: oauth.None(),
     http,
+    apiHttp,
     storeKey: `latchkey:${options.clientId}@${issuer.href}`,
     cachePrefix,
     metadata() {

@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi';
-import { type Context, requestOptions } from '../context.js';
+import { apiRequestOptions, type Context } from '../context.js';
 import { dpopOptions, withNonceRetry } from '../dpop.js';
 import { toLatchkeyError } from '../errors.js';
 import { readSession } from '../session.js';
@@ -48,7 +48,7 @@ export function createApiFetch({ ctx, silent }: ApiFetchDeps) {
             url,
             new Headers(init.headers),
             body as Parameters<typeof oauth.protectedResourceRequest>[4],
-            { ...requestOptions(ctx), ...dpop } as oauth.ProtectedResourceRequestOptions,
+            { ...apiRequestOptions(ctx), ...dpop } as oauth.ProtectedResourceRequestOptions,
           );
         } catch (error) {
           // A challenge other than "use this nonce" is the API's answer: hand the response back.

@@ -100,7 +100,7 @@ export function createLiveSignOut(deps: LiveSignOutDeps): LiveSignOut {
   const maxRetry = deps.maxRetryMs ?? 60_000;
   const idleTimeout = deps.idleTimeoutMs ?? 70_000;
   const doFetch = (url: string, init: RequestInit): Promise<Response> =>
-    ctx.http[oauth.customFetch]?.(url, init) ?? fetch(url, init);
+    ctx.apiHttp[oauth.customFetch]?.(url, init) ?? fetch(url, init);
   const streamWithProof = async (
     endpoint: string,
     token: string,
@@ -112,7 +112,7 @@ export function createLiveSignOut(deps: LiveSignOutDeps): LiveSignOut {
     try {
       return await withNonceRetry(() =>
         oauth.protectedResourceRequest(token, 'GET', new URL(endpoint), headers, null, {
-          ...ctx.http,
+          ...ctx.apiHttp,
           ...dpop,
           signal,
         } as oauth.ProtectedResourceRequestOptions),

@@ -1,5 +1,5 @@
 import { mkdir, unlink } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
 
 /** The reply of the running app to a forwarded redirect. */
@@ -44,6 +44,8 @@ export async function listenForRedirects(
   path: string,
   handle: (url: string) => Promise<ForwardReply>,
 ): Promise<{ close(): Promise<void> }> {
+  // Loaded when used: a silent sign-in (every app start) never needs it.
+  const { createServer } = await import('node:net');
   const server: Server = createServer((socket) => {
     socket.on('error', () => {});
     readLine(socket, 10_000).then(
@@ -97,6 +99,7 @@ export async function forwardRedirect(
   url: string,
   timeoutMs = 60_000,
 ): Promise<ForwardReply | undefined> {
+  const { connect } = await import('node:net');
   const socket = await new Promise<Socket | undefined>((resolve) => {
     const s = connect(path);
     s.once('connect', () => resolve(s));

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   defaultErrorPage,
@@ -61,6 +61,8 @@ export async function startLoopbackReceiver(
   let early: { url: URL; response: ServerResponse } | undefined;
   let taken = false;
 
+  // Loaded when used: a silent sign-in (every app start) never needs it.
+  const { createServer } = await import('node:http');
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     if (request.method !== 'GET' || url.pathname !== path || taken) {

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { UnsupportedError } from '../errors.js';
 import { registerLinuxScheme } from './linux.js';
+import { run } from './run.js';
 import type { SchemeRegistration } from './types.js';
 import { windowsSchemeRegistrationCommands } from './windows.js';
 
 export { linuxDesktopEntry, linuxDesktopFileName, quoteExecArgument, registerLinuxScheme } from './linux.js';
 export type { SchemeRegistration } from './types.js';
 export { quoteWindowsArgument, windowsSchemeRegistrationCommands } from './windows.js';
-
-const run = promisify(execFile);
 
 /**
  * Makes the OS start `command` with the URL when the browser opens `<scheme>:…` (RFC 8252 §7.1):

@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { writeFileAtomic } from '../stores/atomic-write.js';
+import { run } from './run.js';
 import type { SchemeRegistration } from './types.js';
-
-const run = promisify(execFile);
 
 /** Quotes one argument of a desktop entry's `Exec` key (Desktop Entry Specification, "The Exec key"). */
 export function quoteExecArgument(argument: string): string {
