@@ -601,11 +601,14 @@ async function sdk() {
       ...options,
     });
     results.cases.sdk[key] = sorted;
+    // The target is the default store's (the OS keychain); the file store's scrypt key derivation
+    // is slow by design, so its rows are for comparison.
+    const targeted = key === 'keychain';
     row(
       `Desktop SDK, process start → access token (latchkey-desktop token, ${label}${key.endsWith('no-dpop') ? '' : ', DPoP'})`,
       describe(sorted),
-      '≤ +50 ms',
-      percentile(sorted, 50) - nodeStart <= 50,
+      targeted ? '≤ +50 ms' : '',
+      targeted ? percentile(sorted, 50) - nodeStart <= 50 : undefined,
     );
   };
   let secretService;

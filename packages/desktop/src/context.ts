@@ -26,6 +26,15 @@ export interface Context {
   readonly http: HttpOptions;
   /** The same for requests to the app's APIs and the live sign-out stream (the app's fetch or Node's). */
   readonly apiHttp: HttpOptions;
+  /**
+   * True when the app gave no fetch: the silent sign-in's refresh then goes over node:http itself
+   * (flows/plain-refresh.ts), with no WHATWG fetch machinery loaded at all.
+   */
+  readonly plainRequests: boolean;
+  /** The latest DPoP nonce (RFC 9449 §8) each server origin sent, from any answer. */
+  readonly dpopNonces: Map<string, string>;
+  /** The User-Agent every request names (user-agent.ts); oauth4webapi's own when unset. */
+  readonly userAgent: string | undefined;
   /** Key of this issuer+client in the token store. */
   readonly storeKey: string;
   /** Prefix of this issuer+client's files in the cache directory. */
@@ -86,15 +95,23 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   const insecure: HttpOptions =
     // Plain http is allowed only for a loopback issuer (development and tests); anything else is https.
     issuer.protocol === 'http:' && isLoopbackHost(issuer) ? { [oauth.allowInsecureRequests]: true } : {};
+  const dpopNonces = new Map<string, string>();
   /** oauth4webapi's options for requests sent with `send`, naming the app as the User-Agent. */
   const through = (send: (url: string, init: RequestInit) => Promise<Response>): HttpOptions => ({
     ...insecure,
-    [oauth.customFetch]: (url: string, init: RequestInit) => {
-      if (!options.userAgent) return send(url, init);
-      // oauth4webapi writes its own (`oauth4webapi/v3…`): the app's name replaces it.
-      const headers = new Headers(init.headers);
-      headers.set('user-agent', options.userAgent);
-      return send(url, { ...init, headers });
+    [oauth.customFetch]: async (url: string, init: RequestInit) => {
+      let request = init;
+      if (options.userAgent) {
+        // oauth4webapi writes its own (`oauth4webapi/v3…`): the app's name replaces it.
+        const headers = new Headers(init.headers);
+        headers.set('user-agent', options.userAgent);
+        request = { ...init, headers };
+      }
+      const response = await send(url, request);
+      // Kept for the silent sign-in's plain request too (flows/plain-refresh.ts; RFC 9449 §8).
+      const nonce = response.headers.get('dpop-nonce');
+      if (nonce) dpopNonces.set(new URL(url).origin, nonce);
+      return response;
     },
   });
   // The server's own endpoints: the app's fetch, else one plain node:http request each (node-fetch.ts:
@@ -159,6 +176,9 @@ export async function createContext(options: ContextOptions): Promise<Context> {
     clientAuth: oauth.None(),
     http,
     apiHttp,
+    plainRequests: userFetch === undefined,
+    dpopNonces,
+    userAgent: options.userAgent,
     storeKey: `latchkey:${options.clientId}@${issuer.href}`,
     cachePrefix,
     metadata() {

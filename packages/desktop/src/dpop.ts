@@ -1,12 +1,13 @@
-import type { webcrypto } from 'node:crypto';
+import { randomBytes, type webcrypto } from 'node:crypto';
+import { type JWK, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { Context } from './context.js';
 
 /**
  * DPoP (RFC 9449): the session's key pair, kept with the refresh token in the token store, signs a
  * proof for every token request and API call, so a refresh token or access token copied off the
- * machine is useless without the key. Proofs are signed by oauth4webapi (`DPoP()`); nothing here is
- * cryptography of our own.
+ * machine is useless without the key. Proofs are signed by oauth4webapi (`DPoP()`), and by jose for
+ * the silent sign-in's plain request (`dpopProof`); nothing here is cryptography of our own.
  *
  * The private key is an ordinary JWK in the store (keychain or encrypted file): it is exactly as safe
  * as the refresh token next to it. No OS key store that keeps keys non-exportable (TPM, Secure
@@ -32,31 +33,60 @@ export async function createDpopKey(): Promise<StoredDpopKey> {
 
 const ES256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
-/** Handles per public key: each one remembers the server's latest nonce (RFC 9449 §8) across requests. */
-const handles = new WeakMap<Context, Map<string, Promise<oauth.DPoPHandle>>>();
+/** Per client and public key: the imported key pair and oauth4webapi's handle (its nonces, RFC 9449 §8). */
+const handles = new WeakMap<
+  Context,
+  Map<string, { pair: Promise<webcrypto.CryptoKeyPair>; handle?: Promise<oauth.DPoPHandle> }>
+>();
 
-/** oauth4webapi's DPoP handle for `key`, one per key and client (its nonces are kept in memory). */
-export function dpopHandle(ctx: Context, key: StoredDpopKey): Promise<oauth.DPoPHandle> {
+function entryOf(ctx: Context, key: StoredDpopKey) {
   let byKey = handles.get(ctx);
   if (!byKey) {
     byKey = new Map();
     handles.set(ctx, byKey);
   }
   const id = `${key.publicJwk.x}.${key.publicJwk.y}`;
-  let handle = byKey.get(id);
-  if (!handle) {
-    handle = (async () => {
-      // Imported non-extractable: once loaded, this process cannot hand the private key out again.
-      const [privateKey, publicKey] = await Promise.all([
-        crypto.subtle.importKey('jwk', key.privateJwk, ES256, false, ['sign']),
-        crypto.subtle.importKey('jwk', key.publicJwk, ES256, true, ['verify']),
-      ]);
-      return oauth.DPoP(ctx.client, { privateKey, publicKey });
-    })();
-    handle.catch(() => byKey.delete(id));
-    byKey.set(id, handle);
+  let entry = byKey.get(id);
+  if (!entry) {
+    // Imported non-extractable: once loaded, this process cannot hand the private key out again.
+    const pair = Promise.all([
+      crypto.subtle.importKey('jwk', key.privateJwk, ES256, false, ['sign']),
+      crypto.subtle.importKey('jwk', key.publicJwk, ES256, true, ['verify']),
+    ]).then(([privateKey, publicKey]) => ({ privateKey, publicKey }));
+    pair.catch(() => byKey.delete(id));
+    entry = { pair };
+    byKey.set(id, entry);
   }
-  return handle;
+  return entry;
+}
+
+/** oauth4webapi's DPoP handle for `key`, one per key and client (its nonces are kept in memory). */
+export function dpopHandle(ctx: Context, key: StoredDpopKey): Promise<oauth.DPoPHandle> {
+  const entry = entryOf(ctx, key);
+  entry.handle ??= entry.pair.then((pair) => oauth.DPoP(ctx.client, pair));
+  return entry.handle;
+}
+
+/**
+ * A DPoP proof (RFC 9449 §4.2) for one request, signed by jose with the session's key: for the
+ * silent sign-in's plain request (flows/plain-refresh.ts), which has no oauth4webapi handle to ask.
+ */
+export async function dpopProof(
+  ctx: Context,
+  key: StoredDpopKey,
+  request: { method: string; url: URL; nonce?: string | undefined },
+): Promise<string> {
+  const { privateKey } = await entryOf(ctx, key).pair;
+  const { kty, crv, x, y } = key.publicJwk;
+  return new SignJWT({
+    htm: request.method,
+    htu: `${request.url.origin}${request.url.pathname}`,
+    jti: randomBytes(16).toString('base64url'),
+    ...(request.nonce ? { nonce: request.nonce } : {}),
+  })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: { kty, crv, x, y } as JWK })
+    .setIssuedAt()
+    .sign(privateKey);
 }
 
 /**

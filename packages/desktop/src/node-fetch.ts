@@ -15,66 +15,86 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
  * (a proxy, a company CA, Electron's `net.fetch`) gets that one instead.
  */
 export async function nodeFetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+  const answer = await httpExchange(input, {
+    method: init.method ?? 'GET',
+    headers: requestHeaders(init.headers),
+    body: requestBody(init.body),
+    signal: init.signal ?? undefined,
+  });
+  try {
+    return new Response(NULL_BODY.has(answer.status) ? null : answer.body, {
+      status: answer.status,
+      statusText: answer.statusText,
+      headers: responseHeaders(answer.headers),
+    });
+  } catch (error) {
+    // A status outside 200–599 (a Response cannot carry it): fetch fails the same way.
+    throw new TypeError('fetch failed', { cause: error });
+  }
+}
+
+/** What {@link httpExchange} sends. */
+export interface HttpRequest {
+  method: string;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  body?: Buffer | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** What {@link httpExchange} received: the whole body. */
+export interface HttpAnswer {
+  status: number;
+  statusText: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * One request over node:http or node:https, its answer read whole, with fetch's failures (see
+ * {@link nodeFetch}): the transport of nodeFetch and of the silent sign-in's refresh
+ * (flows/plain-refresh.ts), which needs no WHATWG `Response` at all.
+ */
+export async function httpExchange(input: string | URL, request: HttpRequest): Promise<HttpAnswer> {
   const url = new URL(input);
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new TypeError(`fetch failed: unsupported protocol ${url.protocol}`);
-  const body = requestBody(init.body);
-  const headers = requestHeaders(init.headers);
-  if (body !== undefined && !hasHeader(headers, 'content-length'))
+  const { body, signal } = request;
+  const headers = { ...request.headers };
+  if (body !== undefined && !Object.hasOwn(headers, 'content-length'))
     headers['content-length'] = String(body.byteLength);
-  const signal = init.signal ?? undefined;
   if (signal?.aborted) throw signal.reason;
-
   // node:https (and TLS with it) only for an https URL: a loopback issuer in development never needs it.
   const send = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
-  return exchange(send, url, init.method ?? 'GET', headers, body, signal);
-}
 
-function exchange(
-  send: typeof httpRequest,
-  url: URL,
-  method: string,
-  headers: Record<string, string>,
-  body: Buffer | undefined,
-  signal: AbortSignal | undefined,
-): Promise<Response> {
-  return new Promise<Response>((resolve, reject) => {
-    const request = send(url, { method, headers });
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    const outgoing = send(url, { method: request.method, headers });
     const onAbort = () => {
-      request.destroy();
+      outgoing.destroy();
       reject(signal?.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     const settle = () => signal?.removeEventListener('abort', onAbort);
-    request.on('error', (error) => {
+    const fail = (error: Error) => {
       settle();
       reject(new TypeError('fetch failed', { cause: error }));
-    });
-    request.on('response', (incoming) => {
+    };
+    outgoing.on('error', fail);
+    outgoing.on('response', (incoming) => {
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-      incoming.on('error', (error) => {
-        settle();
-        reject(new TypeError('fetch failed', { cause: error }));
-      });
+      incoming.on('error', fail);
       incoming.on('end', () => {
         settle();
-        const status = incoming.statusCode ?? 0;
-        try {
-          resolve(
-            new Response(NULL_BODY.has(status) ? null : Buffer.concat(chunks), {
-              status,
-              statusText: incoming.statusMessage ?? '',
-              headers: responseHeaders(incoming.headers),
-            }),
-          );
-        } catch (error) {
-          // A status outside 200–599 (a Response cannot carry it): fetch fails the same way.
-          reject(new TypeError('fetch failed', { cause: error }));
-        }
+        resolve({
+          status: incoming.statusCode ?? 0,
+          statusText: incoming.statusMessage ?? '',
+          headers: incoming.headers,
+          body: Buffer.concat(chunks),
+        });
       });
     });
-    request.end(body);
+    outgoing.end(body);
   });
 }
 
@@ -100,10 +120,6 @@ function requestHeaders(init: RequestInit['headers']): Record<string, string> {
       : Object.entries(init as Record<string, string>);
   for (const [name, value] of entries) out[name.toLowerCase()] = value;
   return out;
-}
-
-function hasHeader(headers: Record<string, string>, name: string): boolean {
-  return Object.hasOwn(headers, name);
 }
 
 function responseHeaders(incoming: IncomingHttpHeaders): [string, string][] {

@@ -72,9 +72,11 @@ export async function acceptTokens(
     requireIdToken: boolean;
     /** The DPoP key the request was signed with: kept with the session. */
     dpopKey?: StoredDpopKey | undefined;
+    /** The ID token's validated claims, when not validated by oauth4webapi (flows/plain-refresh.ts). */
+    claims?: oauth.IDToken;
   },
 ): Promise<AuthenticationResult> {
-  const claims = oauth.getValidatedIdTokenClaims(tokens);
+  const claims = options.claims ?? oauth.getValidatedIdTokenClaims(tokens);
   if (options.requireIdToken && !claims)
     throw new UnexpectedResponseError('The token response has no ID token');
   if (claims && options.previous && claims.sub !== options.previous.account.subject) {

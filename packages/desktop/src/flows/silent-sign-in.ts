@@ -12,6 +12,7 @@ import { acquireFileLock } from '../lock.js';
 import { clearSession, readHint, readSession, type StoredSession } from '../session.js';
 import { type AuthenticationResult, acceptTokens, verifyIdTokenSignature } from '../tokens.js';
 import { type AccessTokenCache, tokenKey } from './access-token-cache.js';
+import { plainRefresh } from './plain-refresh.js';
 
 /**
  * How long a silent sign-in waits before presenting a refresh token again after a network failure.
@@ -57,14 +58,37 @@ export function createSilentSignIn({ ctx, cache, lockPath, skewMs }: SilentSignI
     session: StoredSession,
     request: AccessTokenOptions,
   ) => {
-    const additionalParameters: Record<string, string> = {};
-    if (request.resource) additionalParameters.resource = request.resource;
-    if (request.scopes?.length) additionalParameters.scope = request.scopes.join(' ');
-    let response: Response | undefined;
-    let tokens: oauth.TokenEndpointResponse;
     // The session's key; a session stored before DPoP gets one now, and the server binds it (its
     // refresh token needs the key from this refresh on).
     const dpopKey = await sessionKey(ctx, as, session.dpopKey);
+    const accepted = (tokens: oauth.TokenEndpointResponse, claims?: oauth.IDToken) =>
+      acceptTokens(ctx, tokens, {
+        previous: session,
+        dpopKey,
+        requireIdToken: false,
+        ...(claims ? { claims } : {}),
+        ...(request.resource ? { resource: request.resource } : {}),
+      });
+    const scope = request.scopes?.length ? request.scopes.join(' ') : undefined;
+    if (ctx.plainRequests) {
+      // The app gave no fetch: one node:http request, no fetch machinery loaded (plain-refresh.ts).
+      try {
+        const { tokens, claims } = await plainRefresh(ctx, as, {
+          refreshToken: session.refreshToken,
+          ...(request.resource ? { resource: request.resource } : {}),
+          ...(scope ? { scope } : {}),
+          dpopKey,
+        });
+        return accepted(tokens, claims);
+      } catch (error) {
+        throw toLatchkeyError(error, 'Token refresh');
+      }
+    }
+    const additionalParameters: Record<string, string> = {};
+    if (request.resource) additionalParameters.resource = request.resource;
+    if (scope) additionalParameters.scope = scope;
+    let response: Response | undefined;
+    let tokens: oauth.TokenEndpointResponse;
     try {
       const dpop = await dpopOptions(ctx, dpopKey);
       tokens = await withNonceRetry(async () => {
@@ -85,12 +109,7 @@ export function createSilentSignIn({ ctx, cache, lockPath, skewMs }: SilentSignI
       throw toLatchkeyError(error, 'Token refresh');
     }
     if (tokens.id_token) await verifyIdTokenSignature(ctx, as, response as unknown as Response);
-    return acceptTokens(ctx, tokens, {
-      previous: session,
-      dpopKey,
-      requireIdToken: false,
-      ...(request.resource ? { resource: request.resource } : {}),
-    });
+    return accepted(tokens);
   };
 
   /**
