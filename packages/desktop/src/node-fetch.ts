@@ -22,7 +22,7 @@ export async function nodeFetch(input: string | URL, init: RequestInit = {}): Pr
     signal: init.signal ?? undefined,
   });
   try {
-    return new Response(NULL_BODY.has(answer.status) ? null : answer.body, {
+    return new Response(NULL_BODY.has(answer.status) ? null : new Uint8Array(answer.body), {
       status: answer.status,
       statusText: answer.statusText,
       headers: responseHeaders(answer.headers),
