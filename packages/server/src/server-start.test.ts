@@ -48,18 +48,28 @@ describe('starting a server', () => {
 
 /**
  * What a server loads at start decides its resident memory for its whole life (README, Performance:
- * < 150 MB idle). The PostgreSQL driver, the Redis client, the passkey, SAML and QR-code libraries
- * load when first used; this keeps a stray static import from bringing them back. CommonJS packages
- * (these, or their dependencies) show in `require.cache`; compiled code, as the server runs it.
+ * < 110 MB idle). The PostgreSQL driver, the Redis client, the passkey, SAML, QR-code, TOTP, SCIM
+ * and OpenID Connect client libraries load when first used; this keeps a stray static import from
+ * bringing them back. CommonJS packages (these, or their dependencies) show in `require.cache`, ES
+ * modules in a resolve hook's log; compiled code, as the server runs it.
  */
 describe('a default server (SQLite, no Redis, no SAML connection)', () => {
-  it('loads no optional library at start, and the passkey library with the first passkey ceremony', async () => {
+  it('loads no optional library at start, and each with its first use', async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-lazy-'));
     const dist = new URL('../dist/', import.meta.url).href;
     const script = `
-      import { createRequire } from 'node:module';
+      import { createRequire, register } from 'node:module';
+      import { MessageChannel } from 'node:worker_threads';
+      const { port1, port2 } = new MessageChannel();
+      const esm = [];
+      port1.on('message', (url) => esm.push(url));
+      port1.unref();
+      const hooks = 'let port; export function initialize(data) { port = data.port; }' +
+        ' export async function resolve(s, c, next) { const r = await next(s, c); port.postMessage(r.url); return r; }';
+      register('data:text/javascript,' + encodeURIComponent(hooks), { data: { port: port2 }, transferList: [port2] });
       const require = createRequire(${JSON.stringify(`${dist}main/server.js`)});
-      const loaded = () => Object.keys(require.cache);
+      const settled = () => new Promise((resolve) => setTimeout(resolve, 100));
+      const loaded = async () => { await settled(); return [...Object.keys(require.cache), ...esm]; };
       const { loadConfig } = await import(${JSON.stringify(`${dist}config/load.js`)});
       const { startServer } = await import(${JSON.stringify(`${dist}main/server.js`)});
       const config = await loadConfig({
@@ -73,26 +83,34 @@ describe('a default server (SQLite, no Redis, no SAML connection)', () => {
         },
       });
       const server = await startServer(config, { listen: false });
-      const atStart = loaded();
+      const atStart = await loaded();
       const { registrationOptions } = await import(${JSON.stringify(`${dist}domain/two-step/webauthn.js`)});
       await registrationOptions({ rpId: 'sso.test', rpName: 'Latchkey', user: { id: 'u1', email: 'a@b.test' } });
-      const afterPasskey = loaded();
+      const { verifyTotp } = await import(${JSON.stringify(`${dist}domain/two-step/totp.js`)});
+      await verifyTotp({ secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', code: '000000' });
+      const { scimmy } = await import(${JSON.stringify(`${dist}scim/scimmy.js`)});
+      scimmy();
+      const { loadOpenId } = await import(${JSON.stringify(`${dist}federation/connectors/openid.js`)});
+      await loadOpenId();
+      const afterUse = await loaded();
       await server.close();
-      console.log(JSON.stringify({ atStart, afterPasskey }));
+      console.log(JSON.stringify({ atStart, afterUse }));
     `;
     await writeFile(path.join(dir, 'latchkey.yaml'), BASE_YAML);
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
     const files = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
       atStart: string[];
-      afterPasskey: string[];
+      afterUse: string[];
     };
     const packages = (paths: string[]) =>
       new Set(paths.flatMap((file) => /node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)/.exec(file)?.[1] ?? []));
     const atStart = [...packages(files.atStart)];
-    const afterPasskey = [...packages(files.afterPasskey)];
-    // The check itself works: the SQLite driver is a CommonJS package the server did load.
+    const afterUse = [...packages(files.afterUse)];
+    // The check itself works: the SQLite driver is a CommonJS package the server did load, the
+    // engine an ES module.
     expect(atStart).toContain('better-sqlite3');
+    expect(atStart).toContain('oidc-provider');
     const optional = [
       'pg',
       'ioredis',
@@ -100,8 +118,12 @@ describe('a default server (SQLite, no Redis, no SAML connection)', () => {
       'xml-crypto',
       'qrcode',
       '@peculiar/asn1-schema',
+      'otplib',
+      'scimmy',
+      'openid-client',
     ];
     expect(atStart.filter((name) => optional.includes(name))).toEqual([]);
-    expect(afterPasskey).toContain('@peculiar/asn1-schema');
+    for (const used of ['@peculiar/asn1-schema', 'otplib', 'scimmy', 'openid-client'])
+      expect(afterUse).toContain(used);
   });
 });

@@ -1,4 +1,5 @@
-import SCIMMY from 'scimmy';
+import { createRequire } from 'node:module';
+import type SCIMMYModule from 'scimmy';
 
 /**
  * scimmy (RFC 7643/7644 schemas, filters and PatchOp semantics), configured once per process. Only
@@ -6,10 +7,16 @@ import SCIMMY from 'scimmy';
  * them; its resource registry serves the discovery endpoints (ResourceTypes, Schemas,
  * ServiceProviderConfig).
  */
-let ready = false;
+let loaded: typeof SCIMMYModule | undefined;
 
-export function scimmy(): typeof SCIMMY {
-  if (!ready) {
+/**
+ * Loaded with the first SCIM request, not when the server starts (most servers are never
+ * provisioned over SCIM; README, Performance: idle memory). Its CommonJS build, so that loading
+ * stays synchronous; nothing else imports scimmy, so there is one copy.
+ */
+export function scimmy(): typeof SCIMMYModule {
+  if (!loaded) {
+    const SCIMMY = createRequire(import.meta.url)('scimmy') as typeof SCIMMYModule;
     SCIMMY.Config.set({
       documentationUri: undefined,
       patch: true,
@@ -29,9 +36,9 @@ export function scimmy(): typeof SCIMMY {
     });
     SCIMMY.Resources.declare(SCIMMY.Resources.User).extend(SCIMMY.Schemas.EnterpriseUser, false);
     SCIMMY.Resources.declare(SCIMMY.Resources.Group);
-    ready = true;
+    loaded = SCIMMY;
   }
-  return SCIMMY;
+  return loaded;
 }
 
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';

@@ -1,4 +1,5 @@
-import { createGuardrails, generate, generateSecret, generateURI, verify } from 'otplib';
+import { createRequire } from 'node:module';
+import type * as Otplib from 'otplib';
 
 /**
  * TOTP as every authenticator app implements it: RFC 6238 with HMAC-SHA-1, 6 digits, 30-second
@@ -19,11 +20,25 @@ export const TOTP_WINDOW_STEPS = 1;
  * and our own samples carry (JBSWY3DPEHPK3PXP) are 10 bytes — RFC 4226 §4's minimum of 128 bits is
  * a SHOULD for new secrets, which {@link generateTotpSecret} meets; existing ones must still verify.
  */
-const guardrails = createGuardrails({ MIN_SECRET_BYTES: 10 });
+let loaded: { otp: typeof Otplib; guardrails: ReturnType<typeof Otplib.createGuardrails> } | undefined;
+
+/**
+ * otplib, loaded at the first use (an enrollment or a code to check), not when the server starts:
+ * a server whose people sign in with passwords, passkeys or their IdP never needs it (README,
+ * Performance: idle memory). Its CommonJS build, so that loading stays synchronous; nothing else
+ * imports otplib, so there is one copy.
+ */
+function otplib(): NonNullable<typeof loaded> {
+  if (!loaded) {
+    const otp = createRequire(import.meta.url)('otplib') as typeof Otplib;
+    loaded = { otp, guardrails: otp.createGuardrails({ MIN_SECRET_BYTES: 10 }) };
+  }
+  return loaded;
+}
 
 /** A new shared secret: 20 random bytes (160 bits, the HMAC-SHA-1 block recommended by RFC 4226 §4), Base32. */
 export function generateTotpSecret(): string {
-  return generateSecret({ length: 20 });
+  return otplib().otp.generateSecret({ length: 20 });
 }
 
 export interface TotpKeyUriInput {
@@ -41,7 +56,7 @@ export interface TotpKeyUriInput {
  * @see https://github.com/google/google-authenticator/wiki/Key-Uri-Format
  */
 export function totpKeyUri({ secret, accountName, issuer }: TotpKeyUriInput): string {
-  return generateURI({ secret, label: accountName, issuer });
+  return otplib().otp.generateURI({ secret, label: accountName, issuer });
 }
 
 /**
@@ -97,7 +112,8 @@ export async function verifyTotp({
 }: VerifyTotpInput): Promise<VerifyTotpResult> {
   const token = normalizeTotpCode(code);
   if (token === null) return { ok: false, reason: 'invalid' };
-  const result = await verify({
+  const { otp, guardrails } = otplib();
+  const result = await otp.verify({
     secret,
     token,
     epoch: Math.floor((now ?? Date.now()) / 1000),
@@ -125,7 +141,8 @@ export async function verifyTotp({
  * `users:` TOTP secrets and tools; never needed to verify.
  */
 export function generateTotpCode({ secret, now }: { secret: string; now?: number }): Promise<string> {
-  return generate({
+  const { otp, guardrails } = otplib();
+  return otp.generate({
     secret,
     epoch: Math.floor((now ?? Date.now()) / 1000),
     period: TOTP_PERIOD_SECONDS,

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, importPKCS8, type JWK } from 'jose';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
+import { loadOpenId } from './openid.js';
 
 /** The client authentication methods Latchkey offers at an upstream's token endpoint (OIDC Core §9). */
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
@@ -106,24 +107,26 @@ export function chooseClientAuth(input: ClientAuthInput): client.ClientAuth {
       const alg = algorithmOf(createPrivateKey(key.pem));
       const jwk = await publicJwkOf(key);
       const cryptoKey = await importPKCS8(key.pem, alg);
-      return client.PrivateKeyJwt({ key: cryptoKey, kid: jwk.kid });
+      return (await loadOpenId()).PrivateKeyJwt({ key: cryptoKey, kid: jwk.kid });
     })();
     return keyAuth;
   };
   const secret = input.clientSecret;
   return async (as, metadata, body, headers) => {
+    // Called by openid-client itself, so it is loaded by now (openid.ts).
+    const openid = await loadOpenId();
     const method =
       input.method ??
       pickMethod(as.token_endpoint_auth_methods_supported, { secret: !!secret, key: !!input.privateKey });
     switch (method) {
       case 'client_secret_basic':
-        return client.ClientSecretBasic(secret)(as, metadata, body, headers);
+        return openid.ClientSecretBasic(secret)(as, metadata, body, headers);
       case 'client_secret_post':
-        return client.ClientSecretPost(secret)(as, metadata, body, headers);
+        return openid.ClientSecretPost(secret)(as, metadata, body, headers);
       case 'private_key_jwt':
         return (await privateKeyJwt())(as, metadata, body, headers);
       default:
-        return client.None()(as, metadata, body, headers);
+        return openid.None()(as, metadata, body, headers);
     }
   };
 }

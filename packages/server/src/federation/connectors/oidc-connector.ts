@@ -1,5 +1,6 @@
-import * as client from 'openid-client';
+import type * as OpenId from 'openid-client';
 import { chooseClientAuth, type TokenEndpointAuthMethod, type UpstreamClientKey } from './client-auth.js';
+import { loadOpenId } from './openid.js';
 import {
   type ConnectorDeps,
   type FinishSignInInput,
@@ -186,10 +187,11 @@ export function createOidcConnectorWith(
     privateKey: options.privateKey,
   });
 
-  let cached: { config: client.Configuration; at: number } | undefined;
-  let inflight: Promise<client.Configuration> | undefined;
+  let cached: { config: OpenId.Configuration; at: number } | undefined;
+  let inflight: Promise<OpenId.Configuration> | undefined;
 
-  async function discover(): Promise<client.Configuration> {
+  async function discover(): Promise<OpenId.Configuration> {
+    const client = await loadOpenId();
     const execute = [client.enableNonRepudiationChecks];
     // http only for a loopback issuer (the stand-in IdP in tests and the demo); refused above otherwise.
     if (insecure) execute.push(client.allowInsecureRequests);
@@ -197,7 +199,7 @@ export function createOidcConnectorWith(
       const config = await client.discovery(issuer, options.clientId, undefined, clientAuth, {
         execute,
         timeout: timeoutSeconds,
-        ...(fetchImpl ? { [client.customFetch]: fetchImpl as client.CustomFetch } : {}),
+        ...(fetchImpl ? { [client.customFetch]: fetchImpl as OpenId.CustomFetch } : {}),
       });
       cached = { config, at: now() };
       return config;
@@ -207,7 +209,7 @@ export function createOidcConnectorWith(
   }
 
   /** Discovery, cached; concurrent callers share one request, and a failure is not cached. */
-  async function configuration(): Promise<client.Configuration> {
+  async function configuration(): Promise<OpenId.Configuration> {
     if (cached && now() - cached.at < discoveryTtlMs) return cached.config;
     if (!inflight) {
       inflight = discover().finally(() => {
@@ -278,10 +280,11 @@ export function createOidcConnectorWith(
    * (§5.3.4), or the answer is about someone else and the sign-in is refused.
    */
   async function withUserInfo(
-    config: client.Configuration,
+    config: OpenId.Configuration,
     idClaims: Record<string, unknown>,
     accessToken: string,
   ): Promise<Record<string, unknown>> {
+    const client = await loadOpenId();
     const wanted = [claimNames.email, 'email_verified', claimNames.name];
     if (wanted.every((name) => idClaims[name] !== undefined)) return idClaims;
     if (!config.serverMetadata().userinfo_endpoint) return idClaims;
@@ -315,6 +318,7 @@ export function createOidcConnectorWith(
 
   async function startSignIn(input: StartSignInInput): Promise<StartSignInResult> {
     const config = await configuration();
+    const client = await loadOpenId();
     const codeVerifier = client.randomPKCECodeVerifier();
     const nonce = client.randomNonce();
     const forceAuthn = input.forceAuthn === true;
@@ -340,6 +344,7 @@ export function createOidcConnectorWith(
   }
 
   async function finishSignIn(input: FinishSignInInput): Promise<VerifiedIdentity> {
+    const client = await loadOpenId();
     // 1. Correlate: the callback must answer the request this browser started.
     const pending = readPending(input.pending);
     const query = input.currentUrl.searchParams;
@@ -367,7 +372,7 @@ export function createOidcConnectorWith(
     // front of Latchkey showed us (RFC 6749 §4.1.3).
     const callback = new URL(input.callbackUrl);
     callback.search = input.currentUrl.search;
-    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    let tokens: Awaited<ReturnType<typeof OpenId.authorizationCodeGrant>>;
     try {
       tokens = await client.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: pending.codeVerifier,
@@ -403,7 +408,8 @@ export function createOidcConnectorWith(
   async function revalidate(identity: { subject: string; upstreamRefreshToken?: string | undefined }) {
     if (!identity.upstreamRefreshToken) return { status: 'valid' as const };
     const config = await configuration();
-    let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
+    const client = await loadOpenId();
+    let tokens: Awaited<ReturnType<typeof OpenId.refreshTokenGrant>>;
     try {
       tokens = await client.refreshTokenGrant(config, identity.upstreamRefreshToken);
     } catch (err) {

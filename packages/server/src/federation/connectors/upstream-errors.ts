@@ -1,4 +1,4 @@
-import * as client from 'openid-client';
+import { loadedOpenId } from './openid.js';
 import { type ProviderAnswer, UpstreamError } from './types.js';
 
 /** Shown to the person: the fault is the connection's, not theirs, and only an administrator can fix it. */
@@ -25,6 +25,8 @@ function tokenCode(value: unknown): string | undefined {
  * says the server "MUST" answer 401 with the header when the client used Basic).
  */
 function clientAuthRefusal(err: unknown): ProviderAnswer | undefined {
+  const client = loadedOpenId();
+  if (!client) return undefined;
   if (err instanceof client.ResponseBodyError && CLIENT_AUTH_ERRORS.has(err.error)) {
     return { status: err.status, error: err.error, description: cleanText(err.error_description) };
   }
@@ -106,7 +108,9 @@ function isBadSignature(links: unknown[]): boolean {
 export function toUpstreamError(err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
   const links = chain(err);
-  if (err instanceof client.AuthorizationResponseError) {
+  // Until openid-client is loaded (openid.ts), nothing thrown can be one of its errors.
+  const client = loadedOpenId();
+  if (client && err instanceof client.AuthorizationResponseError) {
     return err.error === 'access_denied'
       ? new UpstreamError('access_denied', 'Sign-in was cancelled at the identity provider.', { cause: err })
       : new UpstreamError('invalid_response', 'The identity provider could not sign you in.', { cause: err });
@@ -118,7 +122,7 @@ export function toUpstreamError(err: unknown): UpstreamError {
       provider: refusal,
     });
   }
-  if (err instanceof client.ResponseBodyError) {
+  if (client && err instanceof client.ResponseBodyError) {
     const code = /^[a-z_]{1,64}$/.test(err.error) ? err.error : 'unknown_error';
     return new UpstreamError('invalid_response', `The identity provider refused the request (${code}).`, {
       cause: err,
