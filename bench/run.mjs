@@ -160,12 +160,13 @@ async function openSilentCase(label, mode, env = {}, { dpop = false } = {}) {
 }
 
 /**
- * Idle: how long a server sits without requests before its memory is read. V8's memory reducer
- * starts some 8 s after allocation stops (it then collects and shrinks the young generation: a
- * server here went from 137 to 102 MB at the ninth second), and every case, the bare engine too, is
- * read after the same wait. What a server holds right after its start is reported beside it.
+ * Idle: how long a server sits without requests before its memory is read, the same for every case,
+ * the bare engine too. Latchkey gives memory back after 5 s of quiet (main/idle-heap.ts: collections
+ * every 2 s until V8 has shrunk the young generation, by the 10th–14th second here); the bare engine
+ * has only V8's own memory reducer, which may or may not have run. What a server holds right after
+ * its start (and a few sign-ins) is reported beside it.
  */
-const IDLE_SETTLE_MS = 12_000;
+const IDLE_SETTLE_MS = 20_000;
 
 /** Measures the opened cases idle (after IDLE_SETTLE_MS; not with `idle: false`), then warms each one up. */
 async function settle(cases, { idle = true } = {}) {

@@ -4,6 +4,7 @@ import type { LatchkeyConfig } from '../config/types.js';
 import { createApp } from '../http/app.js';
 import type { ProtocolKeys } from '../protocol/keys.js';
 import { assemble, type ServerParts } from './assemble.js';
+import { startIdleHeapRelease } from './idle-heap.js';
 
 export interface StartOptions {
   /** Bind and listen (default true); tests may use `app.inject` instead. */
@@ -11,6 +12,8 @@ export interface StartOptions {
   logger?: FastifyServerOptions['logger'];
   /** How often each process re-reads keys and organization policies (default 10 s). */
   pollIntervalMs?: number;
+  /** Collect garbage once after 5 s without requests, to give memory back (default true; idle-heap.ts). */
+  releaseIdleHeap?: boolean;
 }
 
 export interface RunningServer {
@@ -74,6 +77,10 @@ export async function startServer(
     throw error;
   }
 
+  const stopIdleHeap =
+    options.listen !== false && options.releaseIdleHeap !== false
+      ? startIdleHeapRelease(app.server)
+      : () => {};
   let closed = false;
   return {
     app,
@@ -86,6 +93,7 @@ export async function startServer(
       if (closed) return;
       closed = true;
       clearInterval(poll);
+      stopIdleHeap();
       await app?.close();
       await assembly.close();
     },
