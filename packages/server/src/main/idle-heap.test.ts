@@ -70,6 +70,25 @@ describe('idle heap release', () => {
     expect(collected).toHaveLength(6);
   });
 
+  it('says when a quiet spell begins (before its first collection) and when it ends (its first request)', () => {
+    stop();
+    const events: string[] = [];
+    stop = startIdleHeapRelease(server, {
+      collect: () => events.push('collect'),
+      youngBytes: () => 32 * MB,
+      onQuiet: () => events.push('quiet'),
+      onBusy: () => events.push('busy'),
+    });
+    server.emit('request');
+    vi.advanceTimersByTime(4_000);
+    expect(events).toEqual([]);
+    vi.advanceTimersByTime(4_000);
+    expect(events).toEqual(['quiet', 'collect', 'collect']);
+    server.emit('request');
+    server.emit('request');
+    expect(events.slice(3)).toEqual(['busy']);
+  });
+
   it('stops watching when stopped', () => {
     stop();
     vi.advanceTimersByTime(60_000);

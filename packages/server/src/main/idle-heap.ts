@@ -29,6 +29,9 @@ export interface IdleHeapOptions {
   maxCollections?: number;
   /** Told after each collection: its duration and the young generation's size after it (bytes). */
   onCollected?(ms: number, youngBytes: number): void;
+  /** The quiet spell began (before its first collection) / ended (the first request after it). */
+  onQuiet?(): void;
+  onBusy?(): void;
   /** For tests: the collector and the young generation's size (V8's, by default). */
   collect?: () => void;
   youngBytes?: () => number;
@@ -59,13 +62,23 @@ export function startIdleHeapRelease(server: EventEmitter, options: IdleHeapOpti
   const collectNow = options.collect ?? (() => collector()());
   let lastRequest = Date.now();
   let collections = 0;
+  let quiet = false;
   const onRequest = () => {
     lastRequest = Date.now();
     collections = 0;
+    if (quiet) {
+      quiet = false;
+      options.onBusy?.();
+    }
   };
   server.on('request', onRequest);
   const timer = setInterval(() => {
-    if (collections >= maxCollections || Date.now() - lastRequest < idleMs) return;
+    if (Date.now() - lastRequest < idleMs) return;
+    if (!quiet) {
+      quiet = true;
+      options.onQuiet?.();
+    }
+    if (collections >= maxCollections) return;
     if (young() <= SMALL_YOUNG_GENERATION) {
       collections = maxCollections; // given back; nothing more until the next request
       return;

@@ -77,9 +77,18 @@ export async function startServer(
     throw error;
   }
 
+  const quiet = (isQuiet: boolean) =>
+    assembly.parts.database
+      .quiet?.(isQuiet)
+      .catch((error: unknown) =>
+        app?.log.warn({ err: error }, 'pausing or resuming database background work failed'),
+      );
   const stopIdleHeap =
     options.listen !== false && options.releaseIdleHeap !== false
-      ? startIdleHeapRelease(app.server)
+      ? startIdleHeapRelease(app.server, {
+          onQuiet: () => quiet(true),
+          onBusy: () => quiet(false),
+        })
       : () => {};
   let closed = false;
   return {

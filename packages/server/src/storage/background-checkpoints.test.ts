@@ -74,6 +74,23 @@ describe('SQLite checkpoints on a worker thread', () => {
     expect(fileBytes()).toBeLessThan(100_000);
   });
 
+  it('quiet, the thread stops and the writer checkpoints; busy again, a new thread copies the log; nothing is reported as a failure', async () => {
+    const errors: Error[] = [];
+    const database = await openFile(true, errors);
+    const autocheckpoint = async () =>
+      (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(database.db)).rows[0]
+        ?.wal_autocheckpoint;
+    expect(await autocheckpoint()).toBe(0);
+    await database.quiet?.(true);
+    expect(await autocheckpoint()).toBe(1000);
+    // Quiet and then busy twice over, the stops and starts in order.
+    await Promise.all([database.quiet?.(false), database.quiet?.(true), database.quiet?.(false)]);
+    expect(await autocheckpoint()).toBe(0);
+    await writeRows(database);
+    expect(await eventually(() => fileBytes() > 1_900_000)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
   it('closing leaves the database complete and no log behind', async () => {
     const database = await openFile(true);
     await writeRows(database);
