@@ -1,7 +1,7 @@
 // Latchkey benchmarks (DESIGN.md §6). Prints a table; never a timed test.
 //
 //   npm run bench                                   quick profile (a few seconds per case)
-//   node bench/run.mjs --duration 20 --users 1000000  the published profile
+//   node bench/run.mjs --duration 8 --rounds 5 --users 1000000 --signins 100   the published profile (README)
 //   node bench/run.mjs --only silent --cpu-prof      profile the server (bench/profiles/*.cpuprofile)
 //   node bench/run.mjs --only sdk --cpu-prof         profile one desktop SDK start per store as well
 //
