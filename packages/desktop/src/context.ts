@@ -97,7 +97,10 @@ export async function createContext(options: ContextOptions): Promise<Context> {
     issuer.protocol === 'http:' && isLoopbackHost(issuer) ? { [oauth.allowInsecureRequests]: true } : {};
   const dpopNonces = new Map<string, string>();
   /** oauth4webapi's options for requests sent with `send`, naming the app as the User-Agent. */
-  const through = (send: (url: string, init: RequestInit) => Promise<Response>): HttpOptions => ({
+  const through = (
+    send: (url: string, init: RequestInit) => Promise<Response>,
+    keepNonces: boolean,
+  ): HttpOptions => ({
     ...insecure,
     [oauth.customFetch]: async (url: string, init: RequestInit) => {
       let request = init;
@@ -108,8 +111,9 @@ export async function createContext(options: ContextOptions): Promise<Context> {
         request = { ...init, headers };
       }
       const response = await send(url, request);
-      // Kept for the silent sign-in's plain request too (flows/plain-refresh.ts; RFC 9449 §8).
-      const nonce = response.headers.get('dpop-nonce');
+      // The server's nonce, for the silent sign-in's plain request too (flows/plain-refresh.ts;
+      // RFC 9449 §8). An API's nonces are its own business (oauth4webapi keeps them per handle).
+      const nonce = keepNonces ? response.headers.get('dpop-nonce') : null;
       if (nonce) dpopNonces.set(new URL(url).origin, nonce);
       return response;
     },
@@ -117,8 +121,8 @@ export async function createContext(options: ContextOptions): Promise<Context> {
   // The server's own endpoints: the app's fetch, else one plain node:http request each (node-fetch.ts:
   // Node's fetch costs a process start ~40 ms before its first request). The app's APIs and the
   // live sign-out stream (bodies of any kind, streamed responses): the app's fetch, else Node's.
-  const http = through(userFetch ?? nodeFetch);
-  const apiHttp = through(userFetch ?? ((url, init) => fetch(url, init)));
+  const http = through(userFetch ?? nodeFetch, true);
+  const apiHttp = through(userFetch ?? ((url, init) => fetch(url, init)), false);
   let cached: DiscoveryCacheFile | undefined;
   try {
     cached = JSON.parse(await readFile(discoveryFile, 'utf8')) as DiscoveryCacheFile;
