@@ -127,15 +127,21 @@ function openSqlite(url: string, options: OpenDatabaseOptions): Database {
       ? {
           // Quiet, the thread is ~5 MB of resident memory doing nothing (README, Performance).
           quiet: (isQuiet: boolean) => {
-            transition = transition.then(async () => {
-              if (closed) return;
-              if (isQuiet) {
-                await checkpoints?.stop();
-                checkpoints = undefined;
-              } else {
-                checkpoints ??= startCheckpoints();
-              }
-            });
+            transition = transition
+              .then(async () => {
+                if (closed) return;
+                if (isQuiet) {
+                  await checkpoints?.stop();
+                  checkpoints = undefined;
+                } else {
+                  checkpoints ??= startCheckpoints();
+                }
+              })
+              // A thread that cannot start leaves the writer checkpointing (as it does while quiet);
+              // the chain goes on for the next change and for close().
+              .catch((error: unknown) =>
+                background.onError(error instanceof Error ? error : new Error(String(error))),
+              );
             return transition;
           },
         }
