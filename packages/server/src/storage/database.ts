@@ -159,8 +159,14 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     idleTimeoutMillis: 30_000,
     types: pgTypes(pg.types),
   });
-  // An idle connection dropped by the server must not crash the process; the next query reports it.
+  // A connection the server drops must not end the process: the pool listens for errors only on the
+  // connections it holds idle, and one lent out (inside a transaction, between two statements) would
+  // otherwise emit an `error` nobody hears when PostgreSQL restarts or fails over. Its next query
+  // fails instead (storage/pg-connection-loss.test.ts), and the pool replaces it.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) });
   return {
     db,
