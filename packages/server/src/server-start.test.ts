@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from './config/load.js';
 import { startServer } from './main/server.js';
@@ -43,6 +44,46 @@ describe('starting a server', () => {
     // Closed: the last connection to close folds the write-ahead log into the file and removes it
     // (and the checkpoint thread is gone with it).
     expect(existsSync(`${database}-wal`)).toBe(false);
+  });
+
+  it('quiet, stops the SQLite checkpoint thread (the writer checkpoints); the next request starts a new one', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-start-'));
+    const port = await freePort();
+    const configPath = path.join(dir, 'latchkey.yaml');
+    await writeFile(configPath, BASE_YAML);
+    const config = await loadConfig({
+      cwd: dir,
+      configPath,
+      env: {
+        LATCHKEY_ISSUER: `http://127.0.0.1:${port}`,
+        LATCHKEY_PORT: String(port),
+        LATCHKEY_DATABASE_URL: `sqlite:${path.join(dir, 'latchkey.db')}`,
+        LATCHKEY_SECRET: TEST_SECRET,
+        LATCHKEY_LOG_LEVEL: 'silent',
+      },
+    });
+    const server = await startServer(config, { idleHeap: { idleMs: 200, checkMs: 50 } });
+    try {
+      // 0 while the thread checkpoints, SQLite's 1,000 pages when the writer does it itself.
+      const writerCheckpoints = async () =>
+        (
+          await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(
+            server.parts.database.db,
+          )
+        ).rows[0]?.wal_autocheckpoint;
+      const eventually = async (expected: number) => {
+        const end = Date.now() + 5_000;
+        while (Date.now() < end && (await writerCheckpoints()) !== expected)
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        return writerCheckpoints();
+      };
+      expect(await writerCheckpoints()).toBe(0);
+      expect(await eventually(1000)).toBe(1000);
+      expect((await fetch(`${server.url}/.well-known/openid-configuration`)).status).toBe(200);
+      expect(await eventually(0)).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -53,12 +53,7 @@ export async function plainRefresh(
 ): Promise<PlainRefreshResult> {
   const endpoint = as.token_endpoint;
   if (!endpoint) throw new UnexpectedResponseError('Token refresh: the server advertises no token endpoint');
-  const url = new URL(endpoint);
-  // As oauth4webapi: plain http only for a loopback issuer (context.ts).
-  if (url.protocol !== 'https:' && ctx.http[oauth.allowInsecureRequests] !== true)
-    throw new UnexpectedResponseError('Token refresh: the token endpoint is not https', {
-      reason: 'OAUTH_HTTP_REQUEST_FORBIDDEN',
-    });
+  const url = secureUrl(ctx, endpoint, 'Token refresh: the token endpoint');
   const form = new URLSearchParams({
     grant_type: 'refresh_token',
     refresh_token: request.refreshToken,
@@ -77,17 +72,29 @@ export async function plainRefresh(
   return { tokens, claims: await verifiedIdToken(ctx, as, tokens.id_token) };
 }
 
+/** `value` as a URL, refused unless https (as oauth4webapi: plain http only for a loopback issuer). */
+function secureUrl(ctx: Context, value: string, what: string): URL {
+  const url = new URL(value);
+  if (url.protocol !== 'https:' && ctx.http[oauth.allowInsecureRequests] !== true)
+    throw new UnexpectedResponseError(`${what} is not https`, { reason: 'OAUTH_HTTP_REQUEST_FORBIDDEN' });
+  return url;
+}
+
+/** What every request of this module sends: what it accepts, and the app's User-Agent. */
+function headersFor(ctx: Context, accept: string): Record<string, string> {
+  return { accept, ...(ctx.userAgent ? { 'user-agent': ctx.userAgent } : {}) };
+}
+
 async function post(
   ctx: Context,
   url: URL,
   body: Buffer,
   dpopKey: StoredDpopKey | undefined,
 ): Promise<HttpAnswer> {
-  const headers: Record<string, string> = {
-    accept: 'application/json',
+  const headers = {
+    ...headersFor(ctx, 'application/json'),
     'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
-  };
-  if (ctx.userAgent) headers['user-agent'] = ctx.userAgent;
+  } as Record<string, string>;
   if (dpopKey)
     headers.dpop = await dpopProof(ctx, dpopKey, {
       method: 'POST',
@@ -224,11 +231,10 @@ async function verifiedIdToken(
 async function fetchJwks(ctx: Context, as: oauth.AuthorizationServer): Promise<JSONWebKeySet> {
   if (!as.jwks_uri)
     throw new UnexpectedResponseError('ID token signature: the server advertises no jwks_uri');
-  const headers: Record<string, string> = { accept: 'application/json, application/jwk-set+json' };
-  if (ctx.userAgent) headers['user-agent'] = ctx.userAgent;
-  const answer = await httpExchange(as.jwks_uri, {
+  const url = secureUrl(ctx, as.jwks_uri, 'ID token signature: the jwks_uri');
+  const answer = await httpExchange(url, {
     method: 'GET',
-    headers,
+    headers: headersFor(ctx, 'application/json, application/jwk-set+json'),
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   const json = answer.status === 200 ? (jsonOf(answer) as { keys?: unknown } | undefined) : undefined;

@@ -4,7 +4,7 @@ import type { LatchkeyConfig } from '../config/types.js';
 import { createApp } from '../http/app.js';
 import type { ProtocolKeys } from '../protocol/keys.js';
 import { assemble, type ServerParts } from './assemble.js';
-import { startIdleHeapRelease } from './idle-heap.js';
+import { type IdleHeapOptions, startIdleHeapRelease } from './idle-heap.js';
 
 export interface StartOptions {
   /** Bind and listen (default true); tests may use `app.inject` instead. */
@@ -12,8 +12,12 @@ export interface StartOptions {
   logger?: FastifyServerOptions['logger'];
   /** How often each process re-reads keys and organization policies (default 10 s). */
   pollIntervalMs?: number;
-  /** Collect garbage once after 5 s without requests, to give memory back (default true; idle-heap.ts). */
-  releaseIdleHeap?: boolean;
+  /**
+   * Give memory back when no request has come for 5 s: collect garbage until V8 shrinks the young
+   * generation, and stop SQLite's checkpoint thread until the next request (default true;
+   * idle-heap.ts; `false` turns it off, the timings are for tests).
+   */
+  idleHeap?: false | Pick<IdleHeapOptions, 'idleMs' | 'checkMs'>;
 }
 
 export interface RunningServer {
@@ -77,17 +81,15 @@ export async function startServer(
     throw error;
   }
 
-  const quiet = (isQuiet: boolean) =>
-    assembly.parts.database
-      .quiet?.(isQuiet)
-      .catch((error: unknown) =>
-        app?.log.warn({ err: error }, 'pausing or resuming database background work failed'),
-      );
+  // Quiet spells (idle-heap.ts) also pause the database's background work; `quiet` reports its own
+  // failures (storage/database.ts), so nothing here waits for it or catches.
+  const { database } = assembly.parts;
   const stopIdleHeap =
-    options.listen !== false && options.releaseIdleHeap !== false
+    options.listen !== false && options.idleHeap !== false
       ? startIdleHeapRelease(app.server, {
-          onQuiet: () => quiet(true),
-          onBusy: () => quiet(false),
+          ...options.idleHeap,
+          onQuiet: () => void database.quiet?.(true),
+          onBusy: () => void database.quiet?.(false),
         })
       : () => {};
   let closed = false;
