@@ -232,8 +232,11 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
           if (!('previousUid' in origin)) return signInStates.rememberRequest(uid, origin);
           const request = await signInStates.recallRequest(origin.previousUid);
           if (!request) return;
-          await signInStates.rememberRequest(uid, { clientId: request.clientId, query: request.query });
-          await signInStates.rememberRequest(origin.previousUid, { ...request, next: uid });
+          // One write for the two (the new interaction's request, and where the old one went on).
+          await signInStates.write([
+            { kind: 'remember', uid, request: { clientId: request.clientId, query: request.query } },
+            { kind: 'remember', uid: origin.previousUid, request: { ...request, next: uid } },
+          ]);
         },
         onError: (ctx, error) => {
           const status = (error as { statusCode?: number }).statusCode ?? 500;

@@ -10,7 +10,7 @@ import { messagePage } from '../pages/sign-in-pages.js';
 import { acceptFormsOnly, sendPage } from '../web/reply.js';
 import { appRequestOf, SignInOverError } from './app-request.js';
 import type { SignInDeps } from './deps.js';
-import type { SignInState, StepName } from './state.js';
+import { type RequestStates, requestStates, type SignInState, type StepName } from './state.js';
 
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -22,6 +22,8 @@ export interface SignIn {
   uid: string;
   clientId: string;
   state: SignInState;
+  /** This request's sign-in states (state.ts, `requestStates`): written when the answer goes out. */
+  states: RequestStates;
 }
 
 /** A message to show on a step's page, with the status of the answer. */
@@ -123,6 +125,13 @@ export const interactionBase = (uid: string) => `/interaction/${encodeURICompone
  */
 export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: SignInDeps): void {
   acceptFormsOnly(app);
+  // What a request changed in the sign-in states is written once, before its answer leaves: the
+  // browser's next request finds it. Encapsulated: this hook sees the sign-in's routes only.
+  const pendingStates = new WeakMap<FastifyRequest, RequestStates>();
+  app.addHook('onSend', async (request, _reply, payload) => {
+    await pendingStates.get(request)?.flush();
+    return payload;
+  });
   const flows = new Map<StepName, StepFlow>();
 
   const flowFor = (from: StepName): StepFlow => {
@@ -152,7 +161,7 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
         return show(s, problem);
       },
       async save(s, state) {
-        await deps.states.put(s.uid, state);
+        await s.states.put(s.uid, state);
         s.state = state;
       },
       async page(s, body, problem) {
@@ -226,8 +235,18 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
         { cause: error },
       );
     }
-    const state = (await deps.states.get(details.uid)) ?? {};
-    return { request, reply, details, uid: details.uid, clientId: String(details.params.client_id), state };
+    const states = requestStates(deps.states);
+    pendingStates.set(request, states);
+    const state = (await states.get(details.uid)) ?? {};
+    return {
+      request,
+      reply,
+      details,
+      uid: details.uid,
+      clientId: String(details.params.client_id),
+      state,
+      states,
+    };
   }
 
   const csrfRefused = (s: SignIn, kind: 'form' | 'json') =>
@@ -282,8 +301,8 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
   app.get<{ Params: { uid: string } }>('/interaction/:uid', async (request, reply) => {
     const s = await open(request, reply);
     // The engine's hook keeps the request as the app sent it; this covers a request it did not see (a POST to /auth).
-    if (!s.state.step && !(await deps.states.recallRequest(s.uid)))
-      await deps.states.rememberRequest(s.uid, appRequestOf(s.details));
+    if (!s.state.step && !(await s.states.recallRequest(s.uid)))
+      await s.states.rememberRequest(s.uid, appRequestOf(s.details));
     const sessionAccount = s.details.session?.accountId;
     if (s.details.prompt.name === 'consent' && sessionAccount && !s.state.switching) {
       return table.launch.step.enter(flowFor('launch'), s);

@@ -1,3 +1,4 @@
+import type { SignInStateChange } from '../storage/repositories/sign-in-states.js';
 import type { Repositories } from '../storage/repositories.js';
 
 /** The steps of a sign-in, named as in the sign-in table (table.ts). */
@@ -54,7 +55,18 @@ export interface SignInStateStore {
   rememberRequest(uid: string, request: AppRequest): Promise<void>;
   /** The app's request of an interaction, for a day after it started (expired, finished, another browser). */
   recallRequest(uid: string): Promise<AppRequest | undefined>;
+  /**
+   * Several changes as one write, in order, all or none (`requestStates` flushes with it). A store
+   * without it gets them one by one.
+   */
+  write?(changes: readonly StateChange[]): Promise<void>;
 }
+
+/** A change `write` applies: a state saved or deleted, or an app's request remembered. */
+export type StateChange =
+  | { kind: 'put'; uid: string; state: SignInState }
+  | { kind: 'delete'; uid: string }
+  | { kind: 'remember'; uid: string; request: AppRequest };
 
 /**
  * What Latchkey keeps of an app's authorization request, longer than the interaction itself: an
@@ -80,23 +92,101 @@ const requestKey = (uid: string) => `request:${uid}`;
 export function signInStateStore(
   signInStates: Repositories['signInStates'],
   interactionTtlMs: number,
-): SignInStateStore {
+): SignInStateStore & Required<Pick<SignInStateStore, 'write'>> {
+  /** A change as the repository's row change, with its expiry from now. */
+  const rowChange = (change: StateChange): SignInStateChange => {
+    if (change.kind === 'delete') return { id: change.uid, data: null };
+    if (change.kind === 'put') {
+      return {
+        id: change.uid,
+        data: change.state as Record<string, unknown>,
+        expiresAt: Date.now() + interactionTtlMs,
+      };
+    }
+    return {
+      id: requestKey(change.uid),
+      data: change.request as unknown as Record<string, unknown>,
+      expiresAt: Date.now() + Math.max(APP_REQUEST_TTL_MS, interactionTtlMs),
+    };
+  };
   return {
     get: async (uid) => (await signInStates.get(uid)) as SignInState | undefined,
-    put: (uid, state) =>
-      signInStates.put(uid, state as Record<string, unknown>, Date.now() + interactionTtlMs),
-    delete: (uid) => signInStates.delete(uid),
-    rememberRequest: (uid, request) =>
-      signInStates.put(
-        requestKey(uid),
-        request as unknown as Record<string, unknown>,
-        Date.now() + Math.max(APP_REQUEST_TTL_MS, interactionTtlMs),
-      ),
+    put: (uid, state) => signInStates.write([rowChange({ kind: 'put', uid, state })]),
+    delete: (uid) => signInStates.write([rowChange({ kind: 'delete', uid })]),
+    rememberRequest: (uid, request) => signInStates.write([rowChange({ kind: 'remember', uid, request })]),
     async recallRequest(uid) {
       const found = await signInStates.get(requestKey(uid));
       return found && typeof found.query === 'string' && typeof found.clientId === 'string'
         ? (found as unknown as AppRequest)
         : undefined;
+    },
+    write: (changes) => signInStates.write(changes.map(rowChange)),
+  };
+}
+
+/** A request's view of the sign-in states (`requestStates`): the store's, plus `flush`. */
+export interface RequestStates extends SignInStateStore {
+  /** Writes what the request changed, as one write; a second call writes only what changed since. */
+  flush(): Promise<void>;
+}
+
+/**
+ * One request's sign-in states. A step saves as the sign-in moves (the email page's post saves the
+ * email, then the route, then the password page's state: three saves) and several parts read the
+ * same state and the app's request: here each is read from the store at most once per request,
+ * and the changes are kept, the last per key, until `flush` writes them in one transaction. The
+ * runner flushes before the answer leaves (flow.ts), so the browser's next request, on any process
+ * of a fleet, finds them stored; a flush that fails turns the answer into an error page and writes
+ * nothing.
+ */
+export function requestStates(store: SignInStateStore): RequestStates {
+  /** What the request knows of a key (`state:<uid>`, `request:<uid>`), as JSON: as read, or as it changed it. */
+  const known = new Map<string, string | undefined>();
+  const pending = new Map<string, StateChange>();
+  // Values go in and come out as copies through JSON, as through the database: a caller changing an
+  // object it got or gave changes nothing kept, and what is read is exactly what a store would give.
+  const thaw = <T>(text: string | undefined): T | undefined =>
+    text === undefined ? undefined : (JSON.parse(text) as T);
+  const read = async <T>(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> => {
+    if (!known.has(key)) {
+      const value = await load();
+      known.set(key, value === undefined ? undefined : JSON.stringify(value));
+    }
+    return thaw<T>(known.get(key));
+  };
+  /** Keeps `value` as the key's and the change to write; the change's value is a copy of it. */
+  const change = <T>(key: string, value: T | undefined, entry: (copy: T) => StateChange) => {
+    const text = value === undefined ? undefined : JSON.stringify(value);
+    known.set(key, text);
+    // Deleted and re-added keeps its place after the others, so the order of the changes is kept.
+    pending.delete(key);
+    pending.set(key, entry(thaw<T>(text) as T));
+  };
+  return {
+    get: (uid) => read(`state:${uid}`, () => store.get(uid)),
+    recallRequest: (uid) => read(`request:${uid}`, () => store.recallRequest(uid)),
+    async put(uid, state) {
+      change(`state:${uid}`, state, (copy) => ({ kind: 'put', uid, state: copy }));
+    },
+    async delete(uid) {
+      change(`state:${uid}`, undefined, () => ({ kind: 'delete', uid }));
+    },
+    async rememberRequest(uid, request) {
+      change(`request:${uid}`, request, (copy) => ({ kind: 'remember', uid, request: copy }));
+    },
+    async flush() {
+      if (pending.size === 0) return;
+      const changes = [...pending.values()];
+      pending.clear();
+      if (store.write) {
+        await store.write(changes);
+        return;
+      }
+      for (const entry of changes) {
+        if (entry.kind === 'put') await store.put(entry.uid, entry.state);
+        else if (entry.kind === 'delete') await store.delete(entry.uid);
+        else await store.rememberRequest(entry.uid, entry.request);
+      }
     },
   };
 }

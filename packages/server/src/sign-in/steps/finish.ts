@@ -25,7 +25,7 @@ export const finishStep: Step = {
       ...(state.notice ? { latchkey: { notice: state.notice } } : {}),
     };
     await flow.deps.users.touchSignIn(userId);
-    await flow.deps.states.delete(s.uid);
+    await s.states.delete(s.uid);
     await flow.audit(s, {
       action: 'sign_in',
       outcome: 'success',

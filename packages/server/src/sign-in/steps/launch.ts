@@ -129,7 +129,7 @@ export const launchStep: Step = {
     const notice = s.state.notice ?? (typeof carried === 'string' ? carried : undefined);
     if (s.state.notice) await flow.save(s, { ...s.state, notice: undefined });
     const client = await flow.deps.engine().Client.find(s.clientId);
-    const request = (await flow.deps.states.recallRequest(s.uid)) ?? appRequestOf(s.details);
+    const request = (await s.states.recallRequest(s.uid)) ?? appRequestOf(s.details);
     const redirectUri =
       typeof s.details.params.redirect_uri === 'string' ? s.details.params.redirect_uri : undefined;
     const isDevice = Boolean((s.details as { deviceCode?: unknown }).deviceCode);
@@ -194,8 +194,8 @@ export const launchStep: Step = {
         const grantId = await grant.save();
         // Back or Reload after this click finds the interaction gone: the error page then says the
         // sign-in finished rather than that it expired.
-        const request = (await flow.deps.states.recallRequest(s.uid)) ?? appRequestOf(d);
-        await flow.deps.states.rememberRequest(s.uid, { ...request, finishedAt: Date.now() });
+        const request = (await s.states.recallRequest(s.uid)) ?? appRequestOf(d);
+        await s.states.rememberRequest(s.uid, { ...request, finishedAt: Date.now() });
         await flow.audit(s, { action: 'handoff', outcome: 'success', userId: accountId });
         const to = await provider.interactionResult(
           s.request.raw,
