@@ -32,6 +32,7 @@ describe('the sign-in runner', () => {
     /** Each write the store was asked for (a batch of changes), and when it was done. */
     const writes: StateChange[][] = [];
     const events: string[] = [];
+    const userReads: string[] = [];
     const stub = (name: StepName): Step => ({ enter: async (_flow, s) => s.reply.send({ entered: name }) });
     const table = Object.fromEntries(
       NAMES.map((name) => [name, { step: stub(name), next: SIGN_IN_TABLE[name].next }]),
@@ -47,6 +48,16 @@ describe('the sign-in runner', () => {
             csrf: false,
             at: 'any',
             handle: (flow, s, { params }) => flow.go(s, params.to as StepName, { email: 'a@b.test' }),
+          },
+          {
+            // Reads the user twice, as the password and policy steps of one post do.
+            method: 'GET',
+            path: '/user-twice',
+            at: 'any',
+            async handle(flow, s) {
+              const [a, b] = [await flow.user(s, 'user-1'), await flow.user(s, 'user-1')];
+              return s.reply.send({ same: a?.id === b?.id && a !== undefined });
+            },
           },
           {
             // Saves three times on its way, as the email page's post does (email, route, the page).
@@ -72,6 +83,12 @@ describe('the sign-in runner', () => {
         }),
       }),
       csrf: { verify: () => true, token: () => 't' },
+      users: {
+        byId: async (id: string) => {
+          userReads.push(id);
+          return { id, organizationId: 'o1', status: 'active' };
+        },
+      },
       states: {
         get: async (uid: string) => states.get(uid),
         put: async (uid: string, state: SignInState) => void states.set(uid, state),
@@ -95,7 +112,7 @@ describe('the sign-in runner', () => {
     const fastify = Fastify();
     fastify.register(fastifyFormbody);
     fastify.register(async (scope) => registerSignIn(scope, table as SignInTable, deps));
-    return { fastify, states, writes, events };
+    return { fastify, states, writes, events, userReads };
   }
 
   it('a request that saves several times writes once, the last state, before its answer leaves', async () => {
@@ -113,6 +130,15 @@ describe('the sign-in runner', () => {
       organizationId: 'o1',
       notice: 'hi',
     });
+  });
+
+  it('reads a user once per request', async () => {
+    const { fastify, userReads } = app();
+    for (let i = 0; i < 2; i++) {
+      const response = await fastify.inject({ method: 'GET', url: '/interaction/u1/user-twice' });
+      expect(response.json()).toEqual({ same: true });
+    }
+    expect(userReads).toEqual(['user-1', 'user-1']);
   });
 
   it('a write that fails turns the answer into an error and stores nothing', async () => {

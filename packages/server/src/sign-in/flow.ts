@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { AuditInput } from '../domain/audit.js';
+import type { UserView } from '../domain/directory.js';
 import { parseWorkEmail } from '../domain/emails.js';
 import { ServerError } from '../errors/server-error.js';
 import { type Brand, DEFAULT_BRAND } from '../pages/brand.js';
@@ -24,6 +25,8 @@ export interface SignIn {
   state: SignInState;
   /** This request's sign-in states (state.ts, `requestStates`): written when the answer goes out. */
   states: RequestStates;
+  /** The users this request read (`StepFlow.user`). */
+  users?: Map<string, Promise<UserView | undefined>>;
 }
 
 /** A message to show on a step's page, with the status of the answer. */
@@ -94,6 +97,11 @@ export interface StepFlow {
   url(s: SignIn, path?: string): string;
   csrfToken(s: SignIn): string;
   appName(s: SignIn): Promise<string>;
+  /**
+   * The user, read once per request: the password step checks the account and the policy step,
+   * entered next in the same request, checks it again.
+   */
+  user(s: SignIn, id: string): Promise<UserView | undefined>;
   /**
    * The brand this sign-in's pages show: its organization's once known (the state's, or the one
    * given: the browser session's user's on the launch page), else its app's, else the instance's.
@@ -189,6 +197,15 @@ export function registerSignIn(app: FastifyInstance, table: SignInTable, deps: S
         deps.brands?.pick({ organizationId, clientId: s.clientId }) ?? DEFAULT_BRAND,
       url: (s, path = '') => `${interactionBase(s.uid)}${path}`,
       csrfToken: (s) => deps.csrf.token(s.request, s.reply),
+      user(s, id) {
+        s.users ??= new Map();
+        let read = s.users.get(id);
+        if (!read) {
+          read = deps.users.byId(id);
+          s.users.set(id, read);
+        }
+        return read;
+      },
       async appName(s) {
         const client = await deps.engine().Client.find(s.clientId);
         return client?.clientName ?? s.clientId;

@@ -29,7 +29,7 @@ export const passwordStep: Step = {
       async handle(flow, s, { body }) {
         const { state } = s;
         if (!state.email) return flow.restart(s, state);
-        const { throttle, passwords, users } = flow.deps;
+        const { throttle, passwords } = flow.deps;
         const fail = (details: Record<string, unknown>) =>
           flow.audit(s, {
             action: 'password',
@@ -55,7 +55,7 @@ export const passwordStep: Step = {
         const counted = { ...state, attempts: (state.attempts ?? 0) + 1 };
         await flow.save(s, counted);
         const ok = await passwords.verify(state.userId, String(body.password ?? ''));
-        const user = ok && state.userId ? await users.byId(state.userId) : undefined;
+        const user = ok && state.userId ? await flow.user(s, state.userId) : undefined;
         if (!ok || !user || user.status !== 'active') {
           await fail({ reason: user && user.status !== 'active' ? 'disabled' : 'wrong_password' });
           return passwordStep.show!(flow, s, { message: messages.passwordWrong, status: 401 });

@@ -27,9 +27,9 @@ export function secondFactorPassed(state: SignInState): boolean {
 export const policyStep: Step = {
   async enter(flow, s) {
     const { state } = s;
-    const { organizations, users, credentials } = flow.deps;
+    const { organizations, credentials } = flow.deps;
     const org = state.organizationId ? organizations.byId(state.organizationId) : undefined;
-    const user = state.userId ? await users.byId(state.userId) : undefined;
+    const user = state.userId ? await flow.user(s, state.userId) : undefined;
     if (!org || !user || user.organizationId !== org.id || user.status !== 'active') {
       await refuse(flow, s, user?.status === 'disabled' ? 'account_disabled' : 'no_account');
       return flow.message(s, { message: messages.errorAccountDisabled, status: 403, startAgain: true });
