@@ -493,21 +493,22 @@ async function signin() {
   // pages, no hashing; bench/server.mjs `bareInteractions`). Every case's server runs the whole time
   // and the rounds take turns, as in the silent sign-in: a ratio is taken within a round (this
   // machine's speed drifts by a third between minutes), and the median round is reported.
-  const cases = [
-    await signInCase('signin-bare-engine', 'none', 'baseline'),
-    await signInCase('signin-nohash', 'tiny'),
-    await signInCase('signin-owasp', 'owasp'),
-    await signInCase('signin-federated', 'tiny', 'latchkey', true),
-  ];
-  const [bareCase, tinyCase, owaspCase, federatedCase] = cases;
+  const cases = [];
   const perRound = Number(flags.signins);
   const ratios = [];
   try {
+    cases.push(await signInCase('signin-bare-engine', 'none', 'baseline'));
+    cases.push(await signInCase('signin-nohash', 'tiny'));
+    cases.push(await signInCase('signin-owasp', 'owasp'));
+    cases.push(await signInCase('signin-federated', 'tiny', 'latchkey', true));
     for (let r = 0; r < ROUNDS; r++) {
-      const [b, t] = [await bareCase.round(perRound), await tinyCase.round(perRound)];
-      await owaspCase.round(perRound);
-      await federatedCase.round(perRound);
-      ratios.push(t.cpuMsPerSignIn / b.cpuMsPerSignIn);
+      // Each round in a rotated order, so no case always runs right after the same neighbour.
+      const measured = new Map();
+      for (let i = 0; i < cases.length; i++) {
+        const c = cases[(i + r) % cases.length];
+        measured.set(c, await c.round(perRound));
+      }
+      ratios.push(measured.get(cases[1]).cpuMsPerSignIn / measured.get(cases[0]).cpuMsPerSignIn);
     }
   } finally {
     for (const c of cases) await c.close();

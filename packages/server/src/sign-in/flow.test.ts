@@ -239,20 +239,4 @@ describe("a request's sign-in states", () => {
     await states.flush();
     expect(writes[1]).toEqual([{ kind: 'put', uid: 'u2', state: { step: 'email' } }]);
   });
-
-  it('writes one by one to a store that cannot write several at once', async () => {
-    const done: string[] = [];
-    const states = requestStates({
-      get: async () => undefined,
-      put: async (uid) => void done.push(`put ${uid}`),
-      delete: async (uid) => void done.push(`delete ${uid}`),
-      rememberRequest: async (uid) => void done.push(`remember ${uid}`),
-      recallRequest: async () => undefined,
-    });
-    await states.put('a', { step: 'email' });
-    await states.rememberRequest('a', { clientId: 'app', query: '' });
-    await states.delete('b');
-    await states.flush();
-    expect(done).toEqual(['put a', 'remember a', 'delete b']);
-  });
 });

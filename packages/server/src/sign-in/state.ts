@@ -55,11 +55,8 @@ export interface SignInStateStore {
   rememberRequest(uid: string, request: AppRequest): Promise<void>;
   /** The app's request of an interaction, for a day after it started (expired, finished, another browser). */
   recallRequest(uid: string): Promise<AppRequest | undefined>;
-  /**
-   * Several changes as one write, in order, all or none (`requestStates` flushes with it). A store
-   * without it gets them one by one.
-   */
-  write?(changes: readonly StateChange[]): Promise<void>;
+  /** Several changes as one write, in order, all or none (`requestStates` flushes with it). */
+  write(changes: readonly StateChange[]): Promise<void>;
 }
 
 /** A change `write` applies: a state saved or deleted, or an app's request remembered. */
@@ -92,7 +89,7 @@ const requestKey = (uid: string) => `request:${uid}`;
 export function signInStateStore(
   signInStates: Repositories['signInStates'],
   interactionTtlMs: number,
-): SignInStateStore & Required<Pick<SignInStateStore, 'write'>> {
+): SignInStateStore {
   /** A change as the repository's row change, with its expiry from now. */
   const rowChange = (change: StateChange): SignInStateChange => {
     if (change.kind === 'delete') return { id: change.uid, data: null };
@@ -125,7 +122,7 @@ export function signInStateStore(
 }
 
 /** A request's view of the sign-in states (`requestStates`): the store's, plus `flush`. */
-export interface RequestStates extends SignInStateStore {
+export interface RequestStates extends Omit<SignInStateStore, 'write'> {
   /** Writes what the request changed, as one write; a second call writes only what changed since. */
   flush(): Promise<void>;
 }
@@ -178,15 +175,7 @@ export function requestStates(store: SignInStateStore): RequestStates {
       if (pending.size === 0) return;
       const changes = [...pending.values()];
       pending.clear();
-      if (store.write) {
-        await store.write(changes);
-        return;
-      }
-      for (const entry of changes) {
-        if (entry.kind === 'put') await store.put(entry.uid, entry.state);
-        else if (entry.kind === 'delete') await store.delete(entry.uid);
-        else await store.rememberRequest(entry.uid, entry.request);
-      }
+      await store.write(changes);
     },
   };
 }
