@@ -42,6 +42,7 @@ import { buildProvider } from '../protocol/provider.js';
 import { createSessionRevokedSigner } from '../protocol/session-revoked-token.js';
 import { USER_CODE_THROTTLE_POLICY } from '../protocol/user-code-throttle.js';
 import { registerResetPages } from '../reset/reset-routes.js';
+import { createScimAuthThrottle, SCIM_AUTH_THROTTLE_POLICY } from '../scim/auth-throttle.js';
 import { registerScimRoutes } from '../scim/routes.js';
 import type { SignInDeps } from '../sign-in/deps.js';
 import { registerSignIn } from '../sign-in/flow.js';
@@ -146,6 +147,8 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
     const userCodeThrottle = createThrottle(throttleStore, USER_CODE_THROTTLE_POLICY, {
       onEvent: auditThrottleEvents(audit),
     });
+    // Audited by the SCIM routes themselves, once a minute per address (scim/auth-throttle.ts).
+    const scimAuthFailures = createScimAuthThrottle(createThrottle(throttleStore, SCIM_AUTH_THROTTLE_POLICY));
     const sweeper = startSweeper(database, { intervalMs: 60_000, batchSize: 500 });
     closers.push(() => sweeper.stop());
     const recoveryCodeKey = deriveKey(config.secret, 'latchkey/recovery-codes');
@@ -385,6 +388,7 @@ export async function assemble(config: LatchkeyConfig, options: AssembleOptions)
           repos,
           sessions,
           audit,
+          authFailures: scimAuthFailures,
         }),
       ...(metrics ? [(app: Parameters<RouteSet>[0]) => metrics.register(app)] : []),
       (app) => sessionEvents.register(app),

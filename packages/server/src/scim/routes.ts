@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Audit } from '../domain/audit.js';
 import { isDatabaseUnavailable } from '../storage/unavailable.js';
+import type { ScimAuthVerdict } from './auth-throttle.js';
 import { asScimRefusal, ScimRefusal, scimErrorBody } from './scim-error.js';
 import {
   authenticate,
@@ -26,6 +27,8 @@ import {
 export interface ScimRouteDeps extends ScimDeps {
   issuer: string;
   audit: Audit;
+  /** Counts a failed authentication from an address (auth-throttle.ts); without it, failures cost nothing. */
+  authFailures?: (ip: string) => Promise<ScimAuthVerdict>;
 }
 
 const SCIM_JSON = 'application/scim+json; charset=utf-8';
@@ -46,14 +49,25 @@ export function registerScimRoutes(app: FastifyInstance, deps: ScimRouteDeps): v
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) =>
     done(null, body),
   );
-  app.setErrorHandler(async (error: Error & { statusCode?: number }, request, reply) => {
-    // What fails before a handler runs: a body over the limit, a body the parser cannot read.
+  app.setErrorHandler(async (error: Error & { statusCode?: number }, fastifyRequest, reply) => {
+    // What fails before a handler runs: a body over the limit, a body the parser cannot read. Who
+    // asks comes first, as in the handler: without a valid token the answer is 401 (or 429), and
+    // nothing about the body is said or audited.
+    const request = fastifyRequest as ScimRequest;
+    const organization = request.params?.organization ?? '';
+    let caller: ScimCaller;
+    try {
+      caller = await authenticate(deps, deps.issuer, organization, request.headers.authorization);
+    } catch (authError) {
+      const denied = asScimRefusal(authError);
+      if (denied?.status === 401) return unauthenticated(deps, request, reply, organization, denied);
+      return failed(request, reply, authError);
+    }
     const refusal =
       error.statusCode === 413
         ? new ScimRefusal(413, undefined, `the request body is larger than ${BODY_LIMIT} bytes`)
         : new ScimRefusal(400, 'invalidSyntax', error.message);
-    const organization = (request.params as { organization?: string } | undefined)?.organization ?? '';
-    await refused(deps, request as ScimRequest, undefined, organization, refusal);
+    await refused(deps, request, caller, organization, refusal);
     return reply
       .code(refusal.status)
       .type(SCIM_JSON)
@@ -79,30 +93,100 @@ async function handle(deps: ScimRouteDeps, request: ScimRequest, reply: FastifyR
     return reply.type(SCIM_JSON).send(JSON.stringify(result.body));
   } catch (error) {
     const refusal = asScimRefusal(error);
-    if (!refusal) {
-      const unavailable = isDatabaseUnavailable(error);
-      request.log.error({ err: error }, 'scim request failed');
-      const status = unavailable ? 503 : 500;
-      return reply
-        .code(status)
-        .type(SCIM_JSON)
-        .send(
-          JSON.stringify(
-            scimErrorBody(
-              status,
-              undefined,
-              `${unavailable ? 'service unavailable' : 'internal error'} (request ${request.id})`,
-            ),
-          ),
-        );
-    }
+    if (!refusal) return failed(request, reply, error);
+    if (!caller && refusal.status === 401)
+      return unauthenticated(deps, request, reply, organization, refusal);
     await refused(deps, request, caller, organization, refusal);
-    if (refusal.status === 401) reply.header('www-authenticate', 'Bearer realm="latchkey-scim"');
     return reply
       .code(refusal.status)
       .type(SCIM_JSON)
       .send(JSON.stringify(scimErrorBody(refusal.status, refusal.scimType, refusal.message)));
   }
+}
+
+/** A failure of ours (or of the database): 500, or 503 while the database is away; logged. */
+function failed(request: ScimRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const unavailable = isDatabaseUnavailable(error);
+  request.log.error({ err: error }, 'scim request failed');
+  const status = unavailable ? 503 : 500;
+  return reply
+    .code(status)
+    .type(SCIM_JSON)
+    .send(
+      JSON.stringify(
+        scimErrorBody(
+          status,
+          undefined,
+          `${unavailable ? 'service unavailable' : 'internal error'} (request ${request.id})`,
+        ),
+      ),
+    );
+}
+
+/**
+ * A request without a valid token: 401, logged and audited, while its address has failures to spare
+ * (auth-throttle.ts); after that 429 with Retry-After, logged at debug level and audited once a
+ * minute. When the throttle itself fails (Redis away), the refusal is the plain 401.
+ */
+async function unauthenticated(
+  deps: ScimRouteDeps,
+  request: ScimRequest,
+  reply: FastifyReply,
+  organization: string,
+  refusal: ScimRefusal,
+): Promise<FastifyReply> {
+  let verdict: ScimAuthVerdict = { held: false };
+  try {
+    if (deps.authFailures) verdict = await deps.authFailures(request.ip);
+  } catch (error) {
+    request.log.error({ err: error }, 'scim authentication throttle unavailable');
+  }
+  if (verdict.held) {
+    const reason = (refusal as ScimRefusal & { reason?: string }).reason;
+    request.log.debug(
+      { scim: { organization, reason, address: verdict.key } },
+      'scim authentication throttled',
+    );
+    if (verdict.report) {
+      try {
+        await deps.audit({
+          action: 'throttled',
+          outcome: 'failure',
+          ip: request.ip,
+          userAgent: request.headers['user-agent'],
+          details: {
+            scope: 'scim',
+            limitedBy: 'address',
+            address: verdict.key,
+            retryAfterMs: verdict.retryAfterSeconds * 1000,
+            organization,
+          },
+        });
+      } catch (error) {
+        request.log.error({ err: error }, 'scim throttling not audited');
+      }
+    }
+    return reply
+      .code(429)
+      .header('retry-after', String(verdict.retryAfterSeconds))
+      .header('cache-control', 'no-store')
+      .type(SCIM_JSON)
+      .send(
+        JSON.stringify(
+          scimErrorBody(
+            429,
+            undefined,
+            `too many requests without a valid SCIM bearer token from this address; retry in ${verdict.retryAfterSeconds} s`,
+          ),
+        ),
+      );
+  }
+  await refused(deps, request, undefined, organization, refusal);
+  return reply
+    .code(401)
+    .header('www-authenticate', 'Bearer realm="latchkey-scim"')
+    .type(SCIM_JSON)
+    .send(JSON.stringify(scimErrorBody(401, refusal.scimType, refusal.message)));
 }
 
 /** Every refusal is logged and audited (`scim_request_refused`), with what the client was told. */
