@@ -171,6 +171,21 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
         .where('r.model', '=', param('model'))
         .where('r.id', '=', param('id')),
     ),
+    // Each interaction page and resume finds the browser's Session by its uid.
+    findByUid: prepared(
+      db
+        .selectFrom('oidc_records')
+        .select([...COLUMNS, 'id'])
+        .where('model', '=', param('model'))
+        .where('uid', '=', param('uid')),
+    ),
+    findByUserCode: prepared(
+      db
+        .selectFrom('oidc_records')
+        .select([...COLUMNS, 'id'])
+        .where('model', '=', param('model'))
+        .where('user_code', '=', param('user_code')),
+    ),
     upsert: prepared(
       db
         .insertInto('oidc_records')
@@ -394,23 +409,18 @@ export function createOidcAdapter(database: Database, options: OidcAdapterOption
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-      const row = await db
-        .selectFrom('oidc_records')
-        .select([...COLUMNS, 'id'])
-        .where('model', '=', this.model)
-        .where('uid', '=', uid)
-        .executeTakeFirst();
+      const row = (await db.executeQuery<RecordRow & { id: string }>(q.findByUid({ model: this.model, uid })))
+        .rows[0];
       // A Session found by uid comes back under its stored id (its cookie value is not kept).
       return row && this.#hydrate(row, row.id);
     }
 
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-      const row = await db
-        .selectFrom('oidc_records')
-        .select([...COLUMNS, 'id'])
-        .where('model', '=', this.model)
-        .where('user_code', '=', ids.userCode(userCode))
-        .executeTakeFirst();
+      const row = (
+        await db.executeQuery<RecordRow & { id: string }>(
+          q.findByUserCode({ model: this.model, user_code: ids.userCode(userCode) }),
+        )
+      ).rows[0];
       // The device code's own value comes back from its sealed copy (record-ids.ts).
       return row && this.#hydrate(row, row.id);
     }
