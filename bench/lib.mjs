@@ -5,6 +5,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
+/** Where a profile frame's code lives: `node_modules/<pkg>/…` → `<pkg>`, a project file → its path under dist/ or src/. */
+export function codeLocation(url) {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1];
+  const own = /\/(?:dist|src)\/(.*)$/.exec(url);
+  return own ? own[1] : url || '(native)';
+}
+
 export const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 
 /** Latchkey's client at the stand-in IdP of the federated case (bench/upstream.mjs). */

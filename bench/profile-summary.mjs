@@ -9,6 +9,7 @@
 // from its start to its stop, and the measured load is at the end: this leaves out the start (module
 // loading and compiling) and the warm-up.
 import { readFileSync } from 'node:fs';
+import { codeLocation } from './lib.mjs';
 
 const [file, topArg, lastArg] = process.argv.slice(2);
 if (!file) {
@@ -21,16 +22,9 @@ const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
 const parents = new Map();
 for (const n of profile.nodes) for (const c of n.children ?? []) parents.set(c, n.id);
 
-/** `node_modules/<pkg>/…` → `<pkg>`, a project file → its path under dist/ or src/. */
-function where(url) {
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1];
-  const own = /\/(?:dist|src)\/(.*)$/.exec(url);
-  return own ? own[1] : url || '(native)';
-}
 const isOwn = (url) => !/node_modules|^node:/.test(url) && /\/(?:dist|src)\//.test(url);
 const nameOf = (callFrame) =>
-  `${callFrame.functionName || '(anonymous)'} ${where(callFrame.url)}:${callFrame.lineNumber + 1}`;
+  `${callFrame.functionName || '(anonymous)'} ${codeLocation(callFrame.url)}:${callFrame.lineNumber + 1}`;
 
 // Sample times: the deltas summed from the profile's start.
 const times = [];
@@ -51,7 +45,7 @@ for (let i = 0; i < profile.samples.length; i++) {
   if (leaf.callFrame.functionName === '(idle)') continue;
   const t = profile.timeDeltas[i] ?? 0;
   busy += t;
-  const place = where(leaf.callFrame.url);
+  const place = codeLocation(leaf.callFrame.url);
   self.set(nameOf(leaf.callFrame), (self.get(nameOf(leaf.callFrame)) ?? 0) + t);
   byPlace.set(place, (byPlace.get(place) ?? 0) + t);
   // Each own function once per sample, however deep it recurses.

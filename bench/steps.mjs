@@ -19,7 +19,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { here, httpSignIn, spawnChild } from './lib.mjs';
+import { codeLocation, here, httpSignIn, spawnChild } from './lib.mjs';
 
 const { values: flags } = parseArgs({
   options: {
@@ -166,14 +166,6 @@ async function threadTimes(pid) {
   return out;
 }
 
-/** `node_modules/<pkg>/…` → `<pkg>`, a project file → its path under dist/. */
-function where(url) {
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1];
-  const own = /\/(?:dist|src)\/(.*)$/.exec(url);
-  return own ? own[1] : url || '(native)';
-}
-
 const BETWEEN = '(between requests)';
 
 /** Self time per function of the samples inside each step's requests: step → [[name, µs]]. */
@@ -195,7 +187,7 @@ function slice(profile, steps) {
     if (w >= windows.length) break;
     const frame = nodes.get(profile.samples[i]).callFrame;
     if (frame.functionName === '(idle)') continue;
-    const name = `${frame.functionName || '(anonymous)'} ${where(frame.url)}:${frame.lineNumber + 1}`;
+    const name = `${frame.functionName || '(anonymous)'} ${codeLocation(frame.url)}:${frame.lineNumber + 1}`;
     const perStep = out.get(clock < windows[w].a ? BETWEEN : windows[w].key);
     // A sample stands for the time since the one before it.
     perStep.set(name, (perStep.get(name) ?? 0) + delta);
@@ -213,10 +205,12 @@ for (const mode of ['baseline', 'latchkey']) {
       `  CPU by thread, per ${flags.refresh ? 'refresh' : 'sign-in'}: ${threads.map(([name, t]) => `${name} ${(t / SIGNINS).toFixed(3)} ms`).join(', ')}`,
     );
   const sliced = profile ? slice(profile, steps) : undefined;
-  const rows = sliced ? [...steps, [BETWEEN, { us: NaN, n: SIGNINS, bytes: 0 }]] : steps;
+  const rows = sliced ? [...steps, [BETWEEN, { us: undefined, n: SIGNINS, bytes: 0 }]] : steps;
   for (const [key, s] of rows) {
     console.log(
-      `  ${((s.us / s.n - statsCost) / 1000).toFixed(3).padStart(7)} ms  ×${(s.n / SIGNINS).toFixed(0)}  ${String(Math.round(s.bytes / s.n)).padStart(6)} B  ${key}`,
+      s.us === undefined
+        ? `  ${key}`
+        : `  ${((s.us / s.n - statsCost) / 1000).toFixed(3).padStart(7)} ms  ×${(s.n / SIGNINS).toFixed(0)}  ${String(Math.round(s.bytes / s.n)).padStart(6)} B  ${key}`,
     );
     if (!sliced) continue;
     const functions = [...sliced.get(key)].sort((a, b) => b[1] - a[1]);

@@ -1,29 +1,25 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { addressKey, type Throttle, type ThrottlePolicy } from '../domain/throttle/throttle.js';
-
-const MINUTE = 60_000;
+import {
+  addressOnlyPolicy,
+  retryAfterSeconds,
+  scopedAddressKey,
+  type Throttle,
+  type ThrottlePolicy,
+} from '../domain/throttle/throttle.js';
 
 /**
  * RFC 8628 §5.1: the user code is short enough to guess, so its entry is rate-limited. Per address:
  * 50 codes an hour cost nothing (one sign-in posts the code twice, Continue and Confirm, so 25
  * device sign-ins from one office address), then 1 s, 2 s, 4 s … up to 15 min between codes.
- * Counted only by address (`keys.account` stays unset), so only `address` applies.
  */
-export const USER_CODE_THROTTLE_POLICY: Partial<ThrottlePolicy> = Object.freeze({
-  address: Object.freeze({
-    freeFailures: 50,
-    baseDelayMs: 1000,
-    maxDelayMs: 15 * MINUTE,
-    windowMs: 60 * MINUTE,
-  }),
-});
+export const USER_CODE_THROTTLE_POLICY: Partial<ThrottlePolicy> = addressOnlyPolicy(50);
 
 /**
  * The throttle key for user-code entry from an address. Its own name space, so it never shares a
  * counter with the password throttle's per-address counter in the same store.
  */
 export function userCodeThrottleKey(ip: string): string {
-  return `ip:user-code/${addressKey(ip).slice('ip:'.length)}`;
+  return scopedAddressKey('user-code', ip);
 }
 
 /**
@@ -42,7 +38,7 @@ export function userCodeThrottleMiddleware(
     if (ctx.method === 'POST' && ctx.path === '/device') {
       const decision = await throttle.attempt({ address: userCodeThrottleKey(ctx.ip) });
       if (!decision.allowed) {
-        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        const seconds = retryAfterSeconds(decision);
         ctx.status = 429;
         ctx.set('retry-after', String(seconds));
         ctx.set('cache-control', 'no-store');

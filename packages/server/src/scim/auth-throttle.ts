@@ -1,4 +1,10 @@
-import { addressKey, type Throttle, type ThrottlePolicy } from '../domain/throttle/throttle.js';
+import {
+  addressOnlyPolicy,
+  retryAfterSeconds,
+  scopedAddressKey,
+  type Throttle,
+  type ThrottlePolicy,
+} from '../domain/throttle/throttle.js';
 
 const MINUTE = 60_000;
 
@@ -16,18 +22,11 @@ const MINUTE = 60_000;
  * held back, whatever its address did: a token is proof, and a provisioning service may share its
  * egress addresses with others.
  */
-export const SCIM_AUTH_THROTTLE_POLICY: Partial<ThrottlePolicy> = Object.freeze({
-  address: Object.freeze({
-    freeFailures: 20,
-    baseDelayMs: 1000,
-    maxDelayMs: 15 * MINUTE,
-    windowMs: 60 * MINUTE,
-  }),
-});
+export const SCIM_AUTH_THROTTLE_POLICY: Partial<ThrottlePolicy> = addressOnlyPolicy(20);
 
 /** The throttle key of SCIM authentication failures from an address: a name space of its own. */
 export function scimAuthThrottleKey(ip: string): string {
-  return `ip:scim/${addressKey(ip).slice('ip:'.length)}`;
+  return scopedAddressKey('scim', ip);
 }
 
 export type ScimAuthVerdict =
@@ -60,7 +59,7 @@ export function createScimAuthThrottle(
     }
     return {
       held: true,
-      retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)),
+      retryAfterSeconds: retryAfterSeconds(decision),
       report,
       key,
     };

@@ -169,6 +169,29 @@ export function addressKey(address: string): string {
   return `ip:${value}`;
 }
 
+/**
+ * A throttle counted by address only (`keys.account` unset, so only `address` applies), for guesses
+ * that name no account: `freeFailures` an hour cost nothing, then 1 s, 2 s, 4 s … up to 15 min.
+ */
+export function addressOnlyPolicy(freeFailures: number): Partial<ThrottlePolicy> {
+  return Object.freeze({
+    address: Object.freeze({ freeFailures, baseDelayMs: 1000, maxDelayMs: 15 * MINUTE, windowMs: HOUR }),
+  });
+}
+
+/**
+ * `ip:<scope>/<address>`: an address key in a name space of its own, so one store can hold several
+ * address-only throttles without their counters meeting the password throttle's per-address one.
+ */
+export function scopedAddressKey(scope: string, address: string): string {
+  return `ip:${scope}/${addressKey(address).slice('ip:'.length)}`;
+}
+
+/** A refusal's wait in whole seconds for Retry-After (at least 1). */
+export function retryAfterSeconds(decision: { retryAfterMs: number }): number {
+  return Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+}
+
 function ipv6Prefix64(address: string): string {
   const [head = '', tail] = address.split('::') as [string, string | undefined];
   const headGroups = head ? head.split(':') : [];
