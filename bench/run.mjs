@@ -5,6 +5,10 @@
 //   node bench/run.mjs --only silent --cpu-prof      profile the server (bench/profiles/*.cpuprofile)
 //   node bench/run.mjs --only sdk --cpu-prof         profile one desktop SDK start per store as well
 //
+// Environment: BENCH_SDK_BIN=path times another build of the latchkey-desktop bin (to compare two
+// builds, run them alternately); BENCH_PROF_INTERVAL=µs sets the SDK profile's sampling interval
+// (default 1000; 100 shows a start's phases, at some cost to its speed).
+//
 // Every server and the load generator run in their own processes; the load generator uses plain fetch.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -587,7 +591,7 @@ async function timeSdkStarts({ server, loadgen, store, storeArgs, env, profileNa
   );
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'latchkey-bench-sdk-cache-'));
   const args = [
-    here('../packages/cli/bin/latchkey-desktop.js'),
+    process.env.BENCH_SDK_BIN ?? here('../packages/cli/bin/latchkey-desktop.cjs'),
     'token',
     '--issuer',
     server.url,
@@ -605,7 +609,15 @@ async function timeSdkStarts({ server, loadgen, store, storeArgs, env, profileNa
       // With --cpu-prof, the last start is profiled too (bench/profiles/<profileName>).
       const profile =
         flags['cpu-prof'] && i === runs
-          ? ['--cpu-prof', '--cpu-prof-dir', PROFILES, '--cpu-prof-name', profileName]
+          ? [
+              '--cpu-prof',
+              '--cpu-prof-interval',
+              process.env.BENCH_PROF_INTERVAL ?? '1000',
+              '--cpu-prof-dir',
+              PROFILES,
+              '--cpu-prof-name',
+              profileName,
+            ]
           : [];
       const { ms, stdout, outputMs } = await runProcess(process.execPath, [...profile, ...args], {
         NODE_NO_WARNINGS: '1',

@@ -316,7 +316,7 @@ describe('stores and setup', () => {
       'utf8',
     );
     expect(entry).toMatch(
-      /^Exec=.*latchkey-desktop\.js --issuer http:\/\/127\.0\.0\.1:\d+ .* open-url -- %u$/m,
+      /^Exec=.*latchkey-desktop\.cjs --issuer http:\/\/127\.0\.0\.1:\d+ .* open-url -- %u$/m,
     );
   });
 

@@ -26,7 +26,7 @@ describe('the published package', () => {
     expect(manifest.private).not.toBe(true);
     expect(manifest.name).toBe('@latchkey/cli');
     expect(manifest.version).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(manifest.bin).toEqual({ 'latchkey-desktop': './bin/latchkey-desktop.js' });
+    expect(manifest.bin).toEqual({ 'latchkey-desktop': './bin/latchkey-desktop.cjs' });
     // The SDK is bundled: a runtime dependency on the workspace's @latchkey/desktop would install
     // a second copy (and its dependencies) for nothing.
     expect(Object.keys(manifest.dependencies ?? {})).toEqual(['qrcode']);
@@ -37,8 +37,8 @@ describe('the published package', () => {
     const files = (JSON.parse(stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path).sort();
     expect(files).toEqual([
       'README.md',
-      'bin/latchkey-desktop.js',
-      'dist/latchkey-desktop.js',
+      'bin/latchkey-desktop.cjs',
+      'dist/latchkey-desktop.cjs',
       'package.json',
     ]);
   }, 90_000);
@@ -57,7 +57,7 @@ describe('the published package', () => {
     await mkdir(installed, { recursive: true });
     await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
     await symlink(path.join(REPO_NODE_MODULES, 'qrcode'), path.join(dir, 'node_modules', 'qrcode'));
-    const bin = path.join(installed, 'bin', 'latchkey-desktop.js');
+    const bin = path.join(installed, 'bin', 'latchkey-desktop.cjs');
     const env = { PATH: process.env.PATH ?? '', HOME: dir };
 
     const help = await run(process.execPath, [bin, '--help'], { cwd: dir, env });

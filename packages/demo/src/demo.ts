@@ -15,7 +15,7 @@ import { type DemoApi, startDemoApi } from './api.js';
 import { isEngineRuntimeNotice, LABELS, labelLines, serverLogLine } from './labelled.js';
 
 export const SERVER_BIN = fileURLToPath(new URL('../../server/bin/latchkey.js', import.meta.url));
-export const DESKTOP_BIN = fileURLToPath(new URL('../../cli/bin/latchkey-desktop.js', import.meta.url));
+export const DESKTOP_BIN = fileURLToPath(new URL('../../cli/bin/latchkey-desktop.cjs', import.meta.url));
 export const STANDIN_BIN = fileURLToPath(
   new URL('../../standin-idp/bin/latchkey-standin-idp.js', import.meta.url),
 );

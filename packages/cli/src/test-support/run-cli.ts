@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 /** The CLI's bin script; it runs the compiled `dist/main.js`. */
-export const CLI_BIN = fileURLToPath(new URL('../../bin/latchkey-desktop.js', import.meta.url));
+export const CLI_BIN = fileURLToPath(new URL('../../bin/latchkey-desktop.cjs', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /**
