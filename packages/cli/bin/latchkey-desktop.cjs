@@ -39,7 +39,7 @@ function runWithCodeCache(file) {
   const cacheFile = path.join(dir, `latchkey-desktop-${id}.bin`);
   let cachedData;
   try {
-    cachedData = fs.readFileSync(cacheFile);
+    cachedData = readOwnFile(fs, cacheFile);
   } catch {}
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
   const accepted = cachedData !== undefined && !script.cachedDataRejected;
@@ -76,6 +76,23 @@ function runWithCodeCache(file) {
     file,
     path.dirname(file),
   );
+}
+
+/**
+ * The file's bytes if this user owns it and nobody else may write it, else undefined: V8 runs what a
+ * code cache holds, so one another account could have planted (`LATCHKEY_CODE_CACHE` pointed at a
+ * shared directory) is never read. Checked on the open file, so it cannot be swapped in between.
+ */
+function readOwnFile(fs, file) {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const info = fs.fstatSync(fd);
+    const uid = process.getuid?.();
+    if (uid !== undefined && (info.uid !== uid || (info.mode & 0o022) !== 0)) return undefined;
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The SDK's per-user cache directory (packages/desktop/src/paths.ts, defaultCacheDir). */

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,16 @@ describe.skipIf(hasOwnCompileCache)('the bin code cache (Node.js without module.
     await writeFile(join(dir, stale), 'an older bundle');
     expect(await help(dir)).toBe('absent');
     expect((await readdir(dir)).sort()).toEqual([file]);
+  }, 60_000);
+
+  it('a cache others may write is never read (it is replaced by a private one)', async () => {
+    const dir = await cacheDir();
+    await help(dir);
+    const [file = ''] = await readdir(dir);
+    await chmod(join(dir, file), 0o666);
+    expect(await help(dir)).toBe('absent');
+    expect((await stat(join(dir, file))).mode & 0o777).toBe(0o600);
+    expect(await help(dir)).toBe('used');
   }, 60_000);
 
   it('LATCHKEY_CODE_CACHE=off runs without one', async () => {

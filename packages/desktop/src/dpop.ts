@@ -33,13 +33,21 @@ export async function createDpopKey(): Promise<StoredDpopKey> {
 
 const ES256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 
-/** Per client and public key: the imported key pair and oauth4webapi's handle (its nonces, RFC 9449 §8). */
-const handles = new WeakMap<
-  Context,
-  Map<string, { pair: Promise<webcrypto.CryptoKeyPair>; handle?: Promise<oauth.DPoPHandle> }>
->();
+/**
+ * Per client and public key: the imported keys and oauth4webapi's handle (its nonces, RFC 9449 §8).
+ * The private key is imported on its own: the silent sign-in's proof needs only it, and an app start
+ * runs that and nothing else; the public key is imported when oauth4webapi's handle needs the pair.
+ */
+interface KeyEntry {
+  privateKey: Promise<webcrypto.CryptoKey>;
+  pair?: Promise<webcrypto.CryptoKeyPair>;
+  handle?: Promise<oauth.DPoPHandle>;
+  /** Forgets the entry (a failed import is tried afresh next time). */
+  drop(): void;
+}
+const handles = new WeakMap<Context, Map<string, KeyEntry>>();
 
-function entryOf(ctx: Context, key: StoredDpopKey) {
+function entryOf(ctx: Context, key: StoredDpopKey): KeyEntry {
   let byKey = handles.get(ctx);
   if (!byKey) {
     byKey = new Map();
@@ -49,21 +57,31 @@ function entryOf(ctx: Context, key: StoredDpopKey) {
   let entry = byKey.get(id);
   if (!entry) {
     // Imported non-extractable: once loaded, this process cannot hand the private key out again.
-    const pair = Promise.all([
-      crypto.subtle.importKey('jwk', key.privateJwk, ES256, false, ['sign']),
-      crypto.subtle.importKey('jwk', key.publicJwk, ES256, true, ['verify']),
-    ]).then(([privateKey, publicKey]) => ({ privateKey, publicKey }));
-    pair.catch(() => byKey.delete(id));
-    entry = { pair };
+    const privateKey = crypto.subtle.importKey('jwk', key.privateJwk, ES256, false, ['sign']);
+    const drop = () => void byKey.delete(id);
+    privateKey.catch(drop);
+    entry = { privateKey, drop };
     byKey.set(id, entry);
   }
   return entry;
 }
 
+function pairOf(ctx: Context, key: StoredDpopKey): Promise<webcrypto.CryptoKeyPair> {
+  const entry = entryOf(ctx, key);
+  if (!entry.pair) {
+    entry.pair = Promise.all([
+      entry.privateKey,
+      crypto.subtle.importKey('jwk', key.publicJwk, ES256, true, ['verify']),
+    ]).then(([privateKey, publicKey]) => ({ privateKey, publicKey }));
+    entry.pair.catch(entry.drop);
+  }
+  return entry.pair;
+}
+
 /** oauth4webapi's DPoP handle for `key`, one per key and client (its nonces are kept in memory). */
 export function dpopHandle(ctx: Context, key: StoredDpopKey): Promise<oauth.DPoPHandle> {
   const entry = entryOf(ctx, key);
-  entry.handle ??= entry.pair.then((pair) => oauth.DPoP(ctx.client, pair));
+  entry.handle ??= pairOf(ctx, key).then((pair) => oauth.DPoP(ctx.client, pair));
   return entry.handle;
 }
 
@@ -76,7 +94,7 @@ export async function dpopProof(
   key: StoredDpopKey,
   request: { method: string; url: URL; nonce?: string | undefined },
 ): Promise<string> {
-  const { privateKey } = await entryOf(ctx, key).pair;
+  const privateKey = await entryOf(ctx, key).privateKey;
   const { kty, crv, x, y } = key.publicJwk;
   return new SignJWT({
     htm: request.method,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -38,4 +38,16 @@ it('times out while a live owner holds it', async () => {
   const lock = await acquireFileLock(path);
   await expect(acquireFileLock(path, { timeoutMs: 200 })).rejects.toThrow(/Timed out/);
   await lock.release();
+});
+
+it('creates its directory, private, when it is missing (the first lock on a machine)', async () => {
+  const path = join(dir, 'new', 'cache', 'first.lock');
+  const [first, second] = [acquireFileLock(path), acquireFileLock(path, { timeoutMs: 2000 })];
+  const lock = await first;
+  expect((await stat(join(dir, 'new', 'cache'))).mode & 0o777).toBe(0o700);
+  expect((await stat(path)).mode & 0o777).toBe(0o600);
+  await lock.release();
+  // The second waiter raced the first through the missing directory, and gets the lock next.
+  await (await second).release();
+  await expect(access(path)).rejects.toThrow();
 });

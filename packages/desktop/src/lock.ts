@@ -41,11 +41,10 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
   const staleMs = options.staleMs ?? 60_000;
   const me: Owner = { pid: process.pid, token: randomBytes(8).toString('hex'), at: Date.now() };
   const deadline = Date.now() + timeoutMs;
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   let delay = 10;
   for (;;) {
     try {
-      const handle = await open(path, 'wx', 0o600);
+      const handle = await createExclusive(path);
       await handle.writeFile(JSON.stringify(me));
       await handle.close();
       return {
@@ -71,6 +70,20 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for the lock ${path}`);
     await sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
+  }
+}
+
+/**
+ * Creates the lock file (`wx`: fails with EEXIST when it exists), and its directory first when that
+ * is missing, which is only so before the first lock: an app start saves the mkdir's round trip.
+ */
+async function createExclusive(path: string) {
+  try {
+    return await open(path, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    return open(path, 'wx', 0o600);
   }
 }
 

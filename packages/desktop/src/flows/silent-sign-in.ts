@@ -114,7 +114,8 @@ export function createSilentSignIn({ ctx, cache, lockPath, skewMs }: SilentSignI
 
   /**
    * Steps of a silent sign-in, under the cross-process lock:
-   * 1. re-read the store (another process may have rotated the token while we waited);
+   * 1. read the store (under the lock, as another process may have rotated the token while we
+   *    waited; once, as each read is a keychain round trip on every app start);
    * 2. present the refresh token;
    * 3. after a network failure, present it once more: the response may have been lost after the
    *    server rotated it, and the server's grace window accepts one replay;
@@ -122,7 +123,6 @@ export function createSilentSignIn({ ctx, cache, lockPath, skewMs }: SilentSignI
    */
   const refreshLocked = async (request: AccessTokenOptions): Promise<AuthenticationResult> => {
     const as = await ctx.metadata();
-    if (!(await readSession(ctx))) throw await interactionRequired('No account is signed in');
     let lock: { release(): Promise<void> };
     try {
       lock = await acquireFileLock(lockPath);
