@@ -3,6 +3,7 @@ import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultCacheDir } from '../../desktop/src/paths.js';
 import { buildCli, runCli } from './test-support/run-cli.js';
 
 /**
@@ -81,6 +82,25 @@ describe.skipIf(hasOwnCompileCache)('the bin code cache (Node.js without module.
     expect(await help(dir)).toBe('absent');
     expect((await stat(join(dir, file))).mode & 0o777).toBe(0o600);
     expect(await help(dir)).toBe('used');
+  }, 60_000);
+
+  it("lives by default in code-cache/ of the SDK's own cache directory", async () => {
+    const home = await mkdtemp(join(tmpdir(), 'latchkey-code-cache-home-'));
+    directories.push(home);
+    const env = { XDG_CACHE_HOME: join(home, 'xdg'), HOME: home };
+    const result = await runCli(['--help'], { ...env, LATCHKEY_CODE_CACHE_DEBUG: '1' });
+    expect(result.code).toBe(0);
+    // The SDK's own answer for the same environment (it reads XDG_CACHE_HOME and HOME).
+    const saved = { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, HOME: process.env.HOME };
+    Object.assign(process.env, env);
+    try {
+      expect(await readdir(join(defaultCacheDir(), 'code-cache'))).toHaveLength(1);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   }, 60_000);
 
   it('LATCHKEY_CODE_CACHE=off runs without one', async () => {
