@@ -244,7 +244,16 @@ describe('silent sign-in', () => {
       cacheDir,
       openBrowser: () => expect.fail('no browser for a silent sign-in'),
     });
+    // One read of the store per silent sign-in, under the refresh lock: each read of a keychain is
+    // a round trip to it on every app start.
+    const read = store.read.bind(store);
+    let reads = 0;
+    store.read = (key) => {
+      reads++;
+      return read(key);
+    };
     const result = await later.signInSilently();
+    expect(reads).toBe(1);
     expect(result.account.email).toBe(TEST_USER.email);
     expect(result.fromCache).toBe(false);
     expect(JSON.parse(before ?? '{}').refreshToken).not.toBe(

@@ -66,8 +66,7 @@ function entryOf(ctx: Context, key: StoredDpopKey): KeyEntry {
   return entry;
 }
 
-function pairOf(ctx: Context, key: StoredDpopKey): Promise<webcrypto.CryptoKeyPair> {
-  const entry = entryOf(ctx, key);
+function pairOf(entry: KeyEntry, key: StoredDpopKey): Promise<webcrypto.CryptoKeyPair> {
   if (!entry.pair) {
     entry.pair = Promise.all([
       entry.privateKey,
@@ -81,7 +80,7 @@ function pairOf(ctx: Context, key: StoredDpopKey): Promise<webcrypto.CryptoKeyPa
 /** oauth4webapi's DPoP handle for `key`, one per key and client (its nonces are kept in memory). */
 export function dpopHandle(ctx: Context, key: StoredDpopKey): Promise<oauth.DPoPHandle> {
   const entry = entryOf(ctx, key);
-  entry.handle ??= pairOf(ctx, key).then((pair) => oauth.DPoP(ctx.client, pair));
+  entry.handle ??= pairOf(entry, key).then((pair) => oauth.DPoP(ctx.client, pair));
   return entry.handle;
 }
 
